@@ -1,0 +1,118 @@
+"""Connections: DESIVOID_DSN when set, else the embedded server; schema names per namespace."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from desivoid_ml.errors import DatabaseUnavailable
+
+DSN_ENV = "DESIVOID_DSN"
+CONNECT_TIMEOUT_S = 5
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """Schema names; tests use a unique prefix so each runs in schemas of its own."""
+
+    prefix: str = ""
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z0-9_]*", self.prefix):
+            raise ValueError(f"namespace prefix must be lowercase letters, digits, _: {self.prefix!r}")
+
+    @property
+    def meta(self) -> str:
+        return f"{self.prefix}meta"
+
+    @property
+    def raw(self) -> str:
+        return f"{self.prefix}raw"
+
+    @property
+    def features(self) -> str:
+        return f"{self.prefix}features"
+
+    @property
+    def ml(self) -> str:
+        return f"{self.prefix}ml"
+
+    def all(self) -> list[str]:
+        return [self.meta, self.raw, self.features, self.ml]
+
+    def table(self, schema: str, name: str) -> sql.Identifier:
+        """A quoted schema-qualified table identifier."""
+        return sql.Identifier(schema, name)
+
+
+@dataclass(frozen=True)
+class Database:
+    """A server DSN plus the namespace whose schemas this process works in."""
+
+    dsn: str
+    ns: Namespace = Namespace()
+
+    def connect(self, autocommit: bool = False) -> psycopg.Connection:
+        """Open a connection, turning connection failures into one clear line."""
+        return connect(self.dsn, autocommit=autocommit)
+
+
+def redact(dsn: str) -> str:
+    """The DSN with any password hidden, for messages."""
+    parts = urlsplit(dsn)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return dsn
+
+
+def connect(dsn: str, autocommit: bool = False) -> psycopg.Connection:
+    """psycopg.connect with a short timeout and an actionable error."""
+    try:
+        return psycopg.connect(dsn, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT_S)
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        hint = (
+            f"check {DSN_ENV} or unset it to use the embedded server"
+            if os.environ.get(DSN_ENV)
+            else "run `desivoid db start` or check data/pg/log"
+        )
+        raise DatabaseUnavailable(f"cannot connect to {redact(dsn)}: {reason}; {hint}") from exc
+
+
+def resolve_dsn(start_embedded: bool = True) -> str:
+    """DESIVOID_DSN if set (never starting anything), else the embedded server's DSN."""
+    dsn = os.environ.get(DSN_ENV)
+    if dsn:
+        return dsn
+    from desivoid_ml.db import embedded
+
+    if start_embedded:
+        return embedded.start()
+    state = embedded.status()
+    if not state.running or state.uri is None:
+        raise DatabaseUnavailable("the embedded database is not running; run `desivoid db start`")
+    return state.uri
+
+
+def open_database(prefix: str = "", migrate: bool = True) -> Database:
+    """Resolve the server, check it answers, and bring the schema up to date."""
+    db = Database(resolve_dsn(), Namespace(prefix))
+    if migrate:
+        from desivoid_ml.db.migrations import migrate as apply_migrations
+
+        with db.connect() as conn:
+            apply_migrations(conn, db.ns)
+    return db
+
+
+def drop_namespace(db: Database) -> None:
+    """Drop every schema of the namespace (tests clean up with this)."""
+    with db.connect(autocommit=True) as conn:
+        for schema in db.ns.all():
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))

@@ -1,0 +1,19 @@
+"""Where local state lives: `data/` under the working directory unless DESIVOID_DATA_DIR says otherwise."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def data_dir() -> Path:
+    """Root of local outputs (embedded database, raw catalogs, caches)."""
+    return Path(os.environ.get("DESIVOID_DATA_DIR", "data")).resolve()
+
+
+def config_dir() -> Path:
+    """The repository's `configs/` folder (override with DESIVOID_CONFIG_DIR)."""
+    env = os.environ.get("DESIVOID_CONFIG_DIR")
+    if env:
+        return Path(env).resolve()
+    return Path(__file__).resolve().parents[2] / "configs"

@@ -1,0 +1,33 @@
+"""Shared fixtures: a real embedded PostgreSQL, and a namespace of schemas per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from desivoid_ml.db.connection import Database, drop_namespace, open_database
+
+REAL_FITS = Path(__file__).resolve().parents[2] / "shared" / "real-fits"
+if not REAL_FITS.exists():  # the checkout may sit elsewhere; the shared folder is a sibling of it
+    REAL_FITS = Path("/work/shared/real-fits")
+
+
+@pytest.fixture
+def db() -> Iterator[Database]:
+    """The embedded server (or DESIVOID_DSN), with schemas unique to this test, dropped after."""
+    database = open_database(prefix=f"t{uuid.uuid4().hex[:10]}_")
+    try:
+        yield database
+    finally:
+        drop_namespace(database)
+
+
+@pytest.fixture
+def real_fits() -> Path:
+    """Folder of real FITS files from public DESI/SDSS/VAST projects."""
+    if not REAL_FITS.exists():
+        pytest.fail(f"real FITS folder not found at {REAL_FITS}")
+    return REAL_FITS
