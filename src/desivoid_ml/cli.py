@@ -1,0 +1,158 @@
+"""The `desivoid` command: database, synthetic catalogs, ingest, validation, download."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from desivoid_ml.errors import DesivoidError
+
+app = typer.Typer(
+    help="DESI DR1 galaxies and DESIVAST voids: FITS -> PostgreSQL -> embeddings.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="The database: embedded (data/pg/) unless DESIVOID_DSN is set.",
+                     no_args_is_help=True)
+app.add_typer(db_app, name="db")
+out = Console()
+
+
+@db_app.command("start")
+def db_start() -> None:
+    """Start the embedded PostgreSQL (or check DESIVOID_DSN answers) and apply migrations."""
+    from desivoid_ml.db import open_database
+    from desivoid_ml.db.connection import redact
+
+    db = open_database()
+    out.print(f"database ready: {redact(db.dsn)}")
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostgreSQL (never touches a DESIVOID_DSN server)."""
+    from desivoid_ml.db import embedded
+
+    out.print("stopped" if embedded.stop() else "embedded database was not running")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Say which server is in use and whether it answers."""
+    import os
+
+    from desivoid_ml.db import embedded
+    from desivoid_ml.db.connection import DSN_ENV, connect, redact
+
+    dsn = os.environ.get(DSN_ENV)
+    if dsn:
+        with connect(dsn) as conn:
+            version = conn.execute("SHOW server_version").fetchone()[0]
+        out.print(f"{DSN_ENV} server {redact(dsn)}: up, PostgreSQL {version}")
+        return
+    state = embedded.status()
+    if not state.running:
+        out.print(f"embedded database in {state.pgdata}: stopped")
+        raise typer.Exit(1)
+    out.print(f"embedded database in {state.pgdata}: running (pid {state.pid}), {state.uri}")
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the DSN, e.g. psql "$(desivoid db url)"; starts the embedded server if needed."""
+    from desivoid_ml.db.connection import resolve_dsn
+
+    print(resolve_dsn())
+
+
+@app.command()
+def synth(
+    out_dir: Path = typer.Option(..., "--out", help="Folder to write the FITS files into."),
+    galaxies: int = typer.Option(20_000, help="Number of galaxies."),
+    seed: int = typer.Option(42, help="Random seed; the same seed writes byte-identical files."),
+) -> None:
+    """Write synthetic DR1-like FastSpecFit and DESIVAST catalogs with the real file layout."""
+    from desivoid_ml.progress import RichReporter
+    from desivoid_ml.synth import write_catalogs
+
+    with RichReporter() as reporter, reporter.task("synthesising galaxies", galaxies) as step:
+        summary = write_catalogs(out_dir, galaxies, seed, progress=step.advance)
+    out.print(
+        f"wrote {len(summary.files)} files to {out_dir}: {summary.galaxy_rows:,} galaxies, "
+        f"{summary.bytes_written / 1e6:,.1f} MB in {summary.seconds:.1f} s "
+        f"({summary.rows_per_s:,.0f} rows/s, {summary.mb_per_s:,.0f} MB/s)"
+    )
+
+
+@app.command()
+def ingest(
+    paths: list[Path] = typer.Argument(..., help="FITS files or folders of them."),
+    config: Path | None = typer.Option(None, help="Ingest config (configs/ingest/default.yaml)."),
+) -> None:
+    """Load FITS catalogs by binary COPY; files already loaded (same sha256) are skipped."""
+    from desivoid_ml.db import open_database
+    from desivoid_ml.ingest.config import load_options
+    from desivoid_ml.ingest.runner import ingest as run_ingest
+    from desivoid_ml.progress import RichReporter
+
+    options = load_options(config)
+    db = open_database()
+    with RichReporter() as reporter:
+        results = run_ingest(db, paths, options, reporter)
+    table = Table(title="ingest summary")
+    for name in ("file", "kind", "status", "tables", "rows", "seconds", "rows/s"):
+        table.add_column(name, justify="right" if name in ("rows", "seconds", "rows/s") else "left")
+    for r in results:
+        table.add_row(r.path.name, r.kind, r.status, ", ".join(r.rows), f"{sum(r.rows.values()):,}",
+                      f"{r.seconds:.2f}", f"{r.rows_per_s:,.0f}")
+    out.print(table)
+
+
+@app.command()
+def validate() -> None:
+    """Check the loaded tables: counts vs FITS, keys, bounds, missing rates, plausibility."""
+    from desivoid_ml.db import open_database
+    from desivoid_ml.ingest.validate import run_checks
+
+    report = run_checks(open_database())
+    table = Table(title="validation")
+    for name in ("stage", "check", "result", "detail"):
+        table.add_column(name)
+    for check in report:
+        style = "green" if check.passed else "bold red"
+        table.add_row(str(check.stage), check.name, f"[{style}]{check.status}[/]", check.detail)
+    out.print(table)
+    failed = [c for c in report if not c.passed]
+    out.print(f"{len(report) - len(failed)} passed, {len(failed)} failed")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def download(
+    dest: Path = typer.Option(Path("data/dr1"), help="Folder for the DR1 files."),
+    only: str | None = typer.Option(None, help="fastspec or desivast"),
+    dry_run: bool = typer.Option(False, help="List what would be fetched."),
+) -> None:
+    """Fetch the public DR1 FastSpecFit and DESIVAST files (resumable, sha256-checked)."""
+    from desivoid_ml import download as dl
+
+    argv = ["--dest", str(dest)] + (["--only", only] if only else []) + (["--dry-run"] * dry_run)
+    raise typer.Exit(dl.main(argv))
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit status 2."""
+    try:
+        app()
+    except DesivoidError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""FITS catalogs into PostgreSQL: reading, catalog recognition, binary COPY loading, manifest."""

@@ -1,0 +1,107 @@
+"""The ingest manifest: which file (by sha256) went into which tables, with how many rows."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from astropy.io import fits
+from psycopg import sql
+
+from desivoid_ml.db.connection import Namespace
+
+HASH_BLOCK = 8 << 20
+
+
+@dataclass(frozen=True)
+class LoadedFile:
+    file_id: int
+    path: str
+    status: str
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 8 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def find(conn: psycopg.Connection, ns: Namespace, sha256: str) -> LoadedFile | None:
+    """The manifest entry for this file content, if any."""
+    row = conn.execute(
+        sql.SQL("SELECT file_id, path, status FROM {} WHERE sha256 = %s").format(
+            sql.Identifier(ns.meta, "source_files")
+        ),
+        (sha256,),
+    ).fetchone()
+    return LoadedFile(*row) if row else None
+
+
+def begin(conn, ns: Namespace, path: Path, sha256: str, kind: str) -> int:
+    """Insert a 'loading' entry (replacing a failed one); returns its file_id."""
+    table = sql.Identifier(ns.meta, "source_files")
+    conn.execute(sql.SQL("DELETE FROM {} WHERE sha256 = %s AND status <> 'done'").format(table),
+                 (sha256,))
+    row = conn.execute(
+        sql.SQL(
+            "INSERT INTO {} (path, sha256, size_bytes, kind, status) "
+            "VALUES (%s, %s, %s, %s, 'loading') RETURNING file_id"
+        ).format(table),
+        (str(path.resolve()), sha256, path.stat().st_size, kind),
+    ).fetchone()
+    return int(row[0])
+
+
+def record_hdu(conn, ns: Namespace, file_id: int, hdu_index: int, extname: str, table: str,
+               rows_expected: int, rows_loaded: int, seconds: float, header: fits.Header) -> None:
+    """One manifest row per HDU loaded."""
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO {} (file_id, hdu, extname, target_table, rows_expected, rows_loaded, "
+            "seconds, header) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+        ).format(sql.Identifier(ns.meta, "ingest_manifest")),
+        (file_id, hdu_index, extname, table, rows_expected, rows_loaded, seconds,
+         json.dumps(header_dict(header))),
+    )
+
+
+def finish(conn, ns: Namespace, file_id: int, seconds: float) -> None:
+    conn.execute(
+        sql.SQL(
+            "UPDATE {} SET status = 'done', finished_at = now(), seconds = %s WHERE file_id = %s"
+        ).format(sql.Identifier(ns.meta, "source_files")),
+        (seconds, file_id),
+    )
+
+
+def record_failure(conn, ns: Namespace, path: Path, sha256: str, kind: str, error: str) -> None:
+    """Leave a 'failed' entry (no data) so the manifest shows what went wrong."""
+    with conn.transaction():
+        file_id = begin(conn, ns, path, sha256, kind)
+        conn.execute(
+            sql.SQL("UPDATE {} SET status = 'failed', finished_at = now(), error = %s "
+                    "WHERE file_id = %s").format(sql.Identifier(ns.meta, "source_files")),
+            (error, file_id),
+        )
+
+
+def header_dict(header: fits.Header) -> dict:
+    """A FITS header as JSON-ready {keyword: value}; commentary cards dropped."""
+    out = {}
+    for card in header.cards:
+        if card.keyword in ("", "COMMENT", "HISTORY", "END"):
+            continue
+        value = card.value
+        if isinstance(value, float) and not math.isfinite(value):
+            value = None
+        elif not isinstance(value, bool | int | float | str):
+            value = None
+        out[card.keyword] = value
+    return out

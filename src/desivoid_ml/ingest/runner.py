@@ -1,0 +1,188 @@
+"""Ingest FITS files: check them all, then load each file in one transaction (all or nothing).
+
+A file is identified by its sha256. A file already loaded is skipped; a run killed at any moment
+leaves no trace of the file it was loading (its transaction never committed), so re-running
+loads exactly the missing files. Keys and indexes are built after the bulk load, then ANALYZE.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import psycopg
+from psycopg import sql
+
+from desivoid_ml.db.connection import Database, Namespace
+from desivoid_ml.db.copy_binary import HEADER, TRAILER, RowEncoder
+from desivoid_ml.errors import DesivoidError, FitsError, IngestError
+from desivoid_ml.ingest import manifest
+from desivoid_ml.ingest.catalogs import plan_file
+from desivoid_ml.ingest.fits_reader import scan
+from desivoid_ml.ingest.plans import FilePlan, TableLoad
+from desivoid_ml.ingest.tables import FILE_ID, add_index, add_primary_key, analyze, ensure_table
+from desivoid_ml.progress import NullReporter, Reporter
+
+# About 10k rows per COPY message overlapped encoding and sending best (see known-pitfalls).
+DEFAULT_CHUNK_ROWS = 10_000
+INGEST_LOCK_BASE = 0x696E_6765  # "inge"
+LOCK_WAIT_S = 30
+
+
+@dataclass
+class IngestOptions:
+    """Choices a user makes: FASTSPEC columns to keep (globs) and COPY chunk size."""
+
+    fastspec_columns: list[str] = field(default_factory=list)
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
+
+
+@dataclass
+class FileResult:
+    """What happened to one file."""
+
+    path: Path
+    kind: str
+    status: str  # 'loaded' or 'skipped'
+    rows: dict[str, int]
+    seconds: float
+
+    @property
+    def rows_per_s(self) -> float:
+        total = sum(self.rows.values())
+        return total / self.seconds if self.seconds > 0 else 0.0
+
+
+def find_fits_files(paths: list[Path]) -> list[Path]:
+    """The FITS files named, with folders expanded to the *.fits inside them."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir() if p.suffix.lower() in (".fits", ".fit"))
+            if not inside:
+                raise FitsError(f"{path}: folder holds no .fits files")
+            found += inside
+        elif path.exists():
+            found.append(path)
+        else:
+            raise FitsError(f"{path}: no such file or folder; check the path")
+    return found
+
+
+def ingest(
+    db: Database,
+    paths: list[Path],
+    options: IngestOptions | None = None,
+    reporter: Reporter | None = None,
+) -> list[FileResult]:
+    """Load every file not loaded yet; every file is checked before anything is written."""
+    options = options or IngestOptions()
+    reporter = reporter or NullReporter()
+    plans = [plan_file(scan(path), options.fastspec_columns) for path in find_fits_files(paths)]
+    # autocommit: each `conn.transaction()` below is then a real transaction, one per file
+    with db.connect(autocommit=True) as conn:
+        _take_lock(conn, db.ns)
+        results = [_ingest_file(conn, db.ns, plan, options, reporter) for plan in plans]
+        loaded = [p for p, r in zip(plans, results, strict=True) if r.status == "loaded"]
+        _build_keys(conn, db.ns, [load for plan in loaded for load in plan.loads])
+    return results
+
+
+def _take_lock(conn: psycopg.Connection, ns: Namespace) -> None:
+    """One ingest per namespace at a time; waits a little for a killed run's session to end."""
+    key = INGEST_LOCK_BASE ^ int(hashlib.sha1(ns.prefix.encode()).hexdigest()[:4], 16)
+    conn.execute(f"SET lock_timeout = '{LOCK_WAIT_S}s'")
+    try:
+        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+    except psycopg.errors.LockNotAvailable as exc:
+        raise IngestError("another ingest is running against this database; wait for it to end") from exc
+    conn.execute("RESET lock_timeout")
+
+
+def _ingest_file(conn, ns: Namespace, plan: FilePlan, options: IngestOptions,
+                 reporter: Reporter) -> FileResult:
+    path = plan.fits.path
+    sha256 = manifest.sha256_file(path)
+    previous = manifest.find(conn, ns, sha256)
+    if previous and previous.status == "done":
+        return FileResult(path, plan.kind, "skipped", {}, 0.0)
+    started = time.perf_counter()
+    try:
+        with conn.transaction():
+            file_id = manifest.begin(conn, ns, path, sha256, plan.kind)
+            if plan.catalog:
+                _register_catalog(conn, ns, plan, file_id)
+            rows = {}
+            for load in plan.loads:
+                rows[load.table] = _load_table(conn, ns, load, file_id, options, reporter)
+            manifest.finish(conn, ns, file_id, time.perf_counter() - started)
+    except (psycopg.Error, DesivoidError, ValueError) as exc:
+        message = _one_line(exc)
+        manifest.record_failure(conn, ns, path, sha256, plan.kind, message)
+        raise IngestError(f"{path.name}: {message}; nothing of this file was committed") from exc
+    return FileResult(path, plan.kind, "loaded", rows, time.perf_counter() - started)
+
+
+def _register_catalog(conn, ns: Namespace, plan: FilePlan, file_id: int) -> None:
+    info = plan.catalog
+    table = sql.Identifier(ns.raw, "void_catalogs")
+    clash = conn.execute(
+        sql.SQL("SELECT file_id FROM {} WHERE catalog = %s").format(table), (info["catalog"],)
+    ).fetchone()
+    if clash:
+        raise IngestError(f"catalog {info['catalog']!r} is already loaded from another file "
+                          f"(file_id {clash[0]})")
+    conn.execute(
+        sql.SQL("INSERT INTO {} (catalog, algorithm, cap, file_id, omegam, hp, header) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s)").format(table),
+        (info["catalog"], info["algorithm"], info["cap"], file_id, info["omegam"], info["hp"],
+         json.dumps(manifest.header_dict(plan.fits.primary_header))),
+    )
+
+
+def _load_table(conn, ns: Namespace, load: TableLoad, file_id: int, options: IngestOptions,
+                reporter: Reporter) -> int:
+    """Binary COPY of every row of the load; returns the rows written."""
+    started = time.perf_counter()
+    columns = [FILE_ID, *load.copy_columns]
+    ensure_table(conn, ns.raw, load.table, columns, load.allow_new_columns)
+    encoder = RowEncoder(columns)
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+        sql.Identifier(ns.raw, load.table), sql.SQL(", ").join(sql.Identifier(c.name) for c in columns)
+    )
+    label = f"{load.hdus[0].path.name} → {load.table}"
+    with reporter.task(label, load.nrows) as step, conn.cursor().copy(statement) as copy:
+        copy.write(HEADER)
+        for start in range(0, load.nrows, options.chunk_rows):
+            stop = min(start + options.chunk_rows, load.nrows)
+            values, nulls = load.chunk(start, stop)
+            file_ids = np.full(stop - start, file_id, dtype=np.int32)
+            copy.write(encoder.encode([file_ids, *values], [None, *nulls]))
+            step.advance(stop - start)
+        copy.write(TRAILER)
+    seconds = time.perf_counter() - started
+    for hdu in load.hdus:
+        manifest.record_hdu(conn, ns, file_id, hdu.index, hdu.extname, load.table, hdu.nrows,
+                            load.nrows, seconds, hdu.header)
+    return load.nrows
+
+
+def _build_keys(conn, ns: Namespace, loads: list[TableLoad]) -> None:
+    """Primary keys and indexes after the bulk load, then ANALYZE each table touched."""
+    by_table = {load.table: load for load in loads}
+    with conn.transaction():
+        for table, load in by_table.items():
+            add_primary_key(conn, ns.raw, table, load.key)
+            for columns in load.indexes:
+                add_index(conn, ns.raw, table, columns)
+    for table in by_table:
+        analyze(conn, ns.raw, table)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,111 @@
+"""DDL for loaded tables: create or extend to fit incoming columns, keys and ANALYZE after loads."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+from desivoid_ml.db.copy_binary import CopyColumn
+from desivoid_ml.errors import IngestError, SchemaMismatch
+
+FILE_ID = CopyColumn("file_id", "integer")
+
+
+def existing_columns(conn: psycopg.Connection, schema: str, table: str) -> dict[str, str]:
+    """Column name -> SQL type of a table; empty if the table does not exist."""
+    rows = conn.execute(
+        """SELECT a.attname, format_type(a.atttypid, NULL)
+           FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped
+           ORDER BY a.attnum""",
+        (schema, table),
+    ).fetchall()
+    return dict(rows)
+
+
+def ensure_table(
+    conn: psycopg.Connection,
+    schema: str,
+    table: str,
+    columns: list[CopyColumn],
+    allow_new_columns: bool,
+) -> None:
+    """Create the table, or check it fits `columns` (adding missing ones where allowed)."""
+    existing = existing_columns(conn, schema, table)
+    target = sql.Identifier(schema, table)
+    if not existing:
+        defs = sql.SQL(", ").join(_definition(c) for c in columns)
+        conn.execute(sql.SQL("CREATE TABLE {} ({})").format(target, defs))
+        return
+    missing = [c for c in columns if c.name not in existing]
+    if missing and not allow_new_columns:
+        names = ", ".join(c.name for c in missing[:5])
+        raise SchemaMismatch(
+            f"{schema}.{table} exists without columns {names} ({len(missing)} in all): it was made "
+            "from a different column selection; drop it or ingest with the same configuration"
+        )
+    for column in columns:
+        if column.name in existing and existing[column.name] != _type_name(column):
+            raise SchemaMismatch(
+                f"{schema}.{table}.{column.name} is {existing[column.name]} in the database but "
+                f"{_type_name(column)} in the file; drop the table or rename the column"
+            )
+    for column in missing:
+        conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {}").format(target, _definition(column)))
+
+
+def _definition(column: CopyColumn) -> sql.Composable:
+    return sql.SQL("{} {}").format(sql.Identifier(column.name), sql.SQL(column.sql_type))
+
+
+def _type_name(column: CopyColumn) -> str:
+    """The type as format_type() prints it (arrays of any rank print as one [])."""
+    return column.pg_type + ("[]" if column.shape else "")
+
+
+def add_primary_key(conn: psycopg.Connection, schema: str, table: str, key: list[str]) -> bool:
+    """Add the primary key if missing; a duplicate key is a clear error. True if added."""
+    exists = conn.execute(
+        "SELECT 1 FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'p'",
+        (f'"{schema}"."{table}"',),
+    ).fetchone()
+    if exists:
+        return False
+    duplicates = _duplicate_example(conn, schema, table, key)
+    if duplicates:
+        raise IngestError(
+            f"{schema}.{table} has duplicate keys ({', '.join(key)}), e.g. {duplicates}: the same "
+            "rows came from two files; remove one file's rows (see meta.source_files) and re-run"
+        )
+    conn.execute(
+        sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
+            sql.Identifier(schema, table), sql.SQL(", ").join(map(sql.Identifier, key))
+        )
+    )
+    return True
+
+
+def _duplicate_example(conn, schema: str, table: str, key: list[str]) -> tuple | None:
+    columns = sql.SQL(", ").join(map(sql.Identifier, key))
+    return conn.execute(
+        sql.SQL("SELECT {} FROM {} GROUP BY {} HAVING count(*) > 1 LIMIT 1").format(
+            columns, sql.Identifier(schema, table), columns
+        )
+    ).fetchone()
+
+
+def add_index(conn: psycopg.Connection, schema: str, table: str, columns: list[str]) -> None:
+    """A btree index on `columns` if there is none of that name yet."""
+    name = f"{table}_{'_'.join(columns)}_idx"[:63]
+    conn.execute(
+        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
+            sql.Identifier(name),
+            sql.Identifier(schema, table),
+            sql.SQL(", ").join(map(sql.Identifier, columns)),
+        )
+    )
+
+
+def analyze(conn: psycopg.Connection, schema: str, table: str) -> None:
+    conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(schema, table)))
