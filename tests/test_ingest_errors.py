@@ -169,3 +169,13 @@ def test_cli_reports_dead_database_in_one_line(tmp_path: Path) -> None:
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: cannot connect")
     assert "secret" not in done.stderr
+
+
+def test_same_galaxies_in_two_files_is_reported_at_key_build(db, tmp_path: Path) -> None:
+    first = fastspec_like(tmp_path / "a.fits", n=50, seed=3)
+    overlapping = fastspec_like(tmp_path / "b.fits", n=40, seed=3)
+    with pytest.raises(IngestError) as exc:
+        ingest(db, [first, overlapping], OPTIONS)
+    message = _one_line(exc)
+    assert "duplicate keys (targetid, survey, program)" in message
+    assert "is duplicated" in message and "39627000000" in message

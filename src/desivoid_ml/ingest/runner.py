@@ -31,6 +31,7 @@ from desivoid_ml.progress import NullReporter, Reporter
 DEFAULT_CHUNK_ROWS = 10_000
 INGEST_LOCK_BASE = 0x696E_6765  # "inge"
 LOCK_WAIT_S = 30
+KEY_BUILD_MEMORY = "512MB"  # lets the primary-key sort of a few million rows stay in memory
 
 
 @dataclass
@@ -174,6 +175,7 @@ def _load_table(conn, ns: Namespace, load: TableLoad, file_id: int, options: Ing
 def _build_keys(conn, ns: Namespace, loads: list[TableLoad]) -> None:
     """Primary keys and indexes after the bulk load, then ANALYZE each table touched."""
     by_table = {load.table: load for load in loads}
+    conn.execute(f"SET maintenance_work_mem = '{KEY_BUILD_MEMORY}'")
     with conn.transaction():
         for table, load in by_table.items():
             add_primary_key(conn, ns.raw, table, load.key)

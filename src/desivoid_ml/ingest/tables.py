@@ -72,27 +72,20 @@ def add_primary_key(conn: psycopg.Connection, schema: str, table: str, key: list
     ).fetchone()
     if exists:
         return False
-    duplicates = _duplicate_example(conn, schema, table, key)
-    if duplicates:
+    try:
+        with conn.transaction():
+            conn.execute(
+                sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
+                    sql.Identifier(schema, table), sql.SQL(", ").join(map(sql.Identifier, key))
+                )
+            )
+    except psycopg.errors.UniqueViolation as exc:
+        example = exc.diag.message_detail or ""
         raise IngestError(
-            f"{schema}.{table} has duplicate keys ({', '.join(key)}), e.g. {duplicates}: the same "
-            "rows came from two files; remove one file's rows (see meta.source_files) and re-run"
-        )
-    conn.execute(
-        sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
-            sql.Identifier(schema, table), sql.SQL(", ").join(map(sql.Identifier, key))
-        )
-    )
+            f"{schema}.{table} has duplicate keys ({', '.join(key)}): {example} The same rows "
+            "came from two files; remove one file's rows (see meta.source_files) and re-run"
+        ) from exc
     return True
-
-
-def _duplicate_example(conn, schema: str, table: str, key: list[str]) -> tuple | None:
-    columns = sql.SQL(", ").join(map(sql.Identifier, key))
-    return conn.execute(
-        sql.SQL("SELECT {} FROM {} GROUP BY {} HAVING count(*) > 1 LIMIT 1").format(
-            columns, sql.Identifier(schema, table), columns
-        )
-    ).fetchone()
 
 
 def add_index(conn: psycopg.Connection, schema: str, table: str, columns: list[str]) -> None:
