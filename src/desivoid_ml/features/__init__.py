@@ -1,0 +1,1 @@
+"""Per-galaxy environment (void membership per algorithm, distance to voids, local density)."""

@@ -1,0 +1,71 @@
+"""V2 (VIDE, ZOBOV, REVOLVER) environment: galaxy -> GALZONE row -> ZONE -> ZONEVOID VOID0/VOID1.
+
+A galaxy is matched to its GALZONE row by TARGET id where the catalog has one, else by position
+(the nearest GALZONE galaxy within a tolerance). A galaxy that is not in the V2 input takes the
+zone of the nearest GALZONE galaxy: VAST's own rule for classifying arbitrary points.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from desivoid_ml.errors import DesivoidError
+from desivoid_ml.features.void_catalogs import V2Catalog
+from desivoid_ml.features.voidfinder import nearest_void_distance
+
+# VAST works in float64 for V2, but input redshifts are often float32: 0.01 Mpc/h is far above
+# that rounding and far below galaxy separations.
+POSITION_TOLERANCE_MPCH = 0.01
+
+
+def match_galzone(xyz: np.ndarray, target: np.ndarray | None, catalog: V2Catalog,
+                  tolerance: float = POSITION_TOLERANCE_MPCH) -> tuple[np.ndarray, np.ndarray]:
+    """GALZONE row of each galaxy, and whether it is in the V2 input (by id or position)."""
+    distance, nearest = cKDTree(catalog.gal_xyz).query(xyz, k=1)
+    matched = distance <= tolerance
+    row = nearest.astype(np.int64)
+    if target is not None and catalog.gal_target is not None:
+        order = np.argsort(catalog.gal_target, kind="stable")
+        found = np.searchsorted(catalog.gal_target, target, sorter=order)
+        found = np.clip(found, 0, len(order) - 1)
+        by_id = catalog.gal_target[order[found]] == target
+        row = np.where(by_id, order[found], row)
+        matched = by_id | matched
+    if len(xyz) and not matched.any():
+        raise DesivoidError(
+            f"void catalog {catalog.name}: none of the {len(xyz):,} galaxies matches a GALZONE "
+            "row by TARGET id or position; check the catalog belongs to these galaxies and "
+            "that its cosmology (OMEGAM) is right"
+        )
+    return row, matched
+
+
+def zone_voids(zone: np.ndarray, catalog: V2Catalog) -> tuple[np.ndarray, np.ndarray]:
+    """VOID0 (smallest) and VOID1 (largest) void of each zone; -1 for no void or zone -1."""
+    void0 = np.full(len(zone), -1, dtype=np.int64)
+    void1 = np.full(len(zone), -1, dtype=np.int64)
+    if len(catalog.zone_id) == 0:
+        return void0, void1
+    index = np.clip(np.searchsorted(catalog.zone_id, zone), 0, len(catalog.zone_id) - 1)
+    known = (zone >= 0) & (catalog.zone_id[index] == zone)
+    void0[known] = catalog.zone_void0[index[known]]
+    void1[known] = catalog.zone_void1[index[known]]
+    return void0, void1
+
+
+def classify(xyz: np.ndarray, target: np.ndarray | None, catalog: V2Catalog
+             ) -> dict[str, np.ndarray]:
+    """in_void, void_id (smallest), void_id_largest, zone, in_input and r/R per galaxy."""
+    row, in_input = match_galzone(xyz, target, catalog)
+    zone = catalog.gal_zone[row]
+    void0, void1 = zone_voids(zone, catalog)
+    _, r_over_r = nearest_void_distance(xyz, catalog.void_xyz, catalog.void_radius)
+    return {
+        "in_void": void0 >= 0,
+        "void_id": void0,
+        "void_id_largest": void1,
+        "zone": zone,
+        "in_input": in_input,
+        "r_over_rvoid": r_over_r,
+    }
