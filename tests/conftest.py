@@ -25,7 +25,17 @@ def db() -> Iterator[Database]:
         drop_namespace(database)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def module_db() -> Iterator[Database]:
+    """Like `db`, shared by the tests of one module (for fixtures that are costly to build)."""
+    database = open_database(prefix=f"m{uuid.uuid4().hex[:10]}_")
+    try:
+        yield database
+    finally:
+        drop_namespace(database)
+
+
+@pytest.fixture(scope="module")
 def real_fits() -> Path:
     """Folder of real FITS files from public DESI/SDSS/VAST projects."""
     if not REAL_FITS.exists():

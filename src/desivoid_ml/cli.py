@@ -132,6 +132,55 @@ def validate() -> None:
         raise typer.Exit(1)
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def features(
+    overrides: list[str] | None = typer.Argument(None, help="Config overrides, e.g. density.k=10"),
+) -> None:
+    """Build features.galaxy: void environment per algorithm, local density, galaxy properties."""
+    from desivoid_ml.db import open_database
+    from desivoid_ml.features.build import build
+    from desivoid_ml.features.config import load_config
+    from desivoid_ml.progress import RichReporter
+
+    cfg = load_config(overrides or [])
+    with RichReporter() as reporter:
+        summary = build(open_database(), cfg, reporter)
+    table = Table(title=f"features.galaxy: {summary.rows:,} galaxies")
+    table.add_column("algorithm")
+    table.add_column("in void", justify="right")
+    for name, fraction in summary.in_void_fraction.items():
+        table.add_row(name, f"{fraction:.1%}")
+    out.print(table)
+    out.print(f"catalogs: {', '.join(summary.catalogs)}; excluded (z <= 0 or NaN): "
+              f"{summary.excluded:,}; compute {summary.compute_s:.1f} s, load {summary.load_s:.1f} s")
+
+
+@app.command()
+def environment(
+    galaxies: Path = typer.Argument(..., help="FITS table of galaxies (ra, dec, redshift)."),
+    catalogs: list[Path] = typer.Argument(..., help="DESIVAST/VAST void catalog files."),
+    out: Path = typer.Option(..., "--out", help="FITS file to write, one row per input row."),
+    ra: str | None = typer.Option(None, help="RA column (default: ra)."),
+    dec: str | None = typer.Option(None, help="Dec column (default: dec)."),
+    z: str | None = typer.Option(None, help="Redshift column (default: z or redshift)."),
+    id_column: str | None = typer.Option(None, "--id", help="TARGETID column for V2 matching."),
+    omegam: float | None = typer.Option(None, help="Ωm for catalogs whose header lacks OMEGAM."),
+) -> None:
+    """Classify any galaxy table against void catalogs (no database needed)."""
+    from desivoid_ml.features.environment_file import run
+
+    table, excluded = run(galaxies, catalogs, out, omegam, ra=ra, dec=dec, z=z, id_column=id_column)
+    summary = Table(title=f"environment of {len(table):,} galaxies -> {out}")
+    for name in ("catalog", "in void", "fraction"):
+        summary.add_column(name)
+    for column in [c for c in table.colnames if c.endswith("_in_void")]:
+        count = int(table[column].sum())
+        summary.add_row(column.removesuffix("_in_void"), f"{count:,}", f"{count / len(table):.1%}")
+    Console().print(summary)
+    if excluded:
+        Console(stderr=True).print(f"{excluded:,} rows excluded (z <= 0 or non-finite ra/dec/z)")
+
+
 @app.command()
 def download(
     dest: Path = typer.Option(Path("data/dr1"), help="Folder for the DR1 files."),

@@ -44,6 +44,15 @@ class Cosmology:
         spline = CubicSpline(grid, self.astropy.comoving_distance(grid).value)
         return spline(z)
 
+    def redshift_at(self, distance: np.ndarray) -> np.ndarray:
+        """Inverse of `comoving_distance` (monotonic, so a spline of z(r) on the same grid)."""
+        distance = np.asarray(distance, dtype=np.float64)
+        top = 0.01
+        while self.comoving_distance(np.array([top]))[0] < np.nanmax(distance, initial=0.0):
+            top *= 2
+        grid = np.arange(0.0, top + GRID_STEP, GRID_STEP)
+        return CubicSpline(self.comoving_distance(grid), grid)(distance)
+
     def cartesian(self, ra_deg: np.ndarray, dec_deg: np.ndarray, z: np.ndarray) -> np.ndarray:
         """(n, 3) positions: x = r cos δ cos α, y = r cos δ sin α, z = r sin δ."""
         r = self.comoving_distance(z)

@@ -31,6 +31,7 @@ class VoidFinderCatalog:
     void_xyz: np.ndarray
     void_radius: np.ndarray  # R_EFF, or the maximal RADIUS where R_EFF is -1
     distance_limits: tuple[float, float] | None
+    mask_resolution: int = 1  # MSKRES: survey-mask cells per degree
 
     algorithm = "VoidFinder"
 
@@ -99,6 +100,7 @@ def build_voidfinder(name: str, header: dict, cap: str | None, maximals: dict, h
         void_id=maximals["void"].astype(np.int64), void_xyz=_xyz(maximals),
         void_radius=_effective_radius(maximals["radius"], maximals.get("r_eff")),
         distance_limits=_limits(header),
+        mask_resolution=int(header.get("MSKRES") or 1),
     )
 
 

@@ -1,0 +1,92 @@
+"""Read query results as numpy arrays through `COPY (SELECT ...) TO STDOUT (FORMAT BINARY)`.
+
+When every selected column has a fixed width, every tuple has the same size and a whole block of
+the stream decodes with one `np.frombuffer`: no per-row Python. Text becomes fixed width when the
+query casts it to `char(n)` (values shorter than n are space-padded by PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import psycopg
+from psycopg import sql
+
+from desivoid_ml.db.copy_binary import HEADER, SCALAR_TYPES
+from desivoid_ml.errors import DesivoidError
+
+TRAILER_BYTES = 2
+
+
+def tuple_dtype(fields: Sequence[tuple[str, str]]) -> np.dtype:
+    """Structured dtype of one tuple; a field type is a scalar name or `char(n)`."""
+    layout: list[tuple] = [("_count", ">i2")]
+    for name, pg_type in fields:
+        layout.append((f"_len_{name}", ">i4"))
+        if pg_type.startswith("char("):
+            layout.append((name, f"S{int(pg_type[5:-1])}"))
+        else:
+            layout.append((name, SCALAR_TYPES[pg_type][1]))
+    return np.dtype(layout)
+
+
+def iter_copy_blocks(conn: psycopg.Connection, query: sql.Composable, fields: Sequence[tuple[str, str]],
+                     rows_per_block: int = 65_536) -> Iterator[np.ndarray]:
+    """Decoded blocks of about `rows_per_block` tuples, in query order."""
+    dtype = tuple_dtype(fields)
+    block_bytes = dtype.itemsize * rows_per_block
+    statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT BINARY)").format(query)
+    pending = bytearray()
+    header_left = len(HEADER)
+    with conn.cursor().copy(statement) as copy:
+        for data in copy:
+            pending += data
+            if header_left:
+                if len(pending) < header_left:
+                    continue
+                del pending[:header_left]
+                header_left = 0
+            if len(pending) >= block_bytes:
+                whole = len(pending) // dtype.itemsize * dtype.itemsize
+                yield _decode(pending[:whole], dtype, fields)
+                del pending[:whole]
+    tail = bytes(pending[:-TRAILER_BYTES])
+    if tail:
+        yield _decode(tail, dtype, fields)
+
+
+def read_copy(conn: psycopg.Connection, query: sql.Composable,
+              fields: Sequence[tuple[str, str]]) -> np.ndarray:
+    """The whole result as one structured array (fields named as given)."""
+    blocks = list(iter_copy_blocks(conn, query, fields))
+    if not blocks:
+        return np.zeros(0, dtype=_public_dtype(tuple_dtype(fields), fields))
+    return np.concatenate(blocks)
+
+
+def _decode(buffer: bytes | bytearray, dtype: np.dtype, fields) -> np.ndarray:
+    if len(buffer) % dtype.itemsize:
+        raise DesivoidError("binary COPY stream does not divide into fixed-size tuples: a column "
+                            "is NULL or wider than declared; select it with COALESCE or char(n)")
+    records = np.frombuffer(bytes(buffer), dtype=dtype)
+    _check_widths(records, dtype, fields)
+    out = np.empty(len(records), dtype=_public_dtype(dtype, fields))
+    for name, _ in fields:
+        out[name] = records[name]
+    return out
+
+
+def _check_widths(records: np.ndarray, dtype: np.dtype, fields) -> None:
+    """Every tuple must declare the expected field count and widths (a NULL breaks both)."""
+    bad = records["_count"] != len(fields)
+    for name, _ in fields:
+        bad |= records[f"_len_{name}"] != dtype.fields[name][0].itemsize
+    if bad.any():
+        raise DesivoidError(f"binary COPY row {int(np.argmax(bad))} has a NULL or a value of "
+                            "unexpected width; select columns with COALESCE or cast text to char(n)")
+
+
+def _public_dtype(dtype: np.dtype, fields) -> np.dtype:
+    """Native-endian dtype with only the value fields."""
+    return np.dtype([(name, dtype.fields[name][0].newbyteorder("=")) for name, _ in fields])

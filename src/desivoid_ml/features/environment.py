@@ -1,0 +1,111 @@
+"""Environment of a galaxy sample against void catalogs, per catalog and combined per algorithm.
+
+Galaxies with z <= 0 or a non-finite coordinate are excluded (and counted). A catalog made for one
+Galactic cap (NGC: b >= 0, SGC: b < 0) classifies only that cap's galaxies; the others get
+"outside" (vflag 9, no void).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from astropy.coordinates import SkyCoord
+
+from desivoid_ml.features import v2, voidfinder
+from desivoid_ml.features.void_catalogs import V2Catalog, VoidCatalog, VoidFinderCatalog
+
+ALGORITHM_PREFIX = {"VoidFinder": "vf", "VIDE": "vide", "ZOBOV": "zobov", "REVOLVER": "revolver",
+                    "V2": "v2"}
+
+
+@dataclass
+class GalaxySample:
+    """Sky positions and redshifts (and DESI TARGETIDs when known) of the galaxies to classify."""
+
+    ra: np.ndarray
+    dec: np.ndarray
+    z: np.ndarray
+    targetid: np.ndarray | None = None
+    valid: np.ndarray = field(init=False)
+    cap: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        finite = np.isfinite(self.ra) & np.isfinite(self.dec) & np.isfinite(self.z)
+        self.valid = finite & (np.nan_to_num(self.z) > 0)
+        self.cap = galactic_cap(np.nan_to_num(self.ra), np.nan_to_num(self.dec))
+
+    @property
+    def excluded(self) -> int:
+        return int((~self.valid).sum())
+
+
+def galactic_cap(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    """'NGC' where Galactic latitude b >= 0, else 'SGC'."""
+    b = SkyCoord(ra=ra, dec=dec, unit="deg", frame="icrs").galactic.b.deg
+    return np.where(b >= 0, "NGC", "SGC")
+
+
+def covered(sample: GalaxySample, catalog: VoidCatalog) -> np.ndarray:
+    """Galaxies this catalog classifies: valid, and in its cap if it has one."""
+    if catalog.cap is None:
+        return sample.valid
+    return sample.valid & (sample.cap == catalog.cap)
+
+
+def classify_catalog(sample: GalaxySample, catalog: VoidCatalog,
+                     mask_resolution: int | None = None) -> dict[str, np.ndarray]:
+    """Full-length columns for one catalog; uncovered galaxies get the 'outside' defaults."""
+    rows = covered(sample, catalog)
+    n = len(sample.ra)
+    out: dict[str, np.ndarray] = {
+        "in_void": np.zeros(n, dtype=bool),
+        "void_id": np.full(n, -1, dtype=np.int64),
+        "vflag": np.full(n, voidfinder.OUTSIDE, dtype=np.int16),
+        "r_over_rvoid": np.full(n, np.nan),
+    }
+    if isinstance(catalog, V2Catalog):
+        out["void_id_largest"] = np.full(n, -1, dtype=np.int64)
+    if not rows.any():
+        return out
+    xyz = catalog.cosmology.cartesian(sample.ra[rows], sample.dec[rows], sample.z[rows])
+    if isinstance(catalog, VoidFinderCatalog):
+        mask = _mask(sample, rows, catalog, mask_resolution)
+        found = voidfinder.classify(xyz, catalog, mask)
+    else:
+        target = sample.targetid[rows] if sample.targetid is not None else None
+        found = v2.classify(xyz, target, catalog)
+        found["vflag"] = np.where(found["in_void"], voidfinder.IN_VOID,
+                                  np.where(found["zone"] < 0, voidfinder.OUTSIDE, voidfinder.WALL))
+    for name in out:
+        out[name][rows] = found[name]
+    return out
+
+
+def _mask(sample: GalaxySample, rows: np.ndarray, catalog: VoidFinderCatalog,
+          resolution: int | None) -> voidfinder.SkyMask | None:
+    """VAST-style survey mask from the covered galaxies (None without distance limits)."""
+    if catalog.distance_limits is None:
+        return None
+    return voidfinder.sky_mask(sample.ra[rows], sample.dec[rows], catalog.distance_limits,
+                               resolution or catalog.mask_resolution)
+
+
+def combine_by_algorithm(sample: GalaxySample, catalogs: list[VoidCatalog],
+                         results: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """One set of columns per algorithm (`vf_in_void`, `vide_void_id`, ...), caps merged: each
+    galaxy takes the values of the catalog covering it, and `<alg>_cap` names that catalog's cap."""
+    combined: dict[str, np.ndarray] = {}
+    for catalog, result in zip(catalogs, results, strict=True):
+        prefix = ALGORITHM_PREFIX[catalog.algorithm]
+        rows = covered(sample, catalog)
+        for name, values in result.items():
+            key = f"{prefix}_{name}"
+            if key not in combined:
+                combined[key] = values.copy()
+            else:
+                combined[key][rows] = values[rows]
+        cap_key = f"{prefix}_cap"
+        combined.setdefault(cap_key, np.full(len(sample.ra), "", dtype="U3"))
+        combined[cap_key][rows] = catalog.cap or ""
+    return combined
