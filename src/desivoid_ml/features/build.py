@@ -157,7 +157,9 @@ def _replace_table(conn, db: Database, cfg: DictConfig, columns: dict[str, np.nd
     try:
         with conn.transaction():
             conn.execute(sql.SQL(
-                "CREATE TABLE {} AS SELECT g.targetid, g.survey, g.program, {}, {} "
+                "CREATE TABLE {} AS SELECT g.targetid, g.survey, g.program, "
+                "hashtextextended(g.targetid::text || '/' || g.survey || '/' || g.program, 0) "
+                "AS key_hash, {}, {} "
                 "FROM {} g JOIN feature_stage e USING (targetid, survey, program)"
             ).format(target, sql.SQL(", ").join(properties), sql.SQL(", ").join(environment),
                      sql.Identifier(db.ns.raw, "galaxies")))

@@ -1,0 +1,1 @@
+"""Streaming feature rows out of PostgreSQL into PyTorch, sharded, split and shuffled."""

@@ -1,0 +1,92 @@
+"""LightningDataModule over features.galaxy, streamed from PostgreSQL."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from lightning import LightningDataModule
+from torch.utils.data import DataLoader
+
+from desivoid_ml.data.normalization import Normalization, compute
+from desivoid_ml.data.query import Fractions
+from desivoid_ml.data.stream import FeatureStream, StreamSpec
+from desivoid_ml.db.connection import Database, Namespace, connect, resolve_dsn
+
+
+class FeatureDataModule(LightningDataModule):
+    """Train/val/test/predict loaders of feature batches; normalisation from the train split."""
+
+    def __init__(self, features: dict[str, str], dsn: str | None = None, namespace: str = "",
+                 table: str = "galaxy", fractions: dict | None = None, batch_size: int = 1024,
+                 num_workers: int = 0, seed: int = 0, block_pages: int = 1024,
+                 shuffle_buffer: int = 65_536, pca_components: int | None = None):
+        super().__init__()
+        if not features:
+            raise ValueError("data.features is empty: list the feature columns to train on")
+        self.features = dict(features)
+        self.db = Database(dsn or resolve_dsn(), Namespace(namespace))
+        self.table = table
+        self.fractions = Fractions(**(fractions or {}))
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+        self.block_pages = block_pages
+        self.shuffle_buffer = shuffle_buffer
+        self.pca_k = pca_components
+        self.normalization: Normalization | None = None
+        self.pca_basis: np.ndarray | None = None
+        self._train: FeatureStream | None = None
+
+    @property
+    def n_features(self) -> int:
+        return len(self.features)
+
+    def setup(self, stage: str | None = None) -> None:
+        """Normalisation statistics (SQL, train split) and, if asked, the PCA baseline basis."""
+        if self.normalization is None:
+            with connect(self.db.dsn) as conn:
+                self.normalization = compute(conn, self.db.ns.features, self.table, self.features,
+                                             self.fractions)
+        if self.pca_k and self.pca_basis is None:
+            self.pca_basis = self._fit_pca(self.pca_k)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called at each training epoch start: the shuffle differs per epoch, from the seed."""
+        if self._train is not None:
+            self._train.set_epoch(epoch)
+
+    def spec(self, split: str, shuffle: bool = False, with_keys: bool = False) -> StreamSpec:
+        return StreamSpec(dsn=self.db.dsn, schema=self.db.ns.features, table=self.table,
+                          features=self.features, split=split, fractions=self.fractions,
+                          batch_size=self.batch_size, shuffle=shuffle, seed=self.seed,
+                          block_pages=self.block_pages, shuffle_buffer=self.shuffle_buffer,
+                          with_keys=with_keys)
+
+    def _loader(self, dataset: FeatureStream) -> DataLoader:
+        # batch_size=None: the dataset yields whole batches; workers restart every epoch so
+        # they pick up the epoch number set just before.
+        return DataLoader(dataset, batch_size=None, num_workers=self.num_workers,
+                          persistent_workers=False)
+
+    def train_dataloader(self) -> DataLoader:
+        self._train = FeatureStream(self.spec("train", shuffle=True))
+        return self._loader(self._train)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(FeatureStream(self.spec("val")))
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(FeatureStream(self.spec("test")))
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader(FeatureStream(self.spec("all", with_keys=True)))
+
+    def _fit_pca(self, k: int) -> np.ndarray:
+        """Top-k principal axes of the standardised train rows (missing entries at 0)."""
+        assert self.normalization is not None
+        gram = torch.zeros(self.n_features, self.n_features, dtype=torch.float64)
+        for batch in FeatureStream(self.spec("train"), rank=0, world=1):
+            z, _ = self.normalization.apply(batch["x"])
+            gram += z.double().T @ z.double()
+        _, vectors = torch.linalg.eigh(gram)
+        return vectors[:, -k:].flip(1).float().numpy()

@@ -1,0 +1,60 @@
+"""Per-feature mean and standard deviation over the train split, computed in SQL."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from psycopg import sql
+
+from desivoid_ml.data.query import Fractions, split_predicate
+from desivoid_ml.errors import DesivoidError
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """What inference must reuse: feature order, centre and scale."""
+
+    features: list[str]
+    mean: list[float]
+    std: list[float]
+
+    def apply(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(standardised x with missing set to 0, mask with 1 where observed)."""
+        mask = ~torch.isnan(x)
+        mean = torch.as_tensor(self.mean, dtype=x.dtype, device=x.device)
+        std = torch.as_tensor(self.std, dtype=x.dtype, device=x.device)
+        z = torch.where(mask, (x - mean) / std, torch.zeros_like(x))
+        return z, mask.to(x.dtype)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def compute(conn, schema: str, table: str, features: dict[str, str],
+            fractions: Fractions) -> Normalization:
+    """Mean and std of every feature over the non-NULL train rows."""
+    aggregates = sql.SQL(", ").join(
+        sql.SQL("avg(({e})::float8), stddev_pop(({e})::float8), count(({e}))").format(e=sql.SQL(e))
+        for e in features.values()
+    )
+    row = conn.execute(sql.SQL("SELECT {} FROM {} WHERE {}").format(
+        aggregates, sql.Identifier(schema, table), split_predicate("train", fractions))).fetchone()
+    means, stds, counts = row[0::3], row[1::3], row[2::3]
+    empty = [name for name, count in zip(features, counts, strict=True) if not count]
+    if empty:
+        raise DesivoidError(f"features {', '.join(empty)} have no values in the train split of "
+                            f"{schema}.{table}; drop them from the data config")
+    std = [float(s) if s and s > 0 else 1.0 for s in stds]
+    return Normalization(list(features), [float(m) for m in means], std)
+
+
+def masked_mse(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over observed entries only."""
+    return ((prediction - target) ** 2 * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+def per_feature_mse(prediction: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Masked MSE per feature (column)."""
+    return ((prediction - target) ** 2 * mask).sum(axis=0) / np.maximum(mask.sum(axis=0), 1)

@@ -1,0 +1,89 @@
+"""SQL for the training matrix: deterministic splits and shards from each galaxy's key hash.
+
+`key_hash` (features.galaxy) is a hash of (targetid, survey, program). Its low 10 bits pick the
+split, so a galaxy keeps its split when the table grows; bits above pick the shard, so splits and
+shards are independent. Rows are read in blocks of heap pages (TID range scans) so that each
+block is one cheap query and the order of blocks can be shuffled per epoch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg import sql
+
+SPLIT_BUCKETS = 1024
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Fractions:
+    """Fractions of galaxies in each split (they must add up to 1)."""
+
+    train: float = 0.8
+    val: float = 0.1
+    test: float = 0.1
+
+    def __post_init__(self) -> None:
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-9 or min(self.train, self.val, self.test) < 0:
+            raise ValueError(f"split fractions must be >= 0 and add up to 1, got {total}")
+
+    def bucket_range(self, split: str) -> tuple[int, int]:
+        """[low, high) of `key_hash & 1023` for a split."""
+        edges = [0, round(self.train * SPLIT_BUCKETS),
+                 round((self.train + self.val) * SPLIT_BUCKETS), SPLIT_BUCKETS]
+        index = SPLITS.index(split)
+        return edges[index], edges[index + 1]
+
+
+def split_predicate(split: str, fractions: Fractions) -> sql.Composable:
+    """WHERE clause selecting one split ('all' selects every row)."""
+    if split == "all":
+        return sql.SQL("true")
+    low, high = fractions.bucket_range(split)
+    return sql.SQL("(key_hash & 1023) >= {} AND (key_hash & 1023) < {}").format(
+        sql.Literal(low), sql.Literal(high))
+
+
+def shard_predicate(shard: int, shards: int) -> sql.Composable:
+    """WHERE clause keeping one of `shards` disjoint shards (bits above the split bits)."""
+    if shards == 1:
+        return sql.SQL("true")
+    return sql.SQL("((key_hash >> 10) & 2147483647) % {} = {}").format(
+        sql.Literal(shards), sql.Literal(shard))
+
+
+def page_predicate(first_page: int, last_page: int | None) -> sql.Composable:
+    """Rows stored on heap pages [first, last); last None means to the end of the table."""
+    low = sql.SQL("ctid >= {}::tid").format(sql.Literal(f"({first_page},0)"))
+    if last_page is None:
+        return low
+    return sql.SQL("{} AND ctid < {}::tid").format(low, sql.Literal(f"({last_page},0)"))
+
+
+def feature_select(expressions: dict[str, str], with_keys: bool) -> sql.Composable:
+    """key_hash [, targetid, survey, program], then each feature as float4 (NaN when NULL)."""
+    parts = [sql.SQL("key_hash")]
+    if with_keys:
+        parts += [sql.SQL("targetid"), sql.SQL("survey::char(16)"), sql.SQL("program::char(16)")]
+    parts += [
+        sql.SQL("COALESCE(({})::float4, 'NaN'::float4) AS {}").format(sql.SQL(expr),
+                                                                      sql.Identifier(name))
+        for name, expr in expressions.items()
+    ]
+    return sql.SQL(", ").join(parts)
+
+
+def block_query(table: sql.Identifier, expressions: dict[str, str], where: list[sql.Composable],
+                with_keys: bool = False) -> sql.Composable:
+    return sql.SQL("SELECT {} FROM {} WHERE {}").format(
+        feature_select(expressions, with_keys), table, sql.SQL(" AND ").join(where))
+
+
+def copy_fields(names: list[str], with_keys: bool) -> list[tuple[str, str]]:
+    """Field list for `copy_read` matching `feature_select`."""
+    fields = [("key_hash", "bigint")]
+    if with_keys:
+        fields += [("targetid", "bigint"), ("survey", "char(16)"), ("program", "char(16)")]
+    return fields + [(f"f{i}", "real") for i in range(len(names))]

@@ -1,0 +1,140 @@
+"""An IterableDataset of feature batches streamed from PostgreSQL, exactly once per epoch.
+
+Each DataLoader worker of each DDP rank is one shard (rank * workers + worker of
+ranks * workers). It opens its own connection, reads the table block by block (heap page
+ranges, in an order shuffled per epoch from the seed), keeps only its shard's rows, decodes each
+block with numpy from binary COPY, and yields whole batches through a shuffle buffer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.recfunctions import structured_to_unstructured
+import torch
+import torch.distributed as dist
+from psycopg import sql
+from torch.utils.data import IterableDataset, get_worker_info
+
+from desivoid_ml.db.connection import connect
+from desivoid_ml.db.copy_read import iter_copy_blocks
+from desivoid_ml.data.query import (
+    Fractions,
+    block_query,
+    copy_fields,
+    page_predicate,
+    shard_predicate,
+    split_predicate,
+)
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """What to stream: table, feature expressions, split, and how to batch and shuffle."""
+
+    dsn: str
+    schema: str
+    table: str
+    features: dict[str, str]
+    split: str = "train"
+    fractions: Fractions = Fractions()
+    batch_size: int = 1024
+    shuffle: bool = False
+    seed: int = 0
+    block_pages: int = 1024
+    shuffle_buffer: int = 65_536
+    with_keys: bool = False
+
+
+def table_pages(conn, schema: str, table: str) -> int:
+    """Heap pages of the table now."""
+    return int(conn.execute(
+        "SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int",
+        (f'"{schema}"."{table}"',),
+    ).fetchone()[0])
+
+
+def shard_of_this_worker(rank: int | None = None, world: int | None = None) -> tuple[int, int]:
+    """(shard, shards) of the calling DataLoader worker on this DDP rank."""
+    if rank is None:
+        rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+    if world is None:
+        world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+    info = get_worker_info()
+    worker, workers = (info.id, info.num_workers) if info else (0, 1)
+    return rank * workers + worker, world * workers
+
+
+class FeatureStream(IterableDataset):
+    """Batches of {"x": (B, F) float32 with NaN for missing, "key_hash": (B,) int64, ...}."""
+
+    def __init__(self, spec: StreamSpec, rank: int | None = None, world: int | None = None):
+        self.spec = spec
+        self.epoch = 0
+        self.rank = rank
+        self.world = world
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        shard, shards = shard_of_this_worker(self.rank, self.world)
+        rng = np.random.default_rng([self.spec.seed, self.epoch, shard])
+        with connect(self.spec.dsn) as conn:
+            conn.autocommit = True
+            yield from self._batches(self._rows(conn, shard, shards, rng), rng)
+
+    def _blocks(self, conn, rng: np.random.Generator) -> list[tuple[int, int | None]]:
+        pages = table_pages(conn, self.spec.schema, self.spec.table)
+        starts = list(range(0, max(pages, 1), self.spec.block_pages))
+        blocks = [(s, s + self.spec.block_pages) for s in starts[:-1]] + [(starts[-1], None)]
+        if self.spec.shuffle:  # every shard permutes with the same epoch seed: same block order
+            order = np.random.default_rng([self.spec.seed, self.epoch]).permutation(len(blocks))
+            blocks = [blocks[i] for i in order]
+        return blocks
+
+    def _rows(self, conn, shard: int, shards: int, rng) -> Iterator[np.ndarray]:
+        spec = self.spec
+        fields = copy_fields(list(spec.features), spec.with_keys)
+        table = sql.Identifier(spec.schema, spec.table)
+        for first, last in self._blocks(conn, rng):
+            where = [page_predicate(first, last), split_predicate(spec.split, spec.fractions),
+                     shard_predicate(shard, shards)]
+            query = block_query(table, spec.features, where, spec.with_keys)
+            yield from iter_copy_blocks(conn, query, fields, rows_per_block=spec.shuffle_buffer)
+
+    def _batches(self, blocks: Iterator[np.ndarray], rng) -> Iterator[dict[str, torch.Tensor]]:
+        spec = self.spec
+        pending: list[np.ndarray] = []
+        held = 0
+        for block in blocks:
+            pending.append(block)
+            held += len(block)
+            if held < spec.shuffle_buffer + spec.batch_size:
+                continue
+            rows = self._mix(pending, rng)
+            keep = spec.shuffle_buffer // 2 if spec.shuffle else 0
+            cut = (len(rows) - keep) // spec.batch_size * spec.batch_size
+            yield from self._emit(rows[:cut])
+            pending, held = [rows[cut:]], len(rows) - cut
+        if held:
+            yield from self._emit(self._mix(pending, rng))
+
+    def _mix(self, pending: list[np.ndarray], rng) -> np.ndarray:
+        rows = np.concatenate(pending) if len(pending) > 1 else pending[0]
+        return rows[rng.permutation(len(rows))] if self.spec.shuffle else rows
+
+    def _emit(self, rows: np.ndarray) -> Iterator[dict[str, torch.Tensor]]:
+        names = [f"f{i}" for i in range(len(self.spec.features))]
+        matrix = structured_to_unstructured(rows[names], dtype=np.float32)
+        for start in range(0, len(rows), self.spec.batch_size):
+            stop = start + self.spec.batch_size
+            batch = {"x": torch.from_numpy(np.ascontiguousarray(matrix[start:stop])),
+                     "key_hash": torch.from_numpy(rows["key_hash"][start:stop].copy())}
+            if self.spec.with_keys:
+                batch["targetid"] = torch.from_numpy(rows["targetid"][start:stop].copy())
+                batch["survey"] = np.strings.rstrip(rows["survey"][start:stop])
+                batch["program"] = np.strings.rstrip(rows["program"][start:stop])
+            yield batch

@@ -1,0 +1,1 @@
+"""Embeddings: run registry, encoder inference into pgvector, similarity queries."""

@@ -1,0 +1,1 @@
+"""Autoencoders over galaxy features (LightningModules built from plain dimensions)."""

@@ -1,0 +1,73 @@
+"""`train(cfg)`: what `python train.py` runs, callable from tests and sweeps; returns the metric."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from pathlib import Path
+
+import lightning as L
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from desivoid_ml.errors import DesivoidError
+
+log = logging.getLogger(__name__)
+
+
+def git_commit() -> str | None:
+    """The commit of the code that trains (None outside a git checkout)."""
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).parent, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _instantiate_all(section: DictConfig | None) -> list:
+    """Every `_target_` entry of a config group mapping (callbacks, loggers)."""
+    if not section:
+        return []
+    return [instantiate(item) for item in section.values() if item and "_target_" in item]
+
+
+def build(cfg: DictConfig):
+    """DataModule, model (with normalisation and PCA attached) and Trainer from the config."""
+    datamodule = instantiate(cfg.data, _convert_="all")
+    datamodule.setup("fit")
+    model = instantiate(cfg.model, n_features=datamodule.n_features, _convert_="all")
+    model.attach_data(datamodule.normalization, datamodule.pca_basis)
+    model.run_info = {
+        "config": OmegaConf.to_container(cfg, resolve=True),
+        "features": datamodule.features,
+        "git_commit": git_commit(),
+    }
+    trainer = instantiate(cfg.trainer, callbacks=_instantiate_all(cfg.get("callbacks")),
+                          logger=_instantiate_all(cfg.get("logger")) or False)
+    return datamodule, model, trainer
+
+
+def train(cfg: DictConfig) -> float:
+    """Fit (and test) the model; return `cfg.optimized_metric` for a sweeper."""
+    L.seed_everything(cfg.seed, workers=True)
+    datamodule, model, trainer = build(cfg)
+    if cfg.get("train", True):
+        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    if cfg.get("test") and trainer.checkpoint_callback and trainer.checkpoint_callback.best_model_path:
+        trainer.test(model, datamodule=datamodule, verbose=False)
+    if cfg.get("register_run") and trainer.is_global_zero:
+        from desivoid_ml.embed.runs import register_run
+
+        run_id = register_run(datamodule.db, model, trainer, metrics)
+        log.info("registered run %s", run_id)
+    return _metric(cfg.get("optimized_metric"), metrics)
+
+
+def _metric(name: str | None, metrics: dict[str, float]) -> float:
+    if not name:
+        return float("nan")
+    if name not in metrics:
+        raise DesivoidError(f"optimized_metric {name!r} was never logged; logged metrics: "
+                            f"{', '.join(sorted(metrics)) or 'none'}")
+    return metrics[name]

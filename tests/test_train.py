@@ -1,0 +1,66 @@
+"""Training from the database: checkpoints, PCA baseline, registry, loggers, experiments."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from featuretable import make_feature_table
+from trainconfig import CONFIGS, train_config
+
+from desivoid_ml.embed.runs import get_run
+from desivoid_ml.errors import DesivoidError
+from desivoid_ml.training import train
+
+
+@pytest.fixture
+def table_db(db):
+    make_feature_table(db)
+    return db
+
+
+def test_train_saves_a_complete_checkpoint_and_registers_the_run(table_db, tmp_path) -> None:
+    metric = train(train_config(table_db, tmp_path))
+    assert math.isfinite(metric)
+    checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    assert checkpoint["normalization"]["features"] == ["a", "b", "c", "flag"]
+    info = checkpoint["run_info"]
+    assert info["config"]["model"]["code_dim"] == 16 and info["git_commit"]
+    run = get_run(table_db, "latest")
+    assert run.code_dim == 16 and Path(run.checkpoint_path).exists()
+    assert "val/pca_recon_mse" in run.metrics and "val/recon_mse_best" in run.metrics
+    metrics_csv = next(tmp_path.glob("csv/version_*/metrics.csv")).read_text()
+    assert "train/loss" in metrics_csv and "val/pca_recon_mse" in metrics_csv
+
+
+def test_resume_from_checkpoint(table_db, tmp_path) -> None:
+    train(train_config(table_db, tmp_path / "first", ["trainer.max_epochs=1"]))
+    last = tmp_path / "first" / "checkpoints" / "last.ckpt"
+    train(train_config(table_db, tmp_path / "second", ["trainer.max_epochs=2", f"ckpt_path={last}"]))
+    resumed = torch.load(tmp_path / "second" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert resumed["epoch"] == 1 and resumed["global_step"] > 0
+
+
+def test_unknown_metric_fails_loudly(table_db, tmp_path) -> None:
+    cfg = train_config(table_db, tmp_path, ["optimized_metric=val/nope", "trainer.max_epochs=1",
+                                             "register_run=false"])
+    with pytest.raises(DesivoidError, match="val/nope.*never logged"):
+        train(cfg)
+
+
+def test_wandb_logger_works_offline(table_db, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    train(train_config(table_db, tmp_path, ["logger=wandb", "trainer.max_epochs=1",
+                                            "register_run=false"]))
+    assert list(tmp_path.glob("wandb/offline-run-*/files"))
+
+
+@pytest.mark.parametrize("experiment", sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml")))
+def test_every_experiment_composes_and_trains(table_db, tmp_path, experiment) -> None:
+    cfg = train_config(table_db, tmp_path, [f"experiment={experiment}", "trainer.max_epochs=1",
+                                            "+trainer.limit_train_batches=3", "register_run=false",
+                                            "test=false"])
+    assert math.isfinite(train(cfg))
