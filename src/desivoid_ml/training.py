@@ -71,3 +71,20 @@ def _metric(name: str | None, metrics: dict[str, float]) -> float:
         raise DesivoidError(f"optimized_metric {name!r} was never logged; logged metrics: "
                             f"{', '.join(sorted(metrics)) or 'none'}")
     return metrics[name]
+
+
+def train_or_fail_trial(cfg: DictConfig) -> float:
+    """`train`, except that inside a sweep a crashing trial returns NaN: Optuna records it as
+    failed and the sweep goes on. A metric that was never logged still stops the sweep."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    try:
+        return train(cfg)
+    except DesivoidError:
+        raise
+    except Exception:
+        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+            log.exception("trial failed; the sweep goes on")
+            return float("nan")
+        raise

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 from lightning import LightningDataModule
+from psycopg import sql
 from torch.utils.data import DataLoader
 
 from desivoid_ml.data.normalization import Normalization, compute
-from desivoid_ml.data.query import Fractions
+from desivoid_ml.data.query import Fractions, shard_expression, split_predicate
 from desivoid_ml.data.stream import FeatureStream, StreamSpec
 from desivoid_ml.db.connection import Database, Namespace, connect, resolve_dsn
 
@@ -36,6 +37,7 @@ class FeatureDataModule(LightningDataModule):
         self.normalization: Normalization | None = None
         self.pca_basis: np.ndarray | None = None
         self._train: FeatureStream | None = None
+        self._pad_to: int | None = None
 
     @property
     def n_features(self) -> int:
@@ -49,6 +51,9 @@ class FeatureDataModule(LightningDataModule):
                                              self.fractions)
         if self.pca_k and self.pca_basis is None:
             self.pca_basis = self._fit_pca(self.pca_k)
+        trainer = getattr(self, "trainer", None)
+        if trainer is not None and trainer.world_size > 1:
+            self._pad_to = self._most_batches_per_shard(trainer.world_size)
 
     def set_epoch(self, epoch: int) -> None:
         """Called at each training epoch start: the shuffle differs per epoch, from the seed."""
@@ -60,7 +65,8 @@ class FeatureDataModule(LightningDataModule):
                           features=self.features, split=split, fractions=self.fractions,
                           batch_size=self.batch_size, shuffle=shuffle, seed=self.seed,
                           block_pages=self.block_pages, shuffle_buffer=self.shuffle_buffer,
-                          with_keys=with_keys)
+                          with_keys=with_keys, pad_to_batches=self._pad_to if split == "train"
+                          else None)
 
     def _loader(self, dataset: FeatureStream) -> DataLoader:
         # batch_size=None: the dataset yields whole batches; workers restart every epoch so
@@ -80,6 +86,16 @@ class FeatureDataModule(LightningDataModule):
 
     def predict_dataloader(self) -> DataLoader:
         return self._loader(FeatureStream(self.spec("all", with_keys=True)))
+
+    def _most_batches_per_shard(self, world_size: int) -> int:
+        """Batches of the fullest train shard, so every DDP rank can take as many steps."""
+        shards = world_size * max(self.num_workers, 1)
+        with connect(self.db.dsn) as conn:
+            counts = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {} GROUP BY {}").format(
+                sql.Identifier(self.db.ns.features, self.table),
+                split_predicate("train", self.fractions), shard_expression(shards))).fetchall()
+        most = max((c[0] for c in counts), default=0)
+        return -(-most // self.batch_size)
 
     def _fit_pca(self, k: int) -> np.ndarray:
         """Top-k principal axes of the standardised train rows (missing entries at 0)."""

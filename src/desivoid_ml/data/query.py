@@ -50,8 +50,12 @@ def shard_predicate(shard: int, shards: int) -> sql.Composable:
     """WHERE clause keeping one of `shards` disjoint shards (bits above the split bits)."""
     if shards == 1:
         return sql.SQL("true")
-    return sql.SQL("((key_hash >> 10) & 2147483647) % {} = {}").format(
-        sql.Literal(shards), sql.Literal(shard))
+    return sql.SQL("{} = {}").format(shard_expression(shards), sql.Literal(shard))
+
+
+def shard_expression(shards: int) -> sql.Composable:
+    """The shard number of a row, as `shard_predicate` uses it."""
+    return sql.SQL("((key_hash >> 10) & 2147483647) % {}").format(sql.Literal(shards))
 
 
 def page_predicate(first_page: int, last_page: int | None) -> sql.Composable:

@@ -46,6 +46,7 @@ class StreamSpec:
     block_pages: int = 1024
     shuffle_buffer: int = 65_536
     with_keys: bool = False
+    pad_to_batches: int | None = None  # DDP: every shard yields this many batches (see below)
 
 
 def table_pages(conn, schema: str, table: str) -> int:
@@ -82,9 +83,20 @@ class FeatureStream(IterableDataset):
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         shard, shards = shard_of_this_worker(self.rank, self.world)
         rng = np.random.default_rng([self.spec.seed, self.epoch, shard])
+        emitted = 0
         with connect(self.spec.dsn) as conn:
             conn.autocommit = True
-            yield from self._batches(self._rows(conn, shard, shards, rng), rng)
+            for batch in self._batches(self._rows(conn, shard, shards, rng), rng):
+                emitted += 1
+                yield batch
+        # DDP synchronises gradients at every step, so every rank must take the same number of
+        # steps: shards with fewer rows finish with empty batches (no rows, zero gradient).
+        for _ in range(emitted, self.spec.pad_to_batches or 0):
+            yield self._empty_batch()
+
+    def _empty_batch(self) -> dict[str, torch.Tensor]:
+        return {"x": torch.zeros(0, len(self.spec.features)),
+                "key_hash": torch.zeros(0, dtype=torch.int64)}
 
     def _blocks(self, conn, rng: np.random.Generator) -> list[tuple[int, int | None]]:
         pages = table_pages(conn, self.spec.schema, self.spec.table)

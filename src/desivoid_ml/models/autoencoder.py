@@ -70,7 +70,8 @@ class AutoencoderModule(LightningModule):
             log_var = out[:, self.hparams.code_dim :].clamp(-10, 10)
             if self.training:
                 code = code + torch.randn_like(code) * torch.exp(0.5 * log_var)
-            losses["kl"] = -0.5 * torch.mean(torch.sum(1 + log_var - code.pow(2) - log_var.exp(), 1))
+            kl = -0.5 * torch.sum(1 + log_var - code.pow(2) - log_var.exp())
+            losses["kl"] = kl / max(len(code), 1)  # DDP padding batches are empty
         losses["recon_mse"] = masked_mse(self.decoder(code), z, mask)
         losses["loss"] = losses["recon_mse"] + self.hparams.beta * losses.get("kl", 0.0)
         losses["pca_recon_mse"] = self._pca_mse(z, mask)

@@ -1,0 +1,1 @@
+"""Hydra plugin: the Optuna sweeper that keeps going past a failed trial."""
