@@ -115,3 +115,17 @@ def test_text_wider_than_declared_is_refused() -> None:
     encoder = RowEncoder([CopyColumn("name", "text", text_width=3)])
     with pytest.raises(ValueError, match="width"):
         encoder.encode([np.array(["toolong"])])
+
+
+def test_vectors_match_pgvector_text_input(db) -> None:
+    vectors = np.random.default_rng(5).normal(size=(50, 16)).astype(np.float32)
+    columns = [CopyColumn("id", "bigint"), CopyColumn("embedding", "vector", shape=(16,))]
+    payload = RowEncoder(columns).encode([np.arange(50), vectors])
+    with db.connect() as conn:
+        table = sql.Identifier(db.ns.raw, "vectors")
+        conn.execute(sql.SQL("CREATE TABLE {} (id bigint, embedding vector(16))").format(table))
+        with conn.cursor().copy(sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(table)) as copy:
+            copy.write(HEADER + payload + TRAILER)
+        text = conn.execute(sql.SQL("SELECT embedding::text FROM {} ORDER BY id").format(table))
+        stored = np.array([[float(v) for v in row[0].strip("[]").split(",")] for row in text])
+    assert np.array_equal(stored.astype(np.float32), vectors)

@@ -182,6 +182,72 @@ def environment(
 
 
 @app.command()
+def runs() -> None:
+    """List training runs (newest first) and whether they have embeddings."""
+    from desivoid_ml.db import open_database
+    from desivoid_ml.embed.runs import list_runs
+
+    table = Table(title="training runs")
+    for name in ("run", "created", "model", "code", "val/recon_mse_best", "val/pca_recon_mse"):
+        table.add_column(name)
+    for run in list_runs(open_database()):
+        table.add_row(run.run_id, f"{run.created:%Y-%m-%d %H:%M}", run.model_kind, str(run.code_dim),
+                      _fmt(run.metrics.get("val/recon_mse_best")),
+                      _fmt(run.metrics.get("val/pca_recon_mse")))
+    out.print(table)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+@app.command()
+def embed(
+    run: str = typer.Option("latest", help="Run id (see `desivoid runs`) or latest."),
+    batch_size: int = typer.Option(8192, help="Rows per inference batch."),
+) -> None:
+    """Encode every galaxy with a run's encoder into ml.embeddings (pgvector, HNSW index)."""
+    from desivoid_ml.db import open_database
+    from desivoid_ml.embed.inference import embed as run_embed
+    from desivoid_ml.progress import RichReporter
+
+    with RichReporter() as reporter:
+        summary = run_embed(open_database(), run, batch_size, reporter=reporter)
+    out.print(f"run {summary.run_id}: {summary.rows:,} embeddings of dimension {summary.dim}; "
+              f"write {summary.write_s:.1f} s ({summary.rows / max(summary.write_s, 1e-9):,.0f} "
+              f"rows/s), HNSW index {summary.index_s:.1f} s")
+
+
+@app.command()
+def similar(
+    targetid: int = typer.Argument(..., help="DESI TARGETID of the galaxy."),
+    k: int = typer.Option(10, "-k", help="Number of neighbours."),
+    run: str | None = typer.Option(None, help="Run id; default: the newest embedded run."),
+) -> None:
+    """The k galaxies whose embeddings are nearest to this one's (ml.similar_galaxies)."""
+    from desivoid_ml.db import open_database
+    from desivoid_ml.embed.similarity import similar as query
+
+    header, *rows = query(open_database(), targetid, k, run)
+    if not rows:
+        Console(stderr=True).print(f"no galaxy with targetid {targetid} has an embedding in run "
+                                   f"{run or 'latest'}")
+        raise typer.Exit(1)
+    table = Table(title=f"galaxies most similar to {targetid}")
+    for name in header:
+        table.add_column(name)
+    for row in rows:
+        table.add_row(*[_cell(v) for v in row])
+    out.print(table)
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "-" if value is None else str(value)
+
+
+@app.command()
 def download(
     dest: Path = typer.Option(Path("data/dr1"), help="Folder for the DR1 files."),
     only: str | None = typer.Option(None, help="fastspec or desivast"),

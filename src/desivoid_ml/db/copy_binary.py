@@ -32,6 +32,7 @@ SCALAR_TYPES: dict[str, tuple[int, str]] = {
     "double precision": (701, ">f8"),
 }
 TEXT_OID = 25
+VECTOR = "vector"  # pgvector: int16 dimension, int16 unused, then float4 values
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class CopyColumn:
     text_width: int = 0
 
     def __post_init__(self) -> None:
-        if self.pg_type != "text" and self.pg_type not in SCALAR_TYPES:
+        if self.pg_type not in ("text", VECTOR) and self.pg_type not in SCALAR_TYPES:
             raise ValueError(f"unsupported COPY type {self.pg_type!r} for column {self.name!r}")
 
     @property
@@ -52,8 +53,14 @@ class CopyColumn:
         return self.pg_type == "text"
 
     @property
+    def is_vector(self) -> bool:
+        return self.pg_type == VECTOR
+
+    @property
     def sql_type(self) -> str:
         """The column type as written in CREATE TABLE."""
+        if self.is_vector:
+            return f"vector({self.shape[0]})"
         return self.pg_type + "[]" * len(self.shape)
 
 
@@ -124,6 +131,9 @@ def _record_dtype(columns: Sequence[CopyColumn]) -> np.dtype:
         fields.append((f"n{i}", ">i4"))  # byte length of the value, or -1 for NULL
         if column.is_text:
             fields.append((f"v{i}", f"S{max(column.text_width, 1)}"))
+        elif column.is_vector:
+            fields.append((f"v{i}", [("dim", ">i2"), ("unused", ">i2"),
+                                     ("values", ">f4", (column.shape[0],))]))
         elif column.shape:
             fields.append((f"v{i}", _array_dtype(column)))
         else:
@@ -146,7 +156,9 @@ def _template_record(columns: Sequence[CopyColumn], dtype: np.dtype) -> np.ndarr
     for i, column in enumerate(columns):
         value_dtype = dtype.fields[f"v{i}"][0]
         template[f"n{i}"] = value_dtype.itemsize
-        if column.shape and not column.is_text:
+        if column.is_vector:
+            template[f"v{i}"]["dim"] = column.shape[0]
+        elif column.shape and not column.is_text:
             oid, element_dtype = SCALAR_TYPES[column.pg_type]
             dims = [v for size in column.shape for v in (size, 1)]
             template[f"v{i}"]["header"] = [len(column.shape), 0, oid, *dims]
@@ -155,7 +167,9 @@ def _template_record(columns: Sequence[CopyColumn], dtype: np.dtype) -> np.ndarr
 
 
 def _fill_value(records: np.ndarray, i: int, column: CopyColumn, array: np.ndarray) -> None:
-    if column.shape:
+    if column.is_vector:
+        records[f"v{i}"]["values"] = array
+    elif column.shape:
         records[f"v{i}"]["items"]["v"] = array.reshape(len(array), -1)
     else:
         records[f"v{i}"] = array

@@ -9,6 +9,7 @@ import psycopg
 from psycopg import sql
 
 from desivoid_ml.db.connection import Namespace
+from desivoid_ml.errors import DesivoidError
 
 # One key for every namespace: CREATE EXTENSION is database-wide and races between processes.
 MIGRATION_LOCK_KEY = 0x6465_7369  # "desi"
@@ -44,9 +45,10 @@ def migrate(conn: psycopg.Connection, ns: Namespace) -> list[int]:
                 sql.SQL("SELECT version FROM {}.schema_migrations").format(names["meta"])
             )
         }
-        for version, name, text in available():
-            if version in done:
-                continue
+        pending = [m for m in available() if m[0] not in done]
+        if pending:
+            require_vector_available(conn)
+        for version, name, text in pending:
             conn.execute(sql.SQL(text).format(**names))
             conn.execute(
                 sql.SQL("INSERT INTO {}.schema_migrations (version, name) VALUES (%s, %s)").format(
@@ -60,3 +62,22 @@ def migrate(conn: psycopg.Connection, ns: Namespace) -> list[int]:
 
 def _schema_names(ns: Namespace) -> dict[str, str]:
     return {"meta": ns.meta, "raw": ns.raw, "features": ns.features, "ml": ns.ml}
+
+
+def require_vector_available(conn: psycopg.Connection) -> None:
+    """pgvector must be installable on this server: say so plainly when it is not."""
+    row = conn.execute(
+        "SELECT count(*) FROM pg_available_extensions WHERE name = 'vector'").fetchone()
+    if not row[0]:
+        raise DesivoidError(
+            "this PostgreSQL server has no pgvector extension; install pgvector "
+            "(https://github.com/pgvector/pgvector) or unset DESIVOID_DSN to use the embedded server"
+        )
+
+
+def require_vector_installed(conn: psycopg.Connection) -> None:
+    """The current database must have the vector extension created."""
+    if not conn.execute("SELECT count(*) FROM pg_extension WHERE extname = 'vector'").fetchone()[0]:
+        require_vector_available(conn)
+        raise DesivoidError("the vector extension is not created in this database; run "
+                            "`desivoid db start` (it applies the migrations) or CREATE EXTENSION vector")

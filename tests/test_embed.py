@@ -1,0 +1,122 @@
+"""Embeddings: pgvector partitions per run, atomic replacement, similarity from SQL, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import psycopg
+import pytest
+from featuretable import make_feature_table
+from psycopg import sql
+from trainconfig import train_config
+
+from desivoid_ml.db.connection import Database, Namespace, connect
+from desivoid_ml.embed.inference import embed
+from desivoid_ml.embed.runs import get_run
+from desivoid_ml.embed.similarity import similar
+from desivoid_ml.embed.store import require_vector_installed
+from desivoid_ml.errors import DesivoidError
+from desivoid_ml.training import train
+
+
+@pytest.fixture(scope="module")
+def trained(module_db, tmp_path_factory):
+    make_feature_table(module_db, rows=3000)
+    tmp = tmp_path_factory.mktemp("runs")
+    for name in ("first", "second"):
+        train(train_config(module_db, tmp / name, ["trainer.max_epochs=1", "test=false"]))
+    return module_db
+
+
+def _count(db, run_id: str) -> int:
+    with db.connect() as conn:
+        return conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE run_id = %s").format(
+            sql.Identifier(db.ns.ml, "embeddings")), (run_id,)).fetchone()[0]
+
+
+def test_embed_writes_every_galaxy_and_replaces_atomically(trained) -> None:
+    db = trained
+    older = get_run(db, None)  # newest run
+    summary = embed(db, older.run_id, batch_size=700)
+    assert summary.rows == 3000 and summary.dim == 16
+    assert _count(db, older.run_id) == 3000
+    embed(db, older.run_id, batch_size=1000)
+    assert _count(db, older.run_id) == 3000
+    with db.connect() as conn:
+        dims = conn.execute(sql.SQL("SELECT DISTINCT vector_dims(embedding) FROM {}").format(
+            sql.Identifier(db.ns.ml, "embeddings"))).fetchall()
+    assert dims == [(16,)]
+
+
+def test_two_runs_live_side_by_side(trained) -> None:
+    db = trained
+    from desivoid_ml.embed.runs import list_runs
+
+    runs = [r.run_id for r in list_runs(db)]
+    for run_id in runs:
+        embed(db, run_id)
+    embed(db, runs[0])  # re-embedding one run leaves the other untouched
+    assert [_count(db, r) for r in runs] == [3000, 3000]
+
+
+def test_similar_galaxies_equal_exact_search(trained) -> None:
+    db = trained
+    run = get_run(db, None)
+    embed(db, run.run_id)
+    header, *rows = similar(db, 1234, k=10, run=run.run_id)
+    assert header[:4] == ("targetid", "survey", "program", "distance") and len(rows) == 10
+    assert 1234 not in [r[0] for r in rows]
+    with db.connect() as conn:
+        exact = conn.execute(sql.SQL(
+            "SELECT e.targetid FROM {t} e, (SELECT embedding FROM {t} WHERE targetid = 1234 "
+            "AND run_id = %s) q WHERE e.run_id = %s AND e.targetid <> 1234 "
+            "ORDER BY e.embedding <-> q.embedding LIMIT 10").format(
+            t=sql.Identifier(db.ns.ml, "embeddings")), (run.run_id, run.run_id)).fetchall()
+    assert [r[0] for r in rows] == [r[0] for r in exact]
+    distances = [r[3] for r in rows]
+    assert distances == sorted(distances)
+
+
+def test_unknown_run_and_unknown_galaxy(trained) -> None:
+    db = trained
+    with pytest.raises(DesivoidError, match="unknown run 'nope'"):
+        embed(db, "nope")
+    embed(db, None)
+    header, *rows = similar(db, 99_999_999, k=5)
+    assert rows == []
+
+
+def test_checkpoint_features_that_no_longer_match(trained) -> None:
+    db = trained
+    with db.connect() as conn:
+        conn.execute(sql.SQL("ALTER TABLE {} RENAME COLUMN c TO c_renamed").format(
+            sql.Identifier(db.ns.features, "galaxy")))
+    try:
+        with pytest.raises(DesivoidError, match="feature list no longer matches"):
+            embed(db, None)
+    finally:
+        with db.connect() as conn:
+            conn.execute(sql.SQL("ALTER TABLE {} RENAME COLUMN c_renamed TO c").format(
+                sql.Identifier(db.ns.features, "galaxy")))
+
+
+def test_database_without_vector_extension(db) -> None:
+    name = f"novec_{db.ns.prefix.strip('_')}"
+    with connect(db.dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    other = db.dsn.replace("/postgres?", f"/{name}?")
+    try:
+        with connect(other) as conn, pytest.raises(DesivoidError, match="CREATE EXTENSION vector"):
+            require_vector_installed(conn)
+        assert Database(other, Namespace("x_")).dsn != db.dsn
+    finally:
+        with connect(db.dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(name)))
+
+
+def test_sql_function_errors_for_a_run_without_embeddings(trained) -> None:
+    db = trained
+    embed(db, None)
+    with db.connect() as conn, pytest.raises(psycopg.errors.RaiseException, match="no embeddings"):
+        conn.execute(sql.SQL("SELECT * FROM {}(1, 5, 'not-a-run')").format(
+            sql.Identifier(db.ns.ml, "similar_galaxies")))
+    assert np.isfinite(1.0)
