@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import psycopg
 import pytest
@@ -120,3 +122,18 @@ def test_sql_function_errors_for_a_run_without_embeddings(trained) -> None:
         conn.execute(sql.SQL("SELECT * FROM {}(1, 5, 'not-a-run')").format(
             sql.Identifier(db.ns.ml, "similar_galaxies")))
     assert np.isfinite(1.0)
+
+
+def test_report_writes_html_and_figures(trained, tmp_path) -> None:
+    from desivoid_ml.embed.report import write_report
+
+    db = trained
+    embed(db, None)
+    page = write_report(db, None, tmp_path)
+    folder = page.parent
+    for name in ("loss.png", "embedding_map.png", "reconstruction.png"):
+        assert (folder / name).stat().st_size > 10_000, name
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["sample_rows"] == 3000 and set(summary["reconstruction_mse"]) == {"a", "b", "c", "flag"}
+    text = page.read_text()
+    assert "Does the embedding carry environment?" in text and "<img" in text

@@ -248,6 +248,19 @@ def _cell(value) -> str:
 
 
 @app.command()
+def report(
+    run: str = typer.Option("latest", help="Run id or latest."),
+    out_dir: Path = typer.Option(Path("reports"), "--out", help="Reports folder."),
+) -> None:
+    """Write reports/<run>/index.html: loss, embedding map, reconstruction, neighbours, AUC."""
+    from desivoid_ml.db import open_database
+    from desivoid_ml.embed.report import write_report
+
+    path = write_report(open_database(), run, out_dir)
+    out.print(f"report written to {path}")
+
+
+@app.command()
 def download(
     dest: Path = typer.Option(Path("data/dr1"), help="Folder for the DR1 files."),
     only: str | None = typer.Option(None, help="fastspec or desivast"),

@@ -50,7 +50,7 @@ class FeatureDataModule(LightningDataModule):
                 self.normalization = compute(conn, self.db.ns.features, self.table, self.features,
                                              self.fractions)
         if self.pca_k and self.pca_basis is None:
-            self.pca_basis = self._fit_pca(self.pca_k)
+            self.pca_basis = self._fit_pca(min(self.pca_k, self.n_features))
         trainer = getattr(self, "trainer", None)
         if trainer is not None and trainer.world_size > 1:
             self._pad_to = self._most_batches_per_shard(trainer.world_size)

@@ -26,6 +26,9 @@ def tuple_dtype(fields: Sequence[tuple[str, str]]) -> np.dtype:
         layout.append((f"_len_{name}", ">i4"))
         if pg_type.startswith("char("):
             layout.append((name, f"S{int(pg_type[5:-1])}"))
+        elif pg_type.startswith("vector("):  # pgvector: int16 dim, int16 unused, float4 values
+            dim = int(pg_type[7:-1])
+            layout.append((name, [("dim", ">i2"), ("unused", ">i2"), ("values", ">f4", (dim,))]))
         else:
             layout.append((name, SCALAR_TYPES[pg_type][1]))
     return np.dtype(layout)
@@ -72,8 +75,8 @@ def _decode(buffer: bytes | bytearray, dtype: np.dtype, fields) -> np.ndarray:
     records = np.frombuffer(bytes(buffer), dtype=dtype)
     _check_widths(records, dtype, fields)
     out = np.empty(len(records), dtype=_public_dtype(dtype, fields))
-    for name, _ in fields:
-        out[name] = records[name]
+    for name, pg_type in fields:
+        out[name] = records[name]["values"] if pg_type.startswith("vector(") else records[name]
     return out
 
 
@@ -88,5 +91,11 @@ def _check_widths(records: np.ndarray, dtype: np.dtype, fields) -> None:
 
 
 def _public_dtype(dtype: np.dtype, fields) -> np.dtype:
-    """Native-endian dtype with only the value fields."""
-    return np.dtype([(name, dtype.fields[name][0].newbyteorder("=")) for name, _ in fields])
+    """Native-endian dtype with only the value fields (a vector becomes float32 (dim,))."""
+    public = []
+    for name, pg_type in fields:
+        if pg_type.startswith("vector("):
+            public.append((name, np.float32, (int(pg_type[7:-1]),)))
+        else:
+            public.append((name, dtype.fields[name][0].newbyteorder("=")))
+    return np.dtype(public)
