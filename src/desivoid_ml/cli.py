@@ -104,11 +104,18 @@ def ingest(
     with RichReporter() as reporter:
         results = run_ingest(db, paths, options, reporter)
     table = Table(title="ingest summary")
-    for name in ("file", "kind", "status", "tables", "rows", "seconds", "rows/s"):
-        table.add_column(name, justify="right" if name in ("rows", "seconds", "rows/s") else "left")
+    table.add_column("file", overflow="fold")
+    for name in ("kind", "status", "rows", "s", "rows/s"):
+        table.add_column(name, justify="left" if name in ("kind", "status") else "right")
     for r in results:
-        table.add_row(r.path.name, r.kind, r.status, ", ".join(r.rows), f"{sum(r.rows.values()):,}",
+        table.add_row(r.path.name, r.kind, r.status, f"{sum(r.rows.values()):,}",
                       f"{r.seconds:.2f}", f"{r.rows_per_s:,.0f}")
+    loaded = [r for r in results if r.status == "loaded"]
+    rows = sum(sum(r.rows.values()) for r in loaded)
+    seconds = sum(r.seconds for r in loaded)
+    table.add_section()
+    table.add_row(f"{len(loaded)} loaded, {len(results) - len(loaded)} skipped", "", "",
+                  f"{rows:,}", f"{seconds:.2f}", f"{rows / seconds:,.0f}" if seconds else "-")
     out.print(table)
 
 

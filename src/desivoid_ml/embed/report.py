@@ -152,7 +152,7 @@ def _reconstruction_figure(run: Run, sample: Sample, path: Path) -> dict[str, fl
         x = torch.from_numpy(sample.features)
         z, mask = model.normalization.apply(x)
         code = model.encode(x)
-        ae = model.decoder(code).numpy()
+        ae = model.decode(code).numpy()
         basis = model.pca_basis
         pca = (z @ basis @ basis.T).numpy() if basis.shape[1] else np.full_like(ae, np.nan)
     names = list(run.features)

@@ -2,6 +2,10 @@
 
 The network sees the standardised features (missing ones set to 0) together with the mask, and
 is scored only on observed entries, so a missing value is never learned as a real zero.
+
+Encoder and decoder each have a linear path plus an MLP residual. The linear paths start at the
+PCA solution of the same code size and the residuals' last layers start at zero, so training
+starts from the PCA baseline and only has to learn what is nonlinear.
 """
 
 from __future__ import annotations
@@ -39,6 +43,11 @@ class AutoencoderModule(LightningModule):
         code_out = code_dim * 2 if kind == "vae" else code_dim
         self.encoder = mlp([2 * n_features, *hidden, code_out], dropout)
         self.decoder = mlp([code_dim, *reversed(hidden), n_features], dropout)
+        self.encoder_linear = nn.Linear(n_features, code_dim, bias=False)
+        self.decoder_linear = nn.Linear(code_dim, n_features)
+        for residual in (self.encoder, self.decoder):
+            nn.init.zeros_(residual[-1].weight)
+            nn.init.zeros_(residual[-1].bias)
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.normalization: Normalization | None = None
@@ -47,32 +56,52 @@ class AutoencoderModule(LightningModule):
         self.run_info: dict = {}
 
     def attach_data(self, normalization: Normalization, pca_basis=None) -> None:
-        """Statistics from the DataModule; saved in the checkpoint for inference."""
+        """Statistics from the DataModule (saved in the checkpoint); PCA starts the linear paths."""
         self.normalization = normalization
         if pca_basis is not None:
             self.pca_basis = torch.as_tensor(pca_basis, dtype=torch.float32)
+            self._start_from_pca(self.pca_basis)
+
+    def _start_from_pca(self, basis: torch.Tensor) -> None:
+        k = min(basis.shape[1], self.hparams.code_dim)
+        with torch.no_grad():
+            self.encoder_linear.weight.zero_()
+            self.decoder_linear.weight.zero_()
+            self.decoder_linear.bias.zero_()
+            self.encoder_linear.weight[:k] = basis[:, :k].T
+            self.decoder_linear.weight[:, :k] = basis[:, :k]
+
+    def _encode_standardised(self, z: torch.Tensor, mask: torch.Tensor
+                             ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean code, log variance or empty) of standardised rows."""
+        out = self.encoder(torch.cat([z, mask], dim=1))
+        k = self.hparams.code_dim
+        return out[:, :k] + self.encoder_linear(z), out[:, k:]
+
+    def decode(self, code: torch.Tensor) -> torch.Tensor:
+        """Standardised reconstruction of a code."""
+        return self.decoder_linear(code) + self.decoder(code)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The code of raw feature rows (NaN = missing): the mean code for a VAE."""
         z, mask = self.normalization.apply(x)
-        out = self.encoder(torch.cat([z, mask], dim=1))
-        return out[:, : self.hparams.code_dim]
+        return self._encode_standardised(z, mask)[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.encode(x)
 
     def _losses(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         z, mask = self.normalization.apply(x)
-        out = self.encoder(torch.cat([z, mask], dim=1))
-        code = out[:, : self.hparams.code_dim]
+        mean, log_var = self._encode_standardised(z, mask)
+        code = mean
         losses = {}
         if self.hparams.kind == "vae":
-            log_var = out[:, self.hparams.code_dim :].clamp(-10, 10)
+            log_var = log_var.clamp(-10, 10)
             if self.training:
-                code = code + torch.randn_like(code) * torch.exp(0.5 * log_var)
-            kl = -0.5 * torch.sum(1 + log_var - code.pow(2) - log_var.exp())
-            losses["kl"] = kl / max(len(code), 1)  # DDP padding batches are empty
-        losses["recon_mse"] = masked_mse(self.decoder(code), z, mask)
+                code = mean + torch.randn_like(mean) * torch.exp(0.5 * log_var)
+            kl = -0.5 * torch.sum(1 + log_var - mean.pow(2) - log_var.exp())
+            losses["kl"] = kl / max(len(mean), 1)  # DDP padding batches are empty
+        losses["recon_mse"] = masked_mse(self.decode(code), z, mask)
         losses["loss"] = losses["recon_mse"] + self.hparams.beta * losses.get("kl", 0.0)
         losses["pca_recon_mse"] = self._pca_mse(z, mask)
         return losses
