@@ -1,13 +1,15 @@
-# desivoid_ml: every target sets itself up; `make demo` and `make test` work on a fresh clone.
-VENV    := .venv
-PY      := $(VENV)/bin/python
-STAMP   := $(VENV)/.installed
-TORCH   := torch==2.13.0
-RAW     ?= data/raw
+# desivoid_ml. Every target sets itself up, so `make demo` and `make test` work on a fresh clone.
+VENV     := .venv
+PY       := $(VENV)/bin/python
+DESIVOID := $(VENV)/bin/desivoid
+STAMP    := $(VENV)/.installed
+TORCH    := torch==2.13.0
+RAW      ?= data/raw
 GALAXIES ?= 20000
-SEED    ?= 42
+SEED     ?= 42
+EPOCHS   ?= 10
 
-.PHONY: setup test test-all demo ingest validate bench lint clean db-stop
+.PHONY: setup test test-all demo ingest validate features train embed report bench lint clean db-stop
 
 setup: $(STAMP)
 
@@ -26,24 +28,48 @@ test-all: setup
 	$(PY) -m pytest -q -m ''
 
 lint: setup
-	$(VENV)/bin/ruff check src tests scripts
+	$(VENV)/bin/ruff check src tests scripts train.py
 
 ingest: setup
 	@if [ -z "$$(ls -A $(RAW) 2>/dev/null)" ]; then \
-		$(VENV)/bin/desivoid synth --out $(RAW) --galaxies $(GALAXIES) --seed $(SEED); fi
-	$(VENV)/bin/desivoid ingest $(RAW)
+		$(DESIVOID) synth --out $(RAW) --galaxies $(GALAXIES) --seed $(SEED); fi
+	$(DESIVOID) ingest $(RAW)
 
 validate: setup
-	$(VENV)/bin/desivoid validate
+	$(DESIVOID) validate
 
-demo: ingest
-	$(VENV)/bin/desivoid validate
+features: setup
+	$(DESIVOID) features
+
+train: setup
+	$(PY) train.py experiment=ae16 trainer.max_epochs=$(EPOCHS)
+
+embed: setup
+	$(DESIVOID) embed --run latest
+
+report: setup
+	$(DESIVOID) report --run latest
+
+# The whole job on the embedded database and a small synthetic DR1-like set.
+demo: setup
+	@echo "==> [1/8] database";           $(DESIVOID) db start
+	@echo "==> [2/8] synthesise + ingest"; $(MAKE) --no-print-directory ingest
+	@echo "==> [3/8] validate";           $(DESIVOID) validate
+	@echo "==> [4/8] features";           $(DESIVOID) features
+	@echo "==> [5/8] train (ae16)";       $(PY) train.py experiment=ae16 trainer.max_epochs=$(EPOCHS) trainer.enable_progress_bar=false
+	@echo "==> [6/8] embed";              $(DESIVOID) embed --run latest
+	@echo "==> [7/8] similar galaxies";   $(DESIVOID) similar -k 10
+	@echo "==> [8/8] report";             $(DESIVOID) report --run latest
 
 bench: setup
 	$(PY) scripts/bench_ingest.py
+	$(PY) scripts/bench_features.py
+	$(PY) scripts/bench_stream.py
+	$(PY) scripts/bench_vectors.py
 
 db-stop: setup
-	$(VENV)/bin/desivoid db stop
+	$(DESIVOID) db stop
 
 clean:
-	rm -rf $(VENV) data reports
+	-$(DESIVOID) db stop
+	rm -rf $(VENV) data reports logs

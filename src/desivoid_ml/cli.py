@@ -61,6 +61,20 @@ def db_status() -> None:
     out.print(f"embedded database in {state.pgdata}: running (pid {state.pid}), {state.uri}")
 
 
+@db_app.command("reset")
+def db_reset(yes: bool = typer.Option(False, "--yes", help="Really drop every table.")) -> None:
+    """Drop all desivoid schemas (raw, features, ml, meta) and recreate them empty."""
+    from desivoid_ml.db import open_database
+    from desivoid_ml.db.connection import drop_namespace
+
+    if not yes:
+        out.print("this drops every loaded catalog, feature, run and embedding; add --yes")
+        raise typer.Exit(1)
+    drop_namespace(open_database(migrate=False))
+    open_database()
+    out.print("database reset: empty schemas, migrations applied")
+
+
 @db_app.command("url")
 def db_url() -> None:
     """Print the DSN, e.g. psql "$(desivoid db url)"; starts the embedded server if needed."""
@@ -227,15 +241,20 @@ def embed(
 
 @app.command()
 def similar(
-    targetid: int = typer.Argument(..., help="DESI TARGETID of the galaxy."),
+    targetid: int | None = typer.Argument(None, help="DESI TARGETID; default: an example void galaxy."),
     k: int = typer.Option(10, "-k", help="Number of neighbours."),
     run: str | None = typer.Option(None, help="Run id; default: the newest embedded run."),
 ) -> None:
     """The k galaxies whose embeddings are nearest to this one's (ml.similar_galaxies)."""
     from desivoid_ml.db import open_database
+    from desivoid_ml.embed.similarity import example_void_galaxy
     from desivoid_ml.embed.similarity import similar as query
 
-    header, *rows = query(open_database(), targetid, k, run)
+    db = open_database()
+    if targetid is None:
+        targetid = example_void_galaxy(db)
+        out.print(f"example: targetid {targetid}, a galaxy inside a VoidFinder void")
+    header, *rows = query(db, targetid, k, run)
     if not rows:
         Console(stderr=True).print(f"no galaxy with targetid {targetid} has an embedding in run "
                                    f"{run or 'latest'}")

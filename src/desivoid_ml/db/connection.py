@@ -114,5 +114,5 @@ def open_database(prefix: str = "", migrate: bool = True) -> Database:
 def drop_namespace(db: Database) -> None:
     """Drop every schema of the namespace (tests clean up with this)."""
     with db.connect(autocommit=True) as conn:
-        for schema in db.ns.all():
+        for schema in [*db.ns.all(), f"{db.ns.prefix}optuna"]:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))

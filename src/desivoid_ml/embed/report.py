@@ -31,7 +31,7 @@ from desivoid_ml.db.connection import Database  # noqa: E402
 from desivoid_ml.db.copy_read import read_copy  # noqa: E402
 from desivoid_ml.embed.inference import load_model  # noqa: E402
 from desivoid_ml.embed.runs import Run, get_run  # noqa: E402
-from desivoid_ml.embed.similarity import similar  # noqa: E402
+from desivoid_ml.embed.similarity import example_void_galaxy, similar  # noqa: E402
 from desivoid_ml.embed.store import embedded_run  # noqa: E402
 
 SAMPLE_ROWS = 40_000
@@ -171,25 +171,10 @@ def _reconstruction_figure(run: Run, sample: Sample, path: Path) -> dict[str, fl
     return dict(zip(names, map(float, ae_err), strict=True))
 
 
-def _example(db: Database, run: Run) -> tuple[int | None, list]:
-    """A void galaxy (if any) and its 10 nearest neighbours in the embedding."""
-    with db.connect() as conn:
-        row = conn.execute(sql.SQL(
-            "SELECT targetid FROM {} WHERE COALESCE(vf_in_void, false) ORDER BY key_hash LIMIT 1"
-        ).format(sql.Identifier(db.ns.features, "galaxy"))).fetchone() if _has_column(
-            conn, db, ENVIRONMENT_COLUMN) else None
-        if row is None:
-            row = conn.execute(sql.SQL("SELECT targetid FROM {} ORDER BY key_hash LIMIT 1").format(
-                sql.Identifier(db.ns.features, "galaxy"))).fetchone()
-    if row is None:
-        return None, []
-    return row[0], similar(db, row[0], 10, run.run_id)
-
-
-def _has_column(conn, db: Database, column: str) -> bool:
-    return bool(conn.execute(
-        "SELECT 1 FROM information_schema.columns WHERE table_schema = %s AND table_name = 'galaxy' "
-        "AND column_name = %s", (db.ns.features, column)).fetchone())
+def _example(db: Database, run: Run) -> tuple[int, list]:
+    """A void galaxy and its 10 nearest neighbours in the embedding."""
+    targetid = example_void_galaxy(db)
+    return targetid, similar(db, targetid, 10, run.run_id)
 
 
 def write_report(db: Database, run_id: str | None, out_root: Path = Path("reports")) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from psycopg import sql
 
 from desivoid_ml.db.connection import Database
+from desivoid_ml.errors import DesivoidError
 
 ENVIRONMENT = ("vf", "vide", "zobov", "revolver")
 PROPERTIES = ("z", "logmstar")  # NULL when features.galaxy lacks them
@@ -100,3 +101,18 @@ def similar(db: Database, targetid: int, k: int = 10, run: str | None = None) ->
         cursor = conn.execute(sql.SQL("SELECT * FROM {}(%s, %s, %s)").format(
             sql.Identifier(db.ns.ml, "similar_galaxies")), (targetid, k, run))
         return [tuple(d.name for d in cursor.description), *cursor.fetchall()]
+
+
+def example_void_galaxy(db: Database) -> int:
+    """A galaxy inside a VoidFinder void (any galaxy if there is no such column or galaxy)."""
+    table = sql.Identifier(db.ns.features, "galaxy")
+    with db.connect() as conn:
+        has_void = conn.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = %s "
+            "AND table_name = 'galaxy' AND column_name = 'vf_in_void'", (db.ns.features,)).fetchone()
+        where = sql.SQL("WHERE vf_in_void" if has_void else "")
+        row = conn.execute(sql.SQL("SELECT targetid FROM {} {} ORDER BY key_hash LIMIT 1").format(
+            table, where)).fetchone()
+    if row is None:
+        raise DesivoidError("features.galaxy is empty; run `desivoid features`")
+    return int(row[0])

@@ -136,7 +136,7 @@ def _register_catalog(conn, ns: Namespace, plan: FilePlan, file_id: int) -> None
     ).fetchone()
     if clash:
         raise IngestError(f"catalog {info['catalog']!r} is already loaded from another file "
-                          f"(file_id {clash[0]})")
+                          f"(file_id {clash[0]}); `desivoid db reset --yes` starts afresh")
     conn.execute(
         sql.SQL("INSERT INTO {} (catalog, algorithm, cap, file_id, omegam, hp, header) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s)").format(table),
