@@ -64,3 +64,11 @@ def test_every_experiment_composes_and_trains(table_db, tmp_path, experiment) ->
                                             "+trainer.limit_train_batches=3", "register_run=false",
                                             "test=false"])
     assert math.isfinite(train(cfg))
+
+
+def test_registry_keeps_the_feature_order(table_db, tmp_path) -> None:
+    order = {"flag": "flag::int", "c": "c", "a": "a", "b": "b"}  # jsonb would sort these keys
+    train(train_config(table_db, tmp_path, ["trainer.max_epochs=1", "test=false"], features=order))
+    run = get_run(table_db, "latest")
+    assert list(run.features) == ["flag", "c", "a", "b"]
+    assert run.normalization["features"] == ["flag", "c", "a", "b"]

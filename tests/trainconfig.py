@@ -12,7 +12,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
-def train_config(db, tmp_path: Path, overrides: list[str] | None = None) -> DictConfig:
+def train_config(db, tmp_path: Path, overrides: list[str] | None = None,
+                 features: dict[str, str] | None = None) -> DictConfig:
     """CPU, a couple of short epochs, outputs under tmp_path, features of the test table."""
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         cfg = compose("train", return_hydra_config=True, overrides=[
@@ -24,7 +25,7 @@ def train_config(db, tmp_path: Path, overrides: list[str] | None = None) -> Dict
     with open_dict(cfg):
         cfg.paths.output_dir = str(tmp_path)
         cfg.paths.log_dir = str(tmp_path / "logs")
-        cfg.data.features = OmegaConf.create(FEATURES)
+        cfg.data.features = OmegaConf.create(features or FEATURES)
         cfg.trainer.enable_progress_bar = False
         del cfg.hydra
     return cfg

@@ -259,11 +259,15 @@ def similar(
         Console(stderr=True).print(f"no galaxy with targetid {targetid} has an embedding in run "
                                    f"{run or 'latest'}")
         raise typer.Exit(1)
-    table = Table(title=f"galaxies most similar to {targetid}")
-    for name in header:
-        table.add_column(name)
+    table = Table(title=f"galaxies most similar to {targetid} (run {run or 'latest'})")
+    for name in ("targetid", "survey/program", "distance", "z", "log M*", "in a void of"):
+        table.add_column(name, justify="left" if name in ("survey/program", "in a void of") else "right")
     for row in rows:
-        table.add_row(*[_cell(v) for v in row])
+        named = dict(zip(header, row, strict=True))
+        voids = [a for a in ("vf", "vide", "zobov", "revolver") if named.get(f"{a}_in_void")]
+        table.add_row(str(named["targetid"]), f"{named['survey']}/{named['program']}",
+                      _cell(named["distance"]), _cell(named["z"]), _cell(named["logmstar"]),
+                      " ".join(voids) or "-")
     out.print(table)
 
 

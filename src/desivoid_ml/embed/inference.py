@@ -64,6 +64,9 @@ def embed(db: Database, run_id: str | None, batch_size: int = 8192, num_workers:
     run = get_run(db, run_id)
     check_features(db, run)
     model = load_model(run)
+    if list(run.features) != model.normalization.features:
+        raise DesivoidError(f"run {run.run_id}: registry and checkpoint disagree on the feature "
+                            "order; re-register the run from its checkpoint")
     datamodule = FeatureDataModule(run.features, dsn=db.dsn, namespace=db.ns.prefix,
                                    batch_size=batch_size, num_workers=num_workers)
     total = _count(db)

@@ -130,14 +130,23 @@ def _map_figure(sample: Sample, path: Path) -> str:
     except ImportError:
         xy, method = PCA(n_components=2, random_state=0).fit_transform(sample.codes), "PCA"
     fig, axes = plt.subplots(1, 2, figsize=(12, 5))
-    colours = np.where(sample.in_void == 1, "tab:blue", np.where(sample.in_void == 0, "tab:orange", "lightgrey"))
-    axes[0].scatter(xy[:, 0], xy[:, 1], s=2, c=colours, alpha=0.5, rasterized=True)
-    axes[0].set(title=f"embeddings ({method}): blue = in a VoidFinder void, orange = not")
+    low, high = np.percentile(xy, 0.5, axis=0), np.percentile(xy, 99.5, axis=0)
+    pad = 0.05 * (high - low)
+    for label, value, colour in (("unknown", -1, "lightgrey"), ("not in a void", 0, "tab:orange"),
+                                 ("in a VoidFinder void", 1, "tab:blue")):
+        rows = sample.in_void == value
+        axes[0].scatter(xy[rows, 0], xy[rows, 1], s=2, c=colour, alpha=0.4, label=label,
+                        rasterized=True)
+    axes[0].legend(markerscale=5, loc="best")
+    axes[0].set(title=f"embeddings ({method}) by VoidFinder membership")
     finite = np.isfinite(sample.log_ssfr)
     points = axes[1].scatter(xy[finite, 0], xy[finite, 1], s=2, c=sample.log_ssfr[finite],
                              cmap="coolwarm_r", alpha=0.6, rasterized=True,
                              vmin=np.percentile(sample.log_ssfr[finite], 2) if finite.any() else None,
                              vmax=np.percentile(sample.log_ssfr[finite], 98) if finite.any() else None)
+    for ax in axes:  # the central 99% of points; a few extreme galaxies would squash the rest
+        ax.set(xlim=(low[0] - pad[0], high[0] + pad[0]), ylim=(low[1] - pad[1], high[1] + pad[1]),
+               xlabel=f"{method} 1", ylabel=f"{method} 2")
     fig.colorbar(points, ax=axes[1], label="log sSFR [1/yr]")
     axes[1].set(title=f"embeddings ({method}) coloured by sSFR")
     fig.tight_layout()

@@ -21,7 +21,7 @@ class Run:
     code_dim: int
     checkpoint_path: str | None
     metrics: dict
-    features: dict
+    features: dict  # name -> SQL expression, in the order the model was trained with
     normalization: dict
     config: dict
     git_commit: str | None
@@ -45,7 +45,8 @@ def register_run(db: Database, model, trainer, metrics: dict[str, float]) -> str
                     "metrics, git_commit, features, normalization) VALUES "
                     "(%s, %s, %s, %s, %s, %s, %s, %s, %s)").format(sql.Identifier(db.ns.ml, "runs")),
             (run_id, hp.kind, hp.code_dim, json.dumps(info.get("config", {})), checkpoint or None,
-             json.dumps(metrics), info.get("git_commit"), json.dumps(info.get("features", {})),
+             json.dumps(metrics), info.get("git_commit"),
+             json.dumps(list(info.get("features", {}).items())),  # a list: jsonb reorders keys
              json.dumps(model.normalization.to_dict())),
         )
     return run_id
@@ -58,7 +59,7 @@ def list_runs(db: Database) -> list[Run]:
             "SELECT run_id, created, model_kind, code_dim, checkpoint_path, metrics, features, "
             "normalization, config, git_commit FROM {} ORDER BY created DESC").format(
             sql.Identifier(db.ns.ml, "runs"))).fetchall()
-    return [Run(*row) for row in rows]
+    return [Run(*row[:6], dict(row[6]), *row[7:]) for row in rows]
 
 
 def get_run(db: Database, run_id: str | None) -> Run:
