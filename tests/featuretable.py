@@ -10,14 +10,20 @@ FEATURES = {"a": "a", "b": "b", "c": "c", "flag": "flag::int"}
 def make_feature_table(db, rows: int = 20_000) -> None:
     """rows galaxies: a ~ N(0,1), b = 2a + noise, c NULL for every 10th row, flag boolean."""
     with db.connect() as conn:
-        conn.execute(sql.SQL(
-            "CREATE TABLE {} AS SELECT g::bigint AS targetid, 'main'::text AS survey, "
-            "'bright'::text AS program, "
-            "hashtextextended(g::text || '/main/bright', 0) AS key_hash, "
-            "a, 2 * a + 0.1 * sin(g) AS b, "
-            "CASE WHEN g %% 10 = 0 THEN NULL ELSE cos(g)::real END AS c, "
-            "g %% 3 = 0 AS flag "
-            "FROM generate_series(1, %s) g, LATERAL (SELECT sin(g * 12.9898) * 3 AS a) s"
-        ).format(sql.Identifier(db.ns.features, "galaxy")), (rows,))
-        conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (targetid, survey, program)").format(
-            sql.Identifier(db.ns.features, "galaxy")))
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE {} AS SELECT g::bigint AS targetid, 'main'::text AS survey, "
+                "'bright'::text AS program, "
+                "hashtextextended(g::text || '/main/bright', 0) AS key_hash, "
+                "a, 2 * a + 0.1 * sin(g) AS b, "
+                "CASE WHEN g %% 10 = 0 THEN NULL ELSE cos(g)::real END AS c, "
+                "g %% 3 = 0 AS flag "
+                "FROM generate_series(1, %s) g, LATERAL (SELECT sin(g * 12.9898) * 3 AS a) s"
+            ).format(sql.Identifier(db.ns.features, "galaxy")),
+            (rows,),
+        )
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (targetid, survey, program)").format(
+                sql.Identifier(db.ns.features, "galaxy")
+            )
+        )

@@ -8,8 +8,9 @@ import numpy as np
 from astropy.io import fits
 
 
-def fastspec_like(path: Path, n: int = 50, seed: int = 0, misalign: bool = False,
-                  extra_fastspec: bool = False) -> Path:
+def fastspec_like(
+    path: Path, n: int = 50, seed: int = 0, misalign: bool = False, extra_fastspec: bool = False
+) -> Path:
     """A FastSpecFit-shaped file (METADATA, SPECPHOT, FASTSPEC) with a handful of columns."""
     rng = np.random.default_rng(seed)
     targetid = 39627000000000000 + np.arange(n, dtype=np.int64) * 7 + seed * 10_000

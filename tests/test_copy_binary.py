@@ -124,7 +124,9 @@ def test_vectors_match_pgvector_text_input(db) -> None:
     with db.connect() as conn:
         table = sql.Identifier(db.ns.raw, "vectors")
         conn.execute(sql.SQL("CREATE TABLE {} (id bigint, embedding vector(16))").format(table))
-        with conn.cursor().copy(sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(table)) as copy:
+        with conn.cursor().copy(
+            sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(table)
+        ) as copy:
             copy.write(HEADER + payload + TRAILER)
         text = conn.execute(sql.SQL("SELECT embedding::text FROM {} ORDER BY id").format(table))
         stored = np.array([[float(v) for v in row[0].strip("[]").split(",")] for row in text])

@@ -9,17 +9,27 @@ from psycopg import sql
 from desivoid_ml.db.copy_read import iter_copy_blocks, read_copy
 from desivoid_ml.errors import DesivoidError
 
-FIELDS = [("id", "bigint"), ("n", "integer"), ("x", "real"), ("y", "double precision"),
-          ("flag", "boolean"), ("program", "char(8)")]
+FIELDS = [
+    ("id", "bigint"),
+    ("n", "integer"),
+    ("x", "real"),
+    ("y", "double precision"),
+    ("flag", "boolean"),
+    ("program", "char(8)"),
+]
 
 
 def _table(conn, db, rows: int) -> sql.Composable:
     table = sql.Identifier(db.ns.raw, "t")
-    conn.execute(sql.SQL(
-        "CREATE TABLE {} AS SELECT g::bigint * 1000003 AS id, (g %% 7)::int AS n, "
-        "(g / 3.0)::real AS x, sqrt(g)::float8 AS y, g %% 2 = 0 AS flag, "
-        "CASE WHEN g %% 3 = 0 THEN 'dark' ELSE 'bright' END AS program "
-        "FROM generate_series(1, %s) g").format(table), (rows,))
+    conn.execute(
+        sql.SQL(
+            "CREATE TABLE {} AS SELECT g::bigint * 1000003 AS id, (g %% 7)::int AS n, "
+            "(g / 3.0)::real AS x, sqrt(g)::float8 AS y, g %% 2 = 0 AS flag, "
+            "CASE WHEN g %% 3 = 0 THEN 'dark' ELSE 'bright' END AS program "
+            "FROM generate_series(1, %s) g"
+        ).format(table),
+        (rows,),
+    )
     return sql.SQL("SELECT id, n, x, y, flag, program::char(8) FROM {} ORDER BY id").format(table)
 
 

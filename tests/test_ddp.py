@@ -21,14 +21,32 @@ def test_ddp_two_cpu_ranks_see_disjoint_complete_shards(db, tmp_path) -> None:
     keys_dir = tmp_path / "keys"
     env = dict(os.environ, PYTHONPATH=str(ROOT / "tests"))
     done = subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), f"db.dsn='{db.dsn}'", f"db.namespace={db.ns.prefix}",
-         "~data.features", "+data.features={a:a,b:b,c:c}", "trainer=ddp",
-         "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_epochs=1",
-         "trainer.enable_progress_bar=false", "data.num_workers=2", "data.batch_size=256",
-         "data.block_pages=8", "callbacks.early_stopping=null", f"paths.log_dir={tmp_path}",
-         "+callbacks.record_keys._target_=keyrecorder.KeyRecorder",
-         f"+callbacks.record_keys.out_dir={keys_dir}", "test=false"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(ROOT / "train.py"),
+            f"db.dsn='{db.dsn}'",
+            f"db.namespace={db.ns.prefix}",
+            "~data.features",
+            "+data.features={a:a,b:b,c:c}",
+            "trainer=ddp",
+            "trainer.accelerator=cpu",
+            "trainer.devices=2",
+            "trainer.max_epochs=1",
+            "trainer.enable_progress_bar=false",
+            "data.num_workers=2",
+            "data.batch_size=256",
+            "data.block_pages=8",
+            "callbacks.early_stopping=null",
+            f"paths.log_dir={tmp_path}",
+            "+callbacks.record_keys._target_=keyrecorder.KeyRecorder",
+            f"+callbacks.record_keys.out_dir={keys_dir}",
+            "test=false",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     ranks = [np.load(keys_dir / f"rank{r}_epoch0.npy") for r in range(2)]
@@ -37,6 +55,12 @@ def test_ddp_two_cpu_ranks_see_disjoint_complete_shards(db, tmp_path) -> None:
     seen = np.concatenate(ranks)
     assert len(seen) == len(set(seen.tolist()))
     with db.connect() as conn:
-        expected = {r[0] for r in conn.execute(sql.SQL("SELECT key_hash FROM {} WHERE {}").format(
-            sql.Identifier(db.ns.features, "galaxy"), split_predicate("train", Fractions())))}
+        expected = {
+            r[0]
+            for r in conn.execute(
+                sql.SQL("SELECT key_hash FROM {} WHERE {}").format(
+                    sql.Identifier(db.ns.features, "galaxy"), split_predicate("train", Fractions())
+                )
+            )
+        }
     assert set(seen.tolist()) == expected

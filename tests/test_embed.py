@@ -31,8 +31,12 @@ def trained(module_db, tmp_path_factory):
 
 def _count(db, run_id: str) -> int:
     with db.connect() as conn:
-        return conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE run_id = %s").format(
-            sql.Identifier(db.ns.ml, "embeddings")), (run_id,)).fetchone()[0]
+        return conn.execute(
+            sql.SQL("SELECT count(*) FROM {} WHERE run_id = %s").format(
+                sql.Identifier(db.ns.ml, "embeddings")
+            ),
+            (run_id,),
+        ).fetchone()[0]
 
 
 def test_embed_writes_every_galaxy_and_replaces_atomically(trained) -> None:
@@ -44,8 +48,11 @@ def test_embed_writes_every_galaxy_and_replaces_atomically(trained) -> None:
     embed(db, older.run_id, batch_size=1000)
     assert _count(db, older.run_id) == 3000
     with db.connect() as conn:
-        dims = conn.execute(sql.SQL("SELECT DISTINCT vector_dims(embedding) FROM {}").format(
-            sql.Identifier(db.ns.ml, "embeddings"))).fetchall()
+        dims = conn.execute(
+            sql.SQL("SELECT DISTINCT vector_dims(embedding) FROM {}").format(
+                sql.Identifier(db.ns.ml, "embeddings")
+            )
+        ).fetchall()
     assert dims == [(16,)]
 
 
@@ -68,11 +75,14 @@ def test_similar_galaxies_equal_exact_search(trained) -> None:
     assert header[:4] == ("targetid", "survey", "program", "distance") and len(rows) == 10
     assert 1234 not in [r[0] for r in rows]
     with db.connect() as conn:
-        exact = conn.execute(sql.SQL(
-            "SELECT e.targetid FROM {t} e, (SELECT embedding FROM {t} WHERE targetid = 1234 "
-            "AND run_id = %s) q WHERE e.run_id = %s AND e.targetid <> 1234 "
-            "ORDER BY e.embedding <-> q.embedding LIMIT 10").format(
-            t=sql.Identifier(db.ns.ml, "embeddings")), (run.run_id, run.run_id)).fetchall()
+        exact = conn.execute(
+            sql.SQL(
+                "SELECT e.targetid FROM {t} e, (SELECT embedding FROM {t} WHERE targetid = 1234 "
+                "AND run_id = %s) q WHERE e.run_id = %s AND e.targetid <> 1234 "
+                "ORDER BY e.embedding <-> q.embedding LIMIT 10"
+            ).format(t=sql.Identifier(db.ns.ml, "embeddings")),
+            (run.run_id, run.run_id),
+        ).fetchall()
     assert [r[0] for r in rows] == [r[0] for r in exact]
     distances = [r[3] for r in rows]
     assert distances == sorted(distances)
@@ -90,15 +100,21 @@ def test_unknown_run_and_unknown_galaxy(trained) -> None:
 def test_checkpoint_features_that_no_longer_match(trained) -> None:
     db = trained
     with db.connect() as conn:
-        conn.execute(sql.SQL("ALTER TABLE {} RENAME COLUMN c TO c_renamed").format(
-            sql.Identifier(db.ns.features, "galaxy")))
+        conn.execute(
+            sql.SQL("ALTER TABLE {} RENAME COLUMN c TO c_renamed").format(
+                sql.Identifier(db.ns.features, "galaxy")
+            )
+        )
     try:
         with pytest.raises(DesivoidError, match="feature list no longer matches"):
             embed(db, None)
     finally:
         with db.connect() as conn:
-            conn.execute(sql.SQL("ALTER TABLE {} RENAME COLUMN c_renamed TO c").format(
-                sql.Identifier(db.ns.features, "galaxy")))
+            conn.execute(
+                sql.SQL("ALTER TABLE {} RENAME COLUMN c_renamed TO c").format(
+                    sql.Identifier(db.ns.features, "galaxy")
+                )
+            )
 
 
 def test_database_without_vector_extension(db) -> None:
@@ -119,8 +135,11 @@ def test_sql_function_errors_for_a_run_without_embeddings(trained) -> None:
     db = trained
     embed(db, None)
     with db.connect() as conn, pytest.raises(psycopg.errors.RaiseException, match="no embeddings"):
-        conn.execute(sql.SQL("SELECT * FROM {}(1, 5, 'not-a-run')").format(
-            sql.Identifier(db.ns.ml, "similar_galaxies")))
+        conn.execute(
+            sql.SQL("SELECT * FROM {}(1, 5, 'not-a-run')").format(
+                sql.Identifier(db.ns.ml, "similar_galaxies")
+            )
+        )
     assert np.isfinite(1.0)
 
 
@@ -134,6 +153,11 @@ def test_report_writes_html_and_figures(trained, tmp_path) -> None:
     for name in ("loss.png", "embedding_map.png", "reconstruction.png"):
         assert (folder / name).stat().st_size > 10_000, name
     summary = json.loads((folder / "summary.json").read_text())
-    assert summary["sample_rows"] == 3000 and set(summary["reconstruction_mse"]) == {"a", "b", "c", "flag"}
+    assert summary["sample_rows"] == 3000 and set(summary["reconstruction_mse"]) == {
+        "a",
+        "b",
+        "c",
+        "flag",
+    }
     text = page.read_text()
     assert "Does the embedding carry environment?" in text and "<img" in text

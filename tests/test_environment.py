@@ -14,11 +14,16 @@ from desivoid_ml.features.void_catalogs import V2Catalog, VoidFinderCatalog
 def _spheres(rng: np.random.Generator, n_holes: int = 3000) -> VoidFinderCatalog:
     centres = rng.uniform(-200, 200, (n_holes, 3))
     return VoidFinderCatalog(
-        name="synthetic", cosmology=Cosmology(0.3), cap=None,
-        hole_xyz=centres, hole_radius=rng.uniform(2, 15, n_holes),
+        name="synthetic",
+        cosmology=Cosmology(0.3),
+        cap=None,
+        hole_xyz=centres,
+        hole_radius=rng.uniform(2, 15, n_holes),
         hole_void=rng.integers(0, 400, n_holes),
-        void_id=np.arange(400), void_xyz=rng.uniform(-200, 200, (400, 3)),
-        void_radius=rng.uniform(10, 20, 400), distance_limits=None,
+        void_id=np.arange(400),
+        void_xyz=rng.uniform(-200, 200, (400, 3)),
+        void_radius=rng.uniform(10, 20, 400),
+        distance_limits=None,
     )
 
 
@@ -45,13 +50,16 @@ def test_point_on_a_sphere_surface_is_outside() -> None:
     catalog.hole_xyz[:] = 0.0
     catalog.hole_radius[:] = 10.0
     points = np.array([[10.0, 0, 0], [9.999, 0, 0]])
-    assert voidfinder.smallest_containing_void(points, catalog).tolist() == [-1,
-                                                                           catalog.hole_void[0]]
+    assert voidfinder.smallest_containing_void(points, catalog).tolist() == [
+        -1,
+        catalog.hole_void[0],
+    ]
 
 
 def test_nearest_void_distance_in_radius_units() -> None:
     index, ratio = voidfinder.nearest_void_distance(
-        np.array([[0.0, 0, 0], [30.0, 0, 0]]), np.array([[5.0, 0, 0], [40.0, 0, 0]]),
+        np.array([[0.0, 0, 0], [30.0, 0, 0]]),
+        np.array([[5.0, 0, 0], [40.0, 0, 0]]),
         np.array([10.0, 20.0]),
     )
     assert index.tolist() == [0, 1]
@@ -66,10 +74,18 @@ def test_missing_cosmology_names_the_keyword() -> None:
 
 def test_galzone_matching_nothing_is_an_error() -> None:
     catalog = V2Catalog(
-        name="V2_ZOBOV_NGC", algorithm="ZOBOV", cosmology=Cosmology(0.3), cap="NGC",
-        gal_target=np.array([1, 2, 3]), gal_xyz=np.zeros((3, 3)) + [[0, 0, 0], [1, 0, 0], [2, 0, 0]],
-        gal_zone=np.array([0, 0, 1]), zone_id=np.array([0, 1]), zone_void0=np.array([-1, 0]),
-        zone_void1=np.array([-1, 0]), void_id=np.array([0]), void_xyz=np.zeros((1, 3)),
+        name="V2_ZOBOV_NGC",
+        algorithm="ZOBOV",
+        cosmology=Cosmology(0.3),
+        cap="NGC",
+        gal_target=np.array([1, 2, 3]),
+        gal_xyz=np.zeros((3, 3)) + [[0, 0, 0], [1, 0, 0], [2, 0, 0]],
+        gal_zone=np.array([0, 0, 1]),
+        zone_id=np.array([0, 1]),
+        zone_void0=np.array([-1, 0]),
+        zone_void1=np.array([-1, 0]),
+        void_id=np.array([0]),
+        void_xyz=np.zeros((1, 3)),
         void_radius=np.array([12.0]),
     )
     far = np.array([[500.0, 0, 0], [600.0, 0, 0]])

@@ -25,19 +25,28 @@ def _sdss_as_fastspec(real_fits: Path, out: Path) -> Path:
     z = np.asarray(galaxies["z"], dtype=np.float64)
     for row, value in BAD_ROWS.items():
         z[row] = value
-    ids = [fits.Column("TARGETID", "K", array=np.arange(n)),
-           fits.Column("SURVEY", "4A", array=np.full(n, "main")),
-           fits.Column("PROGRAM", "6A", array=np.full(n, "bright")),
-           fits.Column("HEALPIX", "J", array=np.zeros(n, dtype=np.int32))]
-    meta = ids + [fits.Column("RA", "D", array=np.asarray(galaxies["ra"], dtype=np.float64)),
-                  fits.Column("DEC", "D", array=np.asarray(galaxies["dec"], dtype=np.float64)),
-                  fits.Column("Z", "D", array=z)]
+    ids = [
+        fits.Column("TARGETID", "K", array=np.arange(n)),
+        fits.Column("SURVEY", "4A", array=np.full(n, "main")),
+        fits.Column("PROGRAM", "6A", array=np.full(n, "bright")),
+        fits.Column("HEALPIX", "J", array=np.zeros(n, dtype=np.int32)),
+    ]
+    meta = ids + [
+        fits.Column("RA", "D", array=np.asarray(galaxies["ra"], dtype=np.float64)),
+        fits.Column("DEC", "D", array=np.asarray(galaxies["dec"], dtype=np.float64)),
+        fits.Column("Z", "D", array=z),
+    ]
     specphot = [fits.Column(c.name, c.format, array=c.array) for c in ids] + [
         fits.Column("LOGMSTAR", "E", array=np.full(n, 10.0, dtype=np.float32)),
         fits.Column("LOGMSTAR_IVAR", "E", array=(np.arange(n) % 2).astype(np.float32)),
     ]
-    fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns(meta, name="METADATA"),
-                  fits.BinTableHDU.from_columns(specphot, name="SPECPHOT")]).writeto(out)
+    fits.HDUList(
+        [
+            fits.PrimaryHDU(),
+            fits.BinTableHDU.from_columns(meta, name="METADATA"),
+            fits.BinTableHDU.from_columns(specphot, name="SPECPHOT"),
+        ]
+    ).writeto(out)
     return out
 
 
@@ -47,17 +56,20 @@ def features_db(module_db, real_fits: Path, tmp_path_factory):
     voids = sorted((real_fits / "voids").glob("TEST10K_*[!p].fits"))
     ingest(db, [_sdss_as_fastspec(real_fits, tmp_path / "sdss.fits"), *voids], IngestOptions([]))
     cfg = load_config()
-    cfg.properties = OmegaConf.create({"z": {"value": "z"},
-                                       "logmstar": {"value": "logmstar",
-                                                    "valid": "logmstar_ivar > 0"}})
+    cfg.properties = OmegaConf.create(
+        {"z": {"value": "z"}, "logmstar": {"value": "logmstar", "valid": "logmstar_ivar > 0"}}
+    )
     summary = build(db, cfg)
     return db, summary
 
 
 def _features(db) -> dict[str, np.ndarray]:
     with db.connect() as conn:
-        cursor = conn.execute(sql.SQL("SELECT * FROM {} ORDER BY targetid").format(
-            sql.Identifier(db.ns.features, "galaxy")))
+        cursor = conn.execute(
+            sql.SQL("SELECT * FROM {} ORDER BY targetid").format(
+                sql.Identifier(db.ns.features, "galaxy")
+            )
+        )
         names = [d.name for d in cursor.description]
         rows = cursor.fetchall()
     return {name: np.array([r[i] for r in rows], dtype=object) for i, name in enumerate(names)}
@@ -71,16 +83,22 @@ def test_features_match_the_toolkit(features_db, real_fits: Path) -> None:
     keep[list(BAD_ROWS)] = False
     vf = Table.read(real_fits / "voids" / "TEST10K_VoidFinder_membership.fits")
     clear = keep & (np.asarray(vf["ambiguous"]) == 0)
-    assert np.array_equal(got["vf_in_void"][clear].astype(bool), np.asarray(vf["in_void"])[clear] == 1)
+    assert np.array_equal(
+        got["vf_in_void"][clear].astype(bool), np.asarray(vf["in_void"])[clear] == 1
+    )
     assert np.array_equal(got["vf_void_id"][clear].astype(int), np.asarray(vf["void_id"])[clear])
     for algorithm in ("zobov", "vide"):
         truth = Table.read(real_fits / "voids" / f"TEST10K_V2_{algorithm.upper()}_membership.fits")
-        assert np.array_equal(got[f"{algorithm}_in_void"][keep].astype(bool),
-                              np.asarray(truth["in_void"])[keep] == 1)
-        assert np.array_equal(got[f"{algorithm}_void_id"][keep].astype(int),
-                              np.asarray(truth["void_id"])[keep])
-        assert np.array_equal(got[f"{algorithm}_void_id_largest"][keep].astype(int),
-                              np.asarray(truth["void_id_largest"])[keep])
+        assert np.array_equal(
+            got[f"{algorithm}_in_void"][keep].astype(bool), np.asarray(truth["in_void"])[keep] == 1
+        )
+        assert np.array_equal(
+            got[f"{algorithm}_void_id"][keep].astype(int), np.asarray(truth["void_id"])[keep]
+        )
+        assert np.array_equal(
+            got[f"{algorithm}_void_id_largest"][keep].astype(int),
+            np.asarray(truth["void_id_largest"])[keep],
+        )
 
 
 def test_missing_values_and_excluded_rows_are_null(features_db) -> None:
@@ -98,18 +116,36 @@ def test_galaxies_near_a_void_use_the_index_and_match_brute_force(features_db) -
     db, _ = features_db
     with db.connect() as conn:
         fs = db.ns.features
-        catalog, void, vx, vy, vz = conn.execute(sql.SQL(
-            "SELECT catalog, void, x, y, z FROM {} WHERE algorithm = 'VoidFinder' "
-            "ORDER BY radius DESC LIMIT 1").format(sql.Identifier(fs, "voids"))).fetchone()
-        near = conn.execute(sql.SQL("SELECT targetid, distance_mpch FROM {}(%s, %s, 40.0)").format(
-            sql.Identifier(fs, "galaxies_near_void")), (catalog, void)).fetchall()
-        xyz = conn.execute(sql.SQL("SELECT targetid, x, y, zc FROM {} WHERE x IS NOT NULL").format(
-            sql.Identifier(fs, "galaxy"))).fetchall()
-        conn.execute("SET enable_seqscan = off")  # a 10k-row table is cheaper to scan; show the plan
-        plan = "\n".join(r[0] for r in conn.execute(sql.SQL(
-            "EXPLAIN SELECT g.targetid FROM {} g WHERE point(g.x, g.y) <@ "
-            "box(point(%s, %s), point(%s, %s))").format(sql.Identifier(fs, "galaxy")),
-            (vx - 40, vy - 40, vx + 40, vy + 40)))
+        catalog, void, vx, vy, vz = conn.execute(
+            sql.SQL(
+                "SELECT catalog, void, x, y, z FROM {} WHERE algorithm = 'VoidFinder' "
+                "ORDER BY radius DESC LIMIT 1"
+            ).format(sql.Identifier(fs, "voids"))
+        ).fetchone()
+        near = conn.execute(
+            sql.SQL("SELECT targetid, distance_mpch FROM {}(%s, %s, 40.0)").format(
+                sql.Identifier(fs, "galaxies_near_void")
+            ),
+            (catalog, void),
+        ).fetchall()
+        xyz = conn.execute(
+            sql.SQL("SELECT targetid, x, y, zc FROM {} WHERE x IS NOT NULL").format(
+                sql.Identifier(fs, "galaxy")
+            )
+        ).fetchall()
+        conn.execute(
+            "SET enable_seqscan = off"
+        )  # a 10k-row table is cheaper to scan; show the plan
+        plan = "\n".join(
+            r[0]
+            for r in conn.execute(
+                sql.SQL(
+                    "EXPLAIN SELECT g.targetid FROM {} g WHERE point(g.x, g.y) <@ "
+                    "box(point(%s, %s), point(%s, %s))"
+                ).format(sql.Identifier(fs, "galaxy")),
+                (vx - 40, vy - 40, vx + 40, vy + 40),
+            )
+        )
     ids = np.array([r[0] for r in xyz])
     pos = np.array([r[1:] for r in xyz], dtype=float)
     brute = set(ids[np.linalg.norm(pos - [vx, vy, vz], axis=1) < 40.0].tolist())
@@ -120,11 +156,16 @@ def test_galaxies_near_a_void_use_the_index_and_match_brute_force(features_db) -
 def test_nearest_void_per_algorithm(features_db) -> None:
     db, _ = features_db
     with db.connect() as conn:
-        rows = conn.execute(sql.SQL("SELECT algorithm, void, r_over_radius FROM {}(42)").format(
-            sql.Identifier(db.ns.features, "nearest_void"))).fetchall()
-        stored = conn.execute(sql.SQL(
-            "SELECT zobov_r_over_rvoid FROM {} WHERE targetid = 42").format(
-            sql.Identifier(db.ns.features, "galaxy"))).fetchone()[0]
+        rows = conn.execute(
+            sql.SQL("SELECT algorithm, void, r_over_radius FROM {}(42)").format(
+                sql.Identifier(db.ns.features, "nearest_void")
+            )
+        ).fetchall()
+        stored = conn.execute(
+            sql.SQL("SELECT zobov_r_over_rvoid FROM {} WHERE targetid = 42").format(
+                sql.Identifier(db.ns.features, "galaxy")
+            )
+        ).fetchone()[0]
     by_algorithm = {r[0]: r for r in rows}
     assert set(by_algorithm) == {"VoidFinder", "ZOBOV", "VIDE"}
     assert by_algorithm["ZOBOV"][2] == pytest.approx(stored, rel=1e-9)

@@ -145,7 +145,9 @@ def test_hostile_column_names_are_quoted(db, tmp_path: Path) -> None:
     with db.connect() as conn:
         values = conn.execute(
             sql.SQL("SELECT {}, {}, {} FROM {} ORDER BY row_index").format(
-                sql.Identifier(hostile.lower()), sql.Identifier("select"), sql.Identifier("a b"),
+                sql.Identifier(hostile.lower()),
+                sql.Identifier("select"),
+                sql.Identifier("a b"),
                 sql.Identifier(db.ns.raw, table),
             )
         ).fetchall()
@@ -164,7 +166,9 @@ def test_unreachable_dsn_is_one_clear_line() -> None:
 def test_cli_reports_dead_database_in_one_line(tmp_path: Path) -> None:
     cli = shutil.which("desivoid") or str(Path(sys.executable).parent / "desivoid")
     env = {"DESIVOID_DSN": "postgresql://u:secret@127.0.0.1:1/db", "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([cli, "db", "status"], capture_output=True, text=True, env=env, timeout=60)
+    done = subprocess.run(
+        [cli, "db", "status"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert done.returncode == 2
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: cannot connect")

@@ -63,8 +63,17 @@ def test_sigkill_mid_copy_then_rerun_is_exact(db, tmp_path: Path, kill_after: in
     big = simple_table(tmp_path / "big.fits", 100_000)
     flag = tmp_path / "flag"
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, db.dsn, db.ns.prefix, str(flag), str(kill_after),
-         str(small), str(big)],
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            db.dsn,
+            db.ns.prefix,
+            str(flag),
+            str(kill_after),
+            str(small),
+            str(big),
+        ],
     )
     deadline = time.monotonic() + 60
     while not flag.exists() and child.poll() is None and time.monotonic() < deadline:

@@ -33,7 +33,9 @@ def _same(fits_values: np.ndarray, db_values: list) -> bool:
         return [v.rstrip() if isinstance(v, str) else v for v in fits_values.tolist()] == db_values
     expected = np.asarray(fits_values)
     got = np.asarray(db_values, dtype=expected.dtype if expected.dtype.kind != "b" else bool)
-    return expected.shape == got.shape and np.array_equal(expected, got, equal_nan=expected.dtype.kind == "f")
+    return expected.shape == got.shape and np.array_equal(
+        expected, got, equal_nan=expected.dtype.kind == "f"
+    )
 
 
 @pytest.mark.parametrize("name", GENERIC_FILES)
@@ -54,7 +56,9 @@ def test_generic_tables_match_astropy_value_for_value(db, real_fits: Path, name:
 def test_void_catalogs_match_astropy(db, real_fits: Path) -> None:
     files = sorted((real_fits / "voids").glob("TEST10K_*[!p].fits"))
     assert {f.name for f in files} == {
-        "TEST10K_V2_VIDE.fits", "TEST10K_V2_ZOBOV.fits", "TEST10K_VoidFinder.fits"
+        "TEST10K_V2_VIDE.fits",
+        "TEST10K_V2_ZOBOV.fits",
+        "TEST10K_VoidFinder.fits",
     }
     results = ingest(db, files)
     assert [r.kind for r in results] == ["v2", "v2", "voidfinder"]
@@ -102,8 +106,15 @@ def test_primary_keys_exist_after_load(db, real_fits: Path) -> None:
     with db.connect() as conn:
         keys = conn.execute(
             "SELECT c.relname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND k.contype = 'p'",
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND k.contype = 'p'",
             (db.ns.raw,),
         ).fetchall()
-    assert {k[0] for k in keys} >= {"v2_voids", "v2_zonevoid", "v2_galzone", "v2_triangle",
-                                    "v2_galviz", "void_catalogs"}
+    assert {k[0] for k in keys} >= {
+        "v2_voids",
+        "v2_zonevoid",
+        "v2_galzone",
+        "v2_triangle",
+        "v2_galviz",
+        "void_catalogs",
+    }

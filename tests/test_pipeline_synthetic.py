@@ -39,10 +39,13 @@ def test_validation_passes(pipeline) -> None:
 
 def test_planted_environment_effect_is_recovered(pipeline) -> None:
     with pipeline.connect() as conn:
-        rows = conn.execute(sql.SQL(
-            "SELECT z, logmstar, g_r, vf_in_void FROM {} WHERE is_galaxy AND logmstar IS NOT NULL "
-            "AND g_r IS NOT NULL AND logmstar BETWEEN 6 AND 13 AND vf_vflag IN (0, 1, 2)").format(
-            sql.Identifier(pipeline.ns.features, "galaxy"))).fetchall()
+        rows = conn.execute(
+            sql.SQL(
+                "SELECT z, logmstar, g_r, vf_in_void FROM {} "
+                "WHERE is_galaxy AND logmstar IS NOT NULL "
+                "AND g_r IS NOT NULL AND logmstar BETWEEN 6 AND 13 AND vf_vflag IN (0, 1, 2)"
+            ).format(sql.Identifier(pipeline.ns.features, "galaxy"))
+        ).fetchall()
     z, mass, colour, void = (np.array(c, dtype=float) for c in zip(*rows, strict=True))
     for values, planted in ((mass, PLANTED.delta_logmstar), (colour, PLANTED.delta_gr)):
         offset, error = _offset_at_fixed_redshift(z, values, void.astype(bool))
@@ -72,9 +75,17 @@ def trained(pipeline, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("train")
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        cfg = compose("train", return_hydra_config=True, overrides=[
-            "experiment=ae16", f"db.dsn='{pipeline.dsn}'", f"db.namespace={pipeline.ns.prefix}",
-            "trainer.max_epochs=10", "test=false"])
+        cfg = compose(
+            "train",
+            return_hydra_config=True,
+            overrides=[
+                "experiment=ae16",
+                f"db.dsn='{pipeline.dsn}'",
+                f"db.namespace={pipeline.ns.prefix}",
+                "trainer.max_epochs=10",
+                "test=false",
+            ],
+        )
     HydraConfig().set_config(cfg)
     with open_dict(cfg):
         cfg.paths.output_dir = str(out)

@@ -21,8 +21,17 @@ def table_db(db):
 
 
 def _spec(db, split: str, **kw) -> StreamSpec:
-    return StreamSpec(dsn=db.dsn, schema=db.ns.features, table="galaxy", features=FEATURES,
-                      split=split, batch_size=500, block_pages=8, shuffle_buffer=2000, **kw)
+    return StreamSpec(
+        dsn=db.dsn,
+        schema=db.ns.features,
+        table="galaxy",
+        features=FEATURES,
+        split=split,
+        batch_size=500,
+        block_pages=8,
+        shuffle_buffer=2000,
+        **kw,
+    )
 
 
 def _keys(dataset, workers: int) -> list[int]:
@@ -32,8 +41,11 @@ def _keys(dataset, workers: int) -> list[int]:
 
 def _sql_keys(db, split: str) -> set[int]:
     with db.connect() as conn:
-        rows = conn.execute(sql.SQL("SELECT key_hash FROM {} WHERE {}").format(
-            sql.Identifier(db.ns.features, "galaxy"), split_predicate(split, Fractions())))
+        rows = conn.execute(
+            sql.SQL("SELECT key_hash FROM {} WHERE {}").format(
+                sql.Identifier(db.ns.features, "galaxy"), split_predicate(split, Fractions())
+            )
+        )
         return {r[0] for r in rows}
 
 
@@ -64,8 +76,9 @@ def test_shuffle_is_reproducible_and_differs_per_epoch(table_db) -> None:
 
 
 def test_nulls_arrive_as_nan_and_normalisation_uses_train_only(table_db) -> None:
-    dm = FeatureDataModule(FEATURES, dsn=table_db.dsn, namespace=table_db.ns.prefix,
-                           batch_size=512, pca_components=2)
+    dm = FeatureDataModule(
+        FEATURES, dsn=table_db.dsn, namespace=table_db.ns.prefix, batch_size=512, pca_components=2
+    )
     dm.setup("fit")
     x = torch.cat([b["x"] for b in FeatureStream(dm.spec("train"))])
     assert torch.isnan(x[:, 2]).float().mean().item() == pytest.approx(0.1, abs=0.02)

@@ -33,8 +33,12 @@ from desivoid_ml.synth.zones import MINR
 N_GALAXIES = 6000
 SEED = 11
 FASTSPEC_RE = re.compile(r"fastspec-iron-main-bright-nside1-hp(\d\d)\.fits")
-REAL_OF = {"VoidFinder": "TEST10K_VoidFinder.fits", "VIDE": "TEST10K_V2_VIDE.fits",
-           "REVOLVER": "TEST10K_V2_VIDE.fits", "ZOBOV": "TEST10K_V2_ZOBOV.fits"}
+REAL_OF = {
+    "VoidFinder": "TEST10K_VoidFinder.fits",
+    "VIDE": "TEST10K_V2_VIDE.fits",
+    "REVOLVER": "TEST10K_V2_VIDE.fits",
+    "ZOBOV": "TEST10K_V2_ZOBOV.fits",
+}
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +54,10 @@ def catalog(tmp_path_factory) -> tuple[Path, object, list[int]]:
 def galaxies(catalog) -> dict[str, np.ndarray]:
     """Columns of all fastspec files concatenated (native byte order), plus the file pixel."""
     out, _, _ = catalog
-    names = {"METADATA": ["TARGETID", "RA", "DEC", "Z", "SPECTYPE", "HEALPIX"],
-             "SPECPHOT": ["LOGMSTAR", "LOGMSTAR_IVAR", "SFR", "ABSMAG01_SDSS_G", "ABSMAG01_SDSS_R"]}
+    names = {
+        "METADATA": ["TARGETID", "RA", "DEC", "Z", "SPECTYPE", "HEALPIX"],
+        "SPECPHOT": ["LOGMSTAR", "LOGMSTAR_IVAR", "SFR", "ABSMAG01_SDSS_G", "ABSMAG01_SDSS_R"],
+    }
     parts: dict[str, list] = {k: [] for v in names.values() for k in v} | {"FILE_PIXEL": []}
     for path in sorted(out.glob("fastspec-*.fits")):
         with fits.open(path) as hdul:
@@ -65,8 +71,9 @@ def galaxies(catalog) -> dict[str, np.ndarray]:
 def _xyz(ra, dec, z, omega_m: float) -> np.ndarray:
     r = FlatLambdaCDM(H0=100, Om0=omega_m).comoving_distance(z).value
     ra_r, dec_r = np.radians(ra), np.radians(dec)
-    return np.column_stack([r * np.cos(dec_r) * np.cos(ra_r), r * np.cos(dec_r) * np.sin(ra_r),
-                            r * np.sin(dec_r)])
+    return np.column_stack(
+        [r * np.cos(dec_r) * np.cos(ra_r), r * np.cos(dec_r) * np.sin(ra_r), r * np.sin(dec_r)]
+    )
 
 
 def _in_holes(xyz: np.ndarray, holes) -> np.ndarray:
@@ -74,8 +81,13 @@ def _in_holes(xyz: np.ndarray, holes) -> np.ndarray:
     centres = np.column_stack([holes["X"], holes["Y"], holes["Z"]])
     radius = np.asarray(holes["RADIUS"])
     near = cKDTree(centres).query_ball_point(xyz, radius.max())
-    return np.array([any(np.linalg.norm(p - centres[j]) < radius[j] for j in js)
-                     for p, js in zip(xyz, near, strict=True)], dtype=bool)
+    return np.array(
+        [
+            any(np.linalg.norm(p - centres[j]) < radius[j] for j in js)
+            for p, js in zip(xyz, near, strict=True)
+        ],
+        dtype=bool,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -99,13 +111,24 @@ def test_column_definitions_follow_the_data_model():
         assert len({c.name for c in cols}) == len(cols)
         assert [c.name for c in cols[:4]] == ["TARGETID", "SURVEY", "PROGRAM", "HEALPIX"]
     by_name = {c.name: c for c in METADATA_COLUMNS + SPECPHOT_COLUMNS + FASTSPEC_COLUMNS}
-    expected = {"TARGETID": ("K", ""), "SPECTYPE": ("6A", ""), "SUBTYPE": ("20A", ""),
-                "RA": ("D", "deg"), "FLUX_IVAR_W1": ("E", "nanomaggies-2"), "COEFF": ("5E", None),
-                "VDISP": ("E", "km s-1"), "LOGMSTAR": ("E", "solMass"), "ZWARN": ("K", ""),
-                "ABSMAG01_IVAR_SDSS_R": ("E", "mag-2"), "KCORR00_TWOMASS_J": ("E", "mag"),
-                "INIT_BALMER_BROAD": ("L", ""), "DELTA_LINENDOF": ("J", ""),
-                "HALPHA_FLUX": ("E", "10**-17 erg s-1 cm-2"), "HALPHA_NPIX": ("J", ""),
-                "OIII_5007_MOMENT2_IVAR": ("E", "Angstrom-4")}
+    expected = {
+        "TARGETID": ("K", ""),
+        "SPECTYPE": ("6A", ""),
+        "SUBTYPE": ("20A", ""),
+        "RA": ("D", "deg"),
+        "FLUX_IVAR_W1": ("E", "nanomaggies-2"),
+        "COEFF": ("5E", None),
+        "VDISP": ("E", "km s-1"),
+        "LOGMSTAR": ("E", "solMass"),
+        "ZWARN": ("K", ""),
+        "ABSMAG01_IVAR_SDSS_R": ("E", "mag-2"),
+        "KCORR00_TWOMASS_J": ("E", "mag"),
+        "INIT_BALMER_BROAD": ("L", ""),
+        "DELTA_LINENDOF": ("J", ""),
+        "HALPHA_FLUX": ("E", "10**-17 erg s-1 cm-2"),
+        "HALPHA_NPIX": ("J", ""),
+        "OIII_5007_MOMENT2_IVAR": ("E", "Angstrom-4"),
+    }
     for name, (tform, unit) in expected.items():
         assert by_name[name].tform == tform, name
         assert unit is None or by_name[name].unit == unit, name
@@ -118,8 +141,9 @@ def test_column_definitions_follow_the_data_model():
 def test_line_columns_are_one_contiguous_block_of_4_byte_fields():
     dtype = row_dtype(FASTSPEC_COLUMNS)
     first = dtype.fields["LYALPHA_MODELAMP"][1]
-    offsets = [dtype.fields[f"{line}_{sfx}"][1]
-               for line in LINE_NAMES for sfx, _, _ in LINE_SUFFIXES]
+    offsets = [
+        dtype.fields[f"{line}_{sfx}"][1] for line in LINE_NAMES for sfx, _, _ in LINE_SUFFIXES
+    ]
     assert offsets == list(range(first, first + 4 * len(offsets), 4))
 
 
@@ -155,8 +179,10 @@ def test_every_file_opens_with_valid_checksums(catalog):
     assert sum(steps) == N_GALAXIES and len(steps) == 4
     assert len([n for n in names if FASTSPEC_RE.fullmatch(n)]) >= 8
     assert {n for n in names if n.startswith("DESIVAST")} == {
-        f"DESIVAST_BGS_VOLLIM_{kind}_{cap}.fits" for cap in ("NGC", "SGC")
-        for kind in ("VoidFinder", "V2_VIDE", "V2_ZOBOV", "V2_REVOLVER")}
+        f"DESIVAST_BGS_VOLLIM_{kind}_{cap}.fits"
+        for cap in ("NGC", "SGC")
+        for kind in ("VoidFinder", "V2_VIDE", "V2_ZOBOV", "V2_REVOLVER")
+    }
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for path in out.iterdir():
@@ -174,14 +200,20 @@ def test_fastspec_layout_and_header(catalog):
         assert [h.name for h in hdul] == ["PRIMARY", "METADATA", "SPECPHOT", "FASTSPEC"]
         primary = hdul[0].header
         assert (primary["SPECPROD"], primary["COADDTYP"], primary["NSIDE"], primary["NEST"]) == (
-            "iron", "healpix", 1, True)
+            "iron",
+            "healpix",
+            1,
+            True,
+        )
         assert primary["DEPNAM00"] == "fastspecfit" and primary["DEPVER00"] == "3.1.5"
-        for hdu, cols in zip(hdul[1:], (METADATA_COLUMNS, SPECPHOT_COLUMNS, FASTSPEC_COLUMNS),
-                             strict=True):
+        for hdu, cols in zip(
+            hdul[1:], (METADATA_COLUMNS, SPECPHOT_COLUMNS, FASTSPEC_COLUMNS), strict=True
+        ):
             assert hdu.columns.names == [c.name for c in cols]
             assert [f.upper() for f in hdu.columns.formats] == [c.tform for c in cols]
             assert [hdu.header.get(f"TUNIT{i + 1}", "") for i in range(len(cols))] == [
-                c.unit for c in cols]
+                c.unit for c in cols
+            ]
             assert hdu.header["NAXIS1"] == row_dtype(cols).itemsize
 
 
@@ -229,7 +261,7 @@ def test_missing_values_follow_the_ivar_convention(catalog):
             assert np.all(f["LYALPHA_NPIX"][m["Z"] < 2.0] == 0)
             raw = np.asarray(f).view(np.uint8).reshape(len(f), -1)
             start = f.dtype.fields[block_names[0]][1]
-            words = raw[:, start:start + 4 * len(block_names)].copy().view(">u4")
+            words = raw[:, start : start + 4 * len(block_names)].copy().view(">u4")
             assert not np.any(words == 0x80000000), "missing values must be +0.0, not -0.0"
             for hdu in (s, f):
                 for name in hdu.dtype.names:
@@ -264,7 +296,8 @@ def test_vast_files_have_the_real_layout(catalog, real_fits):
                 assert mine.columns.names == theirs.columns.names
                 assert mine.columns.formats == theirs.columns.formats
                 assert [mine.header.get(f"TUNIT{i}") for i in range(1, len(mine.columns) + 1)] == [
-                    theirs.header.get(f"TUNIT{i}") for i in range(1, len(theirs.columns) + 1)]
+                    theirs.header.get(f"TUNIT{i}") for i in range(1, len(theirs.columns) + 1)
+                ]
                 assert set(k for k in theirs.header if k not in mine.header) <= {"CHECKSUM"}
             omega = ours[0].header["OMEGAM"]
             assert omega == (0.315 if kind == "VoidFinder" else 0.3)
@@ -281,13 +314,21 @@ def test_voids_are_underdense_and_hold_a_fair_share_of_galaxies(catalog, galaxie
             header, holes = hdul[0].header, hdul["HOLES"].data
         ra, dec = cap.sample(20_000, rng)
         r = np.cbrt(rng.uniform(header["DLIML"] ** 3, header["DLIMU"] ** 3, 20_000))
-        unit = np.column_stack([np.cos(np.radians(dec)) * np.cos(np.radians(ra)),
-                                np.cos(np.radians(dec)) * np.sin(np.radians(ra)),
-                                np.sin(np.radians(dec))])
+        unit = np.column_stack(
+            [
+                np.cos(np.radians(dec)) * np.cos(np.radians(ra)),
+                np.cos(np.radians(dec)) * np.sin(np.radians(ra)),
+                np.sin(np.radians(dec)),
+            ]
+        )
         filling = _in_holes(unit * r[:, None], holes).mean()
         r_gal = FlatLambdaCDM(H0=100, Om0=header["OMEGAM"]).comoving_distance(g["Z"]).value
-        shell = (cap.contains(g["RA"], g["DEC"]) & (r_gal > header["DLIML"])
-                 & (r_gal < header["DLIMU"]) & (g["SPECTYPE"] == "GALAXY"))
+        shell = (
+            cap.contains(g["RA"], g["DEC"])
+            & (r_gal > header["DLIML"])
+            & (r_gal < header["DLIMU"])
+            & (g["SPECTYPE"] == "GALAXY")
+        )
         density_in = (shell & in_void).sum() / filling
         density_out = (shell & ~in_void).sum() / (1 - filling)
         assert 0.4 < filling < 0.8
@@ -296,13 +337,19 @@ def test_voids_are_underdense_and_hold_a_fair_share_of_galaxies(catalog, galaxie
 
 def test_planted_effect_and_mass_redshift_relation(galaxies, in_void):
     g = galaxies
-    good = (g["SPECTYPE"] == "GALAXY") & (g["LOGMSTAR_IVAR"] > 0) & (g["LOGMSTAR"] > 5) & (
-        g["LOGMSTAR"] < 13)
+    good = (
+        (g["SPECTYPE"] == "GALAXY")
+        & (g["LOGMSTAR_IVAR"] > 0)
+        & (g["LOGMSTAR"] > 5)
+        & (g["LOGMSTAR"] < 13)
+    )
     assert 0.45 < np.corrcoef(g["LOGMSTAR"][good], g["Z"][good])[0, 1] < 0.75
     colour = g["ABSMAG01_SDSS_G"] - g["ABSMAG01_SDSS_R"]
     edges = np.arange(0.02, 0.26, 0.03)
-    for values, planted, tol in ((g["LOGMSTAR"], PLANTED.delta_logmstar, 0.08),
-                                 (colour, PLANTED.delta_gr, 0.03)):
+    for values, planted, tol in (
+        (g["LOGMSTAR"], PLANTED.delta_logmstar, 0.08),
+        (colour, PLANTED.delta_gr, 0.03),
+    ):
         diffs, weights = [], []
         for lo, hi in zip(edges[:-1], edges[1:], strict=True):
             sel = good & (g["Z"] >= lo) & (g["Z"] < hi)
@@ -316,8 +363,12 @@ def test_planted_effect_and_mass_redshift_relation(galaxies, in_void):
 def test_v2_catalogs_are_consistent_with_the_input_sample(catalog, galaxies):
     out, _, _ = catalog
     g = galaxies
-    v2_input = ((g["SPECTYPE"] == "GALAXY") & (g["Z"] > ZLIML) & (g["Z"] < ZLIMU)
-                & (g["ABSMAG01_SDSS_R"] < MAGLIM))
+    v2_input = (
+        (g["SPECTYPE"] == "GALAXY")
+        & (g["Z"] > ZLIML)
+        & (g["Z"] < ZLIMU)
+        & (g["ABSMAG01_SDSS_R"] < MAGLIM)
+    )
     assert 0.1 < v2_input.mean() < 0.34
     nested = 0
     for cap in CAPS:
@@ -325,8 +376,10 @@ def test_v2_catalogs_are_consistent_with_the_input_sample(catalog, galaxies):
         counts = {}
         with fits.open(out / f"DESIVAST_BGS_VOLLIM_VoidFinder_{cap.name}.fits") as hdul:
             counts["VoidFinder"] = len(hdul["MAXIMALS"].data)
-            assert np.all(hdul["HOLES"].data["RADIUS"] <= hdul["MAXIMALS"].data["RADIUS"][
-                hdul["HOLES"].data["VOID"]])
+            assert np.all(
+                hdul["HOLES"].data["RADIUS"]
+                <= hdul["MAXIMALS"].data["RADIUS"][hdul["HOLES"].data["VOID"]]
+            )
         for algorithm in ("VIDE", "ZOBOV", "REVOLVER"):
             with fits.open(out / f"DESIVAST_BGS_VOLLIM_V2_{algorithm}_{cap.name}.fits") as hdul:
                 voids, zv, gz = hdul["VOIDS"].data, hdul["ZONEVOID"].data, hdul["GALZONE"].data
@@ -342,8 +395,9 @@ def test_v2_catalogs_are_consistent_with_the_input_sample(catalog, galaxies):
                 order = np.argsort(g["TARGETID"])
                 row = order[np.searchsorted(g["TARGETID"], gz["TARGET"], sorter=order)]
                 expected = _xyz(g["RA"][row], g["DEC"][row], g["Z"][row], hdul[0].header["OMEGAM"])
-                np.testing.assert_allclose(np.column_stack([gz["X"], gz["Y"], gz["Z"]]), expected,
-                                           atol=1e-6)
+                np.testing.assert_allclose(
+                    np.column_stack([gz["X"], gz["Y"], gz["Z"]]), expected, atol=1e-6
+                )
                 if algorithm == "ZOBOV":
                     nested += int(np.sum(zv["VOID1"] != zv["VOID0"]))
                     assert "GALVIZ" not in hdul

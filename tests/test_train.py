@@ -38,14 +38,19 @@ def test_train_saves_a_complete_checkpoint_and_registers_the_run(table_db, tmp_p
 def test_resume_from_checkpoint(table_db, tmp_path) -> None:
     train(train_config(table_db, tmp_path / "first", ["trainer.max_epochs=1"]))
     last = tmp_path / "first" / "checkpoints" / "last.ckpt"
-    train(train_config(table_db, tmp_path / "second", ["trainer.max_epochs=2", f"ckpt_path={last}"]))
+    train(
+        train_config(table_db, tmp_path / "second", ["trainer.max_epochs=2", f"ckpt_path={last}"])
+    )
     resumed = torch.load(tmp_path / "second" / "checkpoints" / "last.ckpt", weights_only=False)
     assert resumed["epoch"] == 1 and resumed["global_step"] > 0
 
 
 def test_unknown_metric_fails_loudly(table_db, tmp_path) -> None:
-    cfg = train_config(table_db, tmp_path, ["optimized_metric=val/nope", "trainer.max_epochs=1",
-                                             "register_run=false"])
+    cfg = train_config(
+        table_db,
+        tmp_path,
+        ["optimized_metric=val/nope", "trainer.max_epochs=1", "register_run=false"],
+    )
     with pytest.raises(DesivoidError, match="val/nope.*never logged"):
         train(cfg)
 
@@ -53,16 +58,29 @@ def test_unknown_metric_fails_loudly(table_db, tmp_path) -> None:
 def test_wandb_logger_works_offline(table_db, tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("WANDB_SILENT", "true")
-    train(train_config(table_db, tmp_path, ["logger=wandb", "trainer.max_epochs=1",
-                                            "register_run=false"]))
+    train(
+        train_config(
+            table_db, tmp_path, ["logger=wandb", "trainer.max_epochs=1", "register_run=false"]
+        )
+    )
     assert list(tmp_path.glob("wandb/offline-run-*/files"))
 
 
-@pytest.mark.parametrize("experiment", sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml")))
+@pytest.mark.parametrize(
+    "experiment", sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
+)
 def test_every_experiment_composes_and_trains(table_db, tmp_path, experiment) -> None:
-    cfg = train_config(table_db, tmp_path, [f"experiment={experiment}", "trainer.max_epochs=1",
-                                            "+trainer.limit_train_batches=3", "register_run=false",
-                                            "test=false"])
+    cfg = train_config(
+        table_db,
+        tmp_path,
+        [
+            f"experiment={experiment}",
+            "trainer.max_epochs=1",
+            "+trainer.limit_train_batches=3",
+            "register_run=false",
+            "test=false",
+        ],
+    )
     assert math.isfinite(train(cfg))
 
 

@@ -16,8 +16,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-db_app = typer.Typer(help="The database: embedded (data/pg/) unless DESIVOID_DSN is set.",
-                     no_args_is_help=True)
+db_app = typer.Typer(
+    help="The database: embedded (data/pg/) unless DESIVOID_DSN is set.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 out = Console()
 
@@ -122,14 +123,26 @@ def ingest(
     for name in ("kind", "status", "rows", "s", "rows/s"):
         table.add_column(name, justify="left" if name in ("kind", "status") else "right")
     for r in results:
-        table.add_row(r.path.name, r.kind, r.status, f"{sum(r.rows.values()):,}",
-                      f"{r.seconds:.2f}", f"{r.rows_per_s:,.0f}")
+        table.add_row(
+            r.path.name,
+            r.kind,
+            r.status,
+            f"{sum(r.rows.values()):,}",
+            f"{r.seconds:.2f}",
+            f"{r.rows_per_s:,.0f}",
+        )
     loaded = [r for r in results if r.status == "loaded"]
     rows = sum(sum(r.rows.values()) for r in loaded)
     seconds = sum(r.seconds for r in loaded)
     table.add_section()
-    table.add_row(f"{len(loaded)} loaded, {len(results) - len(loaded)} skipped", "", "",
-                  f"{rows:,}", f"{seconds:.2f}", f"{rows / seconds:,.0f}" if seconds else "-")
+    table.add_row(
+        f"{len(loaded)} loaded, {len(results) - len(loaded)} skipped",
+        "",
+        "",
+        f"{rows:,}",
+        f"{seconds:.2f}",
+        f"{rows / seconds:,.0f}" if seconds else "-",
+    )
     out.print(table)
 
 
@@ -172,8 +185,10 @@ def features(
     for name, fraction in summary.in_void_fraction.items():
         table.add_row(name, f"{fraction:.1%}")
     out.print(table)
-    out.print(f"catalogs: {', '.join(summary.catalogs)}; excluded (z <= 0 or NaN): "
-              f"{summary.excluded:,}; compute {summary.compute_s:.1f} s, load {summary.load_s:.1f} s")
+    out.print(
+        f"catalogs: {', '.join(summary.catalogs)}; excluded (z <= 0 or NaN): "
+        f"{summary.excluded:,}; compute {summary.compute_s:.1f} s, load {summary.load_s:.1f} s"
+    )
 
 
 @app.command()
@@ -212,9 +227,14 @@ def runs() -> None:
     for name in ("run", "created", "model", "code", "val/recon_mse_best", "val/pca_recon_mse"):
         table.add_column(name)
     for run in list_runs(open_database()):
-        table.add_row(run.run_id, f"{run.created:%Y-%m-%d %H:%M}", run.model_kind, str(run.code_dim),
-                      _fmt(run.metrics.get("val/recon_mse_best")),
-                      _fmt(run.metrics.get("val/pca_recon_mse")))
+        table.add_row(
+            run.run_id,
+            f"{run.created:%Y-%m-%d %H:%M}",
+            run.model_kind,
+            str(run.code_dim),
+            _fmt(run.metrics.get("val/recon_mse_best")),
+            _fmt(run.metrics.get("val/pca_recon_mse")),
+        )
     out.print(table)
 
 
@@ -234,14 +254,18 @@ def embed(
 
     with RichReporter() as reporter:
         summary = run_embed(open_database(), run, batch_size, reporter=reporter)
-    out.print(f"run {summary.run_id}: {summary.rows:,} embeddings of dimension {summary.dim}; "
-              f"write {summary.write_s:.1f} s ({summary.rows / max(summary.write_s, 1e-9):,.0f} "
-              f"rows/s), HNSW index {summary.index_s:.1f} s")
+    out.print(
+        f"run {summary.run_id}: {summary.rows:,} embeddings of dimension {summary.dim}; "
+        f"write {summary.write_s:.1f} s ({summary.rows / max(summary.write_s, 1e-9):,.0f} "
+        f"rows/s), HNSW index {summary.index_s:.1f} s"
+    )
 
 
 @app.command()
 def similar(
-    targetid: int | None = typer.Argument(None, help="DESI TARGETID; default: an example void galaxy."),
+    targetid: int | None = typer.Argument(
+        None, help="DESI TARGETID; default: an example void galaxy."
+    ),
     k: int = typer.Option(10, "-k", help="Number of neighbours."),
     run: str | None = typer.Option(None, help="Run id; default: the newest embedded run."),
 ) -> None:
@@ -256,18 +280,26 @@ def similar(
         out.print(f"example: targetid {targetid}, a galaxy inside a VoidFinder void")
     header, *rows = query(db, targetid, k, run)
     if not rows:
-        Console(stderr=True).print(f"no galaxy with targetid {targetid} has an embedding in run "
-                                   f"{run or 'latest'}")
+        Console(stderr=True).print(
+            f"no galaxy with targetid {targetid} has an embedding in run {run or 'latest'}"
+        )
         raise typer.Exit(1)
     table = Table(title=f"galaxies most similar to {targetid} (run {run or 'latest'})")
     for name in ("targetid", "survey/program", "distance", "z", "log M*", "in a void of"):
-        table.add_column(name, justify="left" if name in ("survey/program", "in a void of") else "right")
+        table.add_column(
+            name, justify="left" if name in ("survey/program", "in a void of") else "right"
+        )
     for row in rows:
         named = dict(zip(header, row, strict=True))
         voids = [a for a in ("vf", "vide", "zobov", "revolver") if named.get(f"{a}_in_void")]
-        table.add_row(str(named["targetid"]), f"{named['survey']}/{named['program']}",
-                      _cell(named["distance"]), _cell(named["z"]), _cell(named["logmstar"]),
-                      " ".join(voids) or "-")
+        table.add_row(
+            str(named["targetid"]),
+            f"{named['survey']}/{named['program']}",
+            _cell(named["distance"]),
+            _cell(named["z"]),
+            _cell(named["logmstar"]),
+            " ".join(voids) or "-",
+        )
     out.print(table)
 
 

@@ -1,4 +1,4 @@
-"""Where local state lives: `data/` under the working directory unless DESIVOID_DATA_DIR says otherwise."""
+"""Where local state lives: `data/` in the working directory, or DESIVOID_DATA_DIR."""
 
 from __future__ import annotations
 

@@ -18,8 +18,14 @@ log = logging.getLogger(__name__)
 def git_commit() -> str | None:
     """The commit of the code that trains (None outside a git checkout)."""
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, check=True, timeout=10).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
 
@@ -42,8 +48,11 @@ def build(cfg: DictConfig):
         "features": datamodule.features,
         "git_commit": git_commit(),
     }
-    trainer = instantiate(cfg.trainer, callbacks=_instantiate_all(cfg.get("callbacks")),
-                          logger=_instantiate_all(cfg.get("logger")) or False)
+    trainer = instantiate(
+        cfg.trainer,
+        callbacks=_instantiate_all(cfg.get("callbacks")),
+        logger=_instantiate_all(cfg.get("logger")) or False,
+    )
     return datamodule, model, trainer
 
 
@@ -54,7 +63,11 @@ def train(cfg: DictConfig) -> float:
     if cfg.get("train", True):
         trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    if cfg.get("test") and trainer.checkpoint_callback and trainer.checkpoint_callback.best_model_path:
+    if (
+        cfg.get("test")
+        and trainer.checkpoint_callback
+        and trainer.checkpoint_callback.best_model_path
+    ):
         trainer.test(model, datamodule=datamodule, verbose=False)
     if cfg.get("register_run") and trainer.is_global_zero:
         from desivoid_ml.embed.runs import register_run
@@ -68,8 +81,10 @@ def _metric(name: str | None, metrics: dict[str, float]) -> float:
     if not name:
         return float("nan")
     if name not in metrics:
-        raise DesivoidError(f"optimized_metric {name!r} was never logged; logged metrics: "
-                            f"{', '.join(sorted(metrics)) or 'none'}")
+        raise DesivoidError(
+            f"optimized_metric {name!r} was never logged; logged metrics: "
+            f"{', '.join(sorted(metrics)) or 'none'}"
+        )
     return metrics[name]
 
 

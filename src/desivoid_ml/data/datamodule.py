@@ -17,10 +17,20 @@ from desivoid_ml.db.connection import Database, Namespace, connect, resolve_dsn
 class FeatureDataModule(LightningDataModule):
     """Train/val/test/predict loaders of feature batches; normalisation from the train split."""
 
-    def __init__(self, features: dict[str, str], dsn: str | None = None, namespace: str = "",
-                 table: str = "galaxy", fractions: dict | None = None, batch_size: int = 1024,
-                 num_workers: int = 0, seed: int = 0, block_pages: int = 1024,
-                 shuffle_buffer: int = 65_536, pca_components: int | None = None):
+    def __init__(
+        self,
+        features: dict[str, str],
+        dsn: str | None = None,
+        namespace: str = "",
+        table: str = "galaxy",
+        fractions: dict | None = None,
+        batch_size: int = 1024,
+        num_workers: int = 0,
+        seed: int = 0,
+        block_pages: int = 1024,
+        shuffle_buffer: int = 65_536,
+        pca_components: int | None = None,
+    ):
         super().__init__()
         if not features:
             raise ValueError("data.features is empty: list the feature columns to train on")
@@ -47,8 +57,9 @@ class FeatureDataModule(LightningDataModule):
         """Normalisation statistics (SQL, train split) and, if asked, the PCA baseline basis."""
         if self.normalization is None:
             with connect(self.db.dsn) as conn:
-                self.normalization = compute(conn, self.db.ns.features, self.table, self.features,
-                                             self.fractions)
+                self.normalization = compute(
+                    conn, self.db.ns.features, self.table, self.features, self.fractions
+                )
         if self.pca_k and self.pca_basis is None:
             self.pca_basis = self._fit_pca(min(self.pca_k, self.n_features))
         trainer = getattr(self, "trainer", None)
@@ -61,18 +72,28 @@ class FeatureDataModule(LightningDataModule):
             self._train.set_epoch(epoch)
 
     def spec(self, split: str, shuffle: bool = False, with_keys: bool = False) -> StreamSpec:
-        return StreamSpec(dsn=self.db.dsn, schema=self.db.ns.features, table=self.table,
-                          features=self.features, split=split, fractions=self.fractions,
-                          batch_size=self.batch_size, shuffle=shuffle, seed=self.seed,
-                          block_pages=self.block_pages, shuffle_buffer=self.shuffle_buffer,
-                          with_keys=with_keys, pad_to_batches=self._pad_to if split == "train"
-                          else None)
+        return StreamSpec(
+            dsn=self.db.dsn,
+            schema=self.db.ns.features,
+            table=self.table,
+            features=self.features,
+            split=split,
+            fractions=self.fractions,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            seed=self.seed,
+            block_pages=self.block_pages,
+            shuffle_buffer=self.shuffle_buffer,
+            with_keys=with_keys,
+            pad_to_batches=self._pad_to if split == "train" else None,
+        )
 
     def _loader(self, dataset: FeatureStream) -> DataLoader:
         # batch_size=None: the dataset yields whole batches; workers restart every epoch so
         # they pick up the epoch number set just before.
-        return DataLoader(dataset, batch_size=None, num_workers=self.num_workers,
-                          persistent_workers=False)
+        return DataLoader(
+            dataset, batch_size=None, num_workers=self.num_workers, persistent_workers=False
+        )
 
     def train_dataloader(self) -> DataLoader:
         self._train = FeatureStream(self.spec("train", shuffle=True))
@@ -91,9 +112,13 @@ class FeatureDataModule(LightningDataModule):
         """Batches of the fullest train shard, so every DDP rank can take as many steps."""
         shards = world_size * max(self.num_workers, 1)
         with connect(self.db.dsn) as conn:
-            counts = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {} GROUP BY {}").format(
-                sql.Identifier(self.db.ns.features, self.table),
-                split_predicate("train", self.fractions), shard_expression(shards))).fetchall()
+            counts = conn.execute(
+                sql.SQL("SELECT count(*) FROM {} WHERE {} GROUP BY {}").format(
+                    sql.Identifier(self.db.ns.features, self.table),
+                    split_predicate("train", self.fractions),
+                    shard_expression(shards),
+                )
+            ).fetchall()
         most = max((c[0] for c in counts), default=0)
         return -(-most // self.batch_size)
 

@@ -32,20 +32,26 @@ class Normalization:
         return asdict(self)
 
 
-def compute(conn, schema: str, table: str, features: dict[str, str],
-            fractions: Fractions) -> Normalization:
+def compute(
+    conn, schema: str, table: str, features: dict[str, str], fractions: Fractions
+) -> Normalization:
     """Mean and std of every feature over the non-NULL train rows."""
     aggregates = sql.SQL(", ").join(
         sql.SQL("avg(({e})::float8), stddev_pop(({e})::float8), count(({e}))").format(e=sql.SQL(e))
         for e in features.values()
     )
-    row = conn.execute(sql.SQL("SELECT {} FROM {} WHERE {}").format(
-        aggregates, sql.Identifier(schema, table), split_predicate("train", fractions))).fetchone()
+    row = conn.execute(
+        sql.SQL("SELECT {} FROM {} WHERE {}").format(
+            aggregates, sql.Identifier(schema, table), split_predicate("train", fractions)
+        )
+    ).fetchone()
     means, stds, counts = row[0::3], row[1::3], row[2::3]
     empty = [name for name, count in zip(features, counts, strict=True) if not count]
     if empty:
-        raise DesivoidError(f"features {', '.join(empty)} have no values in the train split of "
-                            f"{schema}.{table}; drop them from the data config")
+        raise DesivoidError(
+            f"features {', '.join(empty)} have no values in the train split of "
+            f"{schema}.{table}; drop them from the data config"
+        )
     std = [float(s) if s and s > 0 else 1.0 for s in stds]
     return Normalization(list(features), [float(m) for m in means], std)
 

@@ -31,8 +31,12 @@ class Fractions:
 
     def bucket_range(self, split: str) -> tuple[int, int]:
         """[low, high) of `key_hash & 1023` for a split."""
-        edges = [0, round(self.train * SPLIT_BUCKETS),
-                 round((self.train + self.val) * SPLIT_BUCKETS), SPLIT_BUCKETS]
+        edges = [
+            0,
+            round(self.train * SPLIT_BUCKETS),
+            round((self.train + self.val) * SPLIT_BUCKETS),
+            SPLIT_BUCKETS,
+        ]
         index = SPLITS.index(split)
         return edges[index], edges[index + 1]
 
@@ -43,7 +47,8 @@ def split_predicate(split: str, fractions: Fractions) -> sql.Composable:
         return sql.SQL("true")
     low, high = fractions.bucket_range(split)
     return sql.SQL("(key_hash & 1023) >= {} AND (key_hash & 1023) < {}").format(
-        sql.Literal(low), sql.Literal(high))
+        sql.Literal(low), sql.Literal(high)
+    )
 
 
 def shard_predicate(shard: int, shards: int) -> sql.Composable:
@@ -72,17 +77,23 @@ def feature_select(expressions: dict[str, str], with_keys: bool) -> sql.Composab
     if with_keys:
         parts += [sql.SQL("targetid"), sql.SQL("survey::char(16)"), sql.SQL("program::char(16)")]
     parts += [
-        sql.SQL("COALESCE(({})::float4, 'NaN'::float4) AS {}").format(sql.SQL(expr),
-                                                                      sql.Identifier(name))
+        sql.SQL("COALESCE(({})::float4, 'NaN'::float4) AS {}").format(
+            sql.SQL(expr), sql.Identifier(name)
+        )
         for name, expr in expressions.items()
     ]
     return sql.SQL(", ").join(parts)
 
 
-def block_query(table: sql.Identifier, expressions: dict[str, str], where: list[sql.Composable],
-                with_keys: bool = False) -> sql.Composable:
+def block_query(
+    table: sql.Identifier,
+    expressions: dict[str, str],
+    where: list[sql.Composable],
+    with_keys: bool = False,
+) -> sql.Composable:
     return sql.SQL("SELECT {} FROM {} WHERE {}").format(
-        feature_select(expressions, with_keys), table, sql.SQL(" AND ").join(where))
+        feature_select(expressions, with_keys), table, sql.SQL(" AND ").join(where)
+    )
 
 
 def copy_fields(names: list[str], with_keys: bool) -> list[tuple[str, str]]:

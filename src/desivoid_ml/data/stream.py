@@ -12,14 +12,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.recfunctions import structured_to_unstructured
 import torch
 import torch.distributed as dist
+from numpy.lib.recfunctions import structured_to_unstructured
 from psycopg import sql
 from torch.utils.data import IterableDataset, get_worker_info
 
-from desivoid_ml.db.connection import connect
-from desivoid_ml.db.copy_read import iter_copy_blocks
 from desivoid_ml.data.query import (
     Fractions,
     block_query,
@@ -28,6 +26,8 @@ from desivoid_ml.data.query import (
     shard_predicate,
     split_predicate,
 )
+from desivoid_ml.db.connection import connect
+from desivoid_ml.db.copy_read import iter_copy_blocks
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,12 @@ class StreamSpec:
 
 def table_pages(conn, schema: str, table: str) -> int:
     """Heap pages of the table now."""
-    return int(conn.execute(
-        "SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int",
-        (f'"{schema}"."{table}"',),
-    ).fetchone()[0])
+    return int(
+        conn.execute(
+            "SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int",
+            (f'"{schema}"."{table}"',),
+        ).fetchone()[0]
+    )
 
 
 def shard_of_this_worker(rank: int | None = None, world: int | None = None) -> tuple[int, int]:
@@ -95,8 +97,10 @@ class FeatureStream(IterableDataset):
             yield self._empty_batch()
 
     def _empty_batch(self) -> dict[str, torch.Tensor]:
-        return {"x": torch.zeros(0, len(self.spec.features)),
-                "key_hash": torch.zeros(0, dtype=torch.int64)}
+        return {
+            "x": torch.zeros(0, len(self.spec.features)),
+            "key_hash": torch.zeros(0, dtype=torch.int64),
+        }
 
     def _blocks(self, conn, rng: np.random.Generator) -> list[tuple[int, int | None]]:
         pages = table_pages(conn, self.spec.schema, self.spec.table)
@@ -112,8 +116,11 @@ class FeatureStream(IterableDataset):
         fields = copy_fields(list(spec.features), spec.with_keys)
         table = sql.Identifier(spec.schema, spec.table)
         for first, last in self._blocks(conn, rng):
-            where = [page_predicate(first, last), split_predicate(spec.split, spec.fractions),
-                     shard_predicate(shard, shards)]
+            where = [
+                page_predicate(first, last),
+                split_predicate(spec.split, spec.fractions),
+                shard_predicate(shard, shards),
+            ]
             query = block_query(table, spec.features, where, spec.with_keys)
             yield from iter_copy_blocks(conn, query, fields, rows_per_block=spec.shuffle_buffer)
 
@@ -143,8 +150,10 @@ class FeatureStream(IterableDataset):
         matrix = structured_to_unstructured(rows[names], dtype=np.float32)
         for start in range(0, len(rows), self.spec.batch_size):
             stop = start + self.spec.batch_size
-            batch = {"x": torch.from_numpy(np.ascontiguousarray(matrix[start:stop])),
-                     "key_hash": torch.from_numpy(rows["key_hash"][start:stop].copy())}
+            batch = {
+                "x": torch.from_numpy(np.ascontiguousarray(matrix[start:stop])),
+                "key_hash": torch.from_numpy(rows["key_hash"][start:stop].copy()),
+            }
             if self.spec.with_keys:
                 batch["targetid"] = torch.from_numpy(rows["targetid"][start:stop].copy())
                 batch["survey"] = np.strings.rstrip(rows["survey"][start:stop])

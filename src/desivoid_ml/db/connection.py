@@ -24,7 +24,9 @@ class Namespace:
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z0-9_]*", self.prefix):
-            raise ValueError(f"namespace prefix must be lowercase letters, digits, _: {self.prefix!r}")
+            raise ValueError(
+                f"namespace prefix must be lowercase letters, digits, _: {self.prefix!r}"
+            )
 
     @property
     def meta(self) -> str:

@@ -111,9 +111,7 @@ class RowEncoder:
         keep[:, offset : offset + width] = np.arange(width) < lengths[:, None]
         return keep
 
-    def _drop_nulls(
-        self, keep: np.ndarray | None, n: int, i: int, null: np.ndarray
-    ) -> np.ndarray:
+    def _drop_nulls(self, keep: np.ndarray | None, n: int, i: int, null: np.ndarray) -> np.ndarray:
         keep = self._keep_mask(keep, n)
         offset, width = self._value_spans[i]
         keep[null, offset : offset + width] = False
@@ -132,8 +130,12 @@ def _record_dtype(columns: Sequence[CopyColumn]) -> np.dtype:
         if column.is_text:
             fields.append((f"v{i}", f"S{max(column.text_width, 1)}"))
         elif column.is_vector:
-            fields.append((f"v{i}", [("dim", ">i2"), ("unused", ">i2"),
-                                     ("values", ">f4", (column.shape[0],))]))
+            fields.append(
+                (
+                    f"v{i}",
+                    [("dim", ">i2"), ("unused", ">i2"), ("values", ">f4", (column.shape[0],))],
+                )
+            )
         elif column.shape:
             fields.append((f"v{i}", _array_dtype(column)))
         else:

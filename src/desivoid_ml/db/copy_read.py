@@ -34,8 +34,12 @@ def tuple_dtype(fields: Sequence[tuple[str, str]]) -> np.dtype:
     return np.dtype(layout)
 
 
-def iter_copy_blocks(conn: psycopg.Connection, query: sql.Composable, fields: Sequence[tuple[str, str]],
-                     rows_per_block: int = 65_536) -> Iterator[np.ndarray]:
+def iter_copy_blocks(
+    conn: psycopg.Connection,
+    query: sql.Composable,
+    fields: Sequence[tuple[str, str]],
+    rows_per_block: int = 65_536,
+) -> Iterator[np.ndarray]:
     """Decoded blocks of about `rows_per_block` tuples, in query order."""
     dtype = tuple_dtype(fields)
     block_bytes = dtype.itemsize * rows_per_block
@@ -59,8 +63,9 @@ def iter_copy_blocks(conn: psycopg.Connection, query: sql.Composable, fields: Se
         yield _decode(tail, dtype, fields)
 
 
-def read_copy(conn: psycopg.Connection, query: sql.Composable,
-              fields: Sequence[tuple[str, str]]) -> np.ndarray:
+def read_copy(
+    conn: psycopg.Connection, query: sql.Composable, fields: Sequence[tuple[str, str]]
+) -> np.ndarray:
     """The whole result as one structured array (fields named as given)."""
     blocks = list(iter_copy_blocks(conn, query, fields))
     if not blocks:
@@ -70,8 +75,10 @@ def read_copy(conn: psycopg.Connection, query: sql.Composable,
 
 def _decode(buffer: bytes | bytearray, dtype: np.dtype, fields) -> np.ndarray:
     if len(buffer) % dtype.itemsize:
-        raise DesivoidError("binary COPY stream does not divide into fixed-size tuples: a column "
-                            "is NULL or wider than declared; select it with COALESCE or char(n)")
+        raise DesivoidError(
+            "binary COPY stream does not divide into fixed-size tuples: a column "
+            "is NULL or wider than declared; select it with COALESCE or char(n)"
+        )
     records = np.frombuffer(bytes(buffer), dtype=dtype)
     _check_widths(records, dtype, fields)
     out = np.empty(len(records), dtype=_public_dtype(dtype, fields))
@@ -86,8 +93,10 @@ def _check_widths(records: np.ndarray, dtype: np.dtype, fields) -> None:
     for name, _ in fields:
         bad |= records[f"_len_{name}"] != dtype.fields[name][0].itemsize
     if bad.any():
-        raise DesivoidError(f"binary COPY row {int(np.argmax(bad))} has a NULL or a value of "
-                            "unexpected width; select columns with COALESCE or cast text to char(n)")
+        raise DesivoidError(
+            f"binary COPY row {int(np.argmax(bad))} has a NULL or a value of "
+            "unexpected width; select columns with COALESCE or cast text to char(n)"
+        )
 
 
 def _public_dtype(dtype: np.dtype, fields) -> np.dtype:

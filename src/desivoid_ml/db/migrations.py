@@ -67,11 +67,13 @@ def _schema_names(ns: Namespace) -> dict[str, str]:
 def require_vector_available(conn: psycopg.Connection) -> None:
     """pgvector must be installable on this server: say so plainly when it is not."""
     row = conn.execute(
-        "SELECT count(*) FROM pg_available_extensions WHERE name = 'vector'").fetchone()
+        "SELECT count(*) FROM pg_available_extensions WHERE name = 'vector'"
+    ).fetchone()
     if not row[0]:
         raise DesivoidError(
             "this PostgreSQL server has no pgvector extension; install pgvector "
-            "(https://github.com/pgvector/pgvector) or unset DESIVOID_DSN to use the embedded server"
+            "(https://github.com/pgvector/pgvector) or unset DESIVOID_DSN to use the embedded "
+            "server"
         )
 
 
@@ -79,5 +81,7 @@ def require_vector_installed(conn: psycopg.Connection) -> None:
     """The current database must have the vector extension created."""
     if not conn.execute("SELECT count(*) FROM pg_extension WHERE extname = 'vector'").fetchone()[0]:
         require_vector_available(conn)
-        raise DesivoidError("the vector extension is not created in this database; run "
-                            "`desivoid db start` (it applies the migrations) or CREATE EXTENSION vector")
+        raise DesivoidError(
+            "the vector extension is not created in this database; run "
+            "`desivoid db start` (it applies the migrations) or CREATE EXTENSION vector"
+        )

@@ -54,34 +54,63 @@ def load_sample(db: Database, run: Run, rows: int = SAMPLE_ROWS) -> Sample:
     """A hash-selected sample (stable across calls) of embedded galaxies."""
     with db.connect() as conn:
         run_id, partition, dim = embedded_run(conn, db, run.run_id)
-        total = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
-            sql.Identifier(db.ns.ml, partition))).fetchone()[0]
+        total = conn.execute(
+            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(db.ns.ml, partition))
+        ).fetchone()[0]
         keep = max(1, min(1024, int(np.ceil(1024 * rows / max(total, 1)))))
-        present = {r[0] for r in conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
-            "AND table_name = 'galaxy'", (db.ns.features,))}
+        present = {
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+                "AND table_name = 'galaxy'",
+                (db.ns.features,),
+            )
+        }
         low, high = Fractions().bucket_range("train")
         exprs = [f"COALESCE(({e})::float4, 'NaN')" for e in run.features.values()]
         query = sql.SQL(
             "SELECT e.embedding::vector({d}), {env}, {ssfr}, {mass}, "
             "((f.key_hash & 1023) >= {low} AND (f.key_hash & 1023) < {high}), {feats} "
             "FROM {part} e JOIN {galaxy} f USING (targetid, survey, program) "
-            "WHERE ((f.key_hash >> 20) & 1023) < {keep}").format(
-            d=sql.Literal(dim), low=sql.Literal(low), high=sql.Literal(high),
-            env=sql.SQL(f"COALESCE({ENVIRONMENT_COLUMN}::int, -1)" if ENVIRONMENT_COLUMN in present
-                        else "-1"),
-            ssfr=sql.SQL("COALESCE(log_ssfr::float4, 'NaN')" if "log_ssfr" in present else "'NaN'::float4"),
-            mass=sql.SQL("COALESCE(logmstar::float4, 'NaN')" if "logmstar" in present else "'NaN'::float4"),
+            "WHERE ((f.key_hash >> 20) & 1023) < {keep}"
+        ).format(
+            d=sql.Literal(dim),
+            low=sql.Literal(low),
+            high=sql.Literal(high),
+            env=sql.SQL(
+                f"COALESCE({ENVIRONMENT_COLUMN}::int, -1)"
+                if ENVIRONMENT_COLUMN in present
+                else "-1"
+            ),
+            ssfr=sql.SQL(
+                "COALESCE(log_ssfr::float4, 'NaN')" if "log_ssfr" in present else "'NaN'::float4"
+            ),
+            mass=sql.SQL(
+                "COALESCE(logmstar::float4, 'NaN')" if "logmstar" in present else "'NaN'::float4"
+            ),
             feats=sql.SQL(", ").join(sql.SQL(e) for e in exprs),
-            part=sql.Identifier(db.ns.ml, partition), galaxy=sql.Identifier(db.ns.features, "galaxy"),
-            keep=sql.Literal(keep))
-        fields = [("code", f"vector({dim})"), ("in_void", "integer"), ("log_ssfr", "real"),
-                  ("logmstar", "real"), ("train", "boolean")]
+            part=sql.Identifier(db.ns.ml, partition),
+            galaxy=sql.Identifier(db.ns.features, "galaxy"),
+            keep=sql.Literal(keep),
+        )
+        fields = [
+            ("code", f"vector({dim})"),
+            ("in_void", "integer"),
+            ("log_ssfr", "real"),
+            ("logmstar", "real"),
+            ("train", "boolean"),
+        ]
         fields += [(f"f{i}", "real") for i in range(len(exprs))]
         data = read_copy(conn, query, fields)
     features = np.stack([data[f"f{i}"] for i in range(len(exprs))], axis=1)
-    return Sample(data["code"], data["in_void"], data["log_ssfr"], data["logmstar"],
-                  data["train"].astype(bool), features)
+    return Sample(
+        data["code"],
+        data["in_void"],
+        data["log_ssfr"],
+        data["logmstar"],
+        data["train"].astype(bool),
+        features,
+    )
 
 
 def environment_auc(sample: Sample) -> dict[str, float]:
@@ -90,7 +119,11 @@ def environment_auc(sample: Sample) -> dict[str, float]:
     train, test = known & sample.split_train, known & ~sample.split_train
     y_train, y_test = sample.in_void[train], sample.in_void[test]
     if len(np.unique(y_train)) < 2 or len(np.unique(y_test)) < 2:
-        return {"auc_embedding": float("nan"), "auc_logmstar": float("nan"), "n_test": int(test.sum())}
+        return {
+            "auc_embedding": float("nan"),
+            "auc_logmstar": float("nan"),
+            "n_test": int(test.sum()),
+        }
     scores = {}
     for name, x in (("auc_embedding", sample.codes), ("auc_logmstar", sample.logmstar[:, None])):
         model = LogisticRegression(max_iter=2000).fit(x[train], y_train)
@@ -113,8 +146,12 @@ def _loss_figure(run: Run, path: Path) -> bool:
         points = [(int(r["step"]), float(r[key])) for r in rows if r.get(key)]
         if points:
             ax.plot(*zip(*points, strict=True), style, label=key, ms=3)
-    ax.set(xlabel="step", ylabel="masked MSE (standardised units)", yscale="log",
-           title="training and validation loss vs the PCA baseline")
+    ax.set(
+        xlabel="step",
+        ylabel="masked MSE (standardised units)",
+        yscale="log",
+        title="training and validation loss vs the PCA baseline",
+    )
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -132,21 +169,36 @@ def _map_figure(sample: Sample, path: Path) -> str:
     fig, axes = plt.subplots(1, 2, figsize=(12, 5))
     low, high = np.percentile(xy, 0.5, axis=0), np.percentile(xy, 99.5, axis=0)
     pad = 0.05 * (high - low)
-    for label, value, colour in (("unknown", -1, "lightgrey"), ("not in a void", 0, "tab:orange"),
-                                 ("in a VoidFinder void", 1, "tab:blue")):
+    for label, value, colour in (
+        ("unknown", -1, "lightgrey"),
+        ("not in a void", 0, "tab:orange"),
+        ("in a VoidFinder void", 1, "tab:blue"),
+    ):
         rows = sample.in_void == value
-        axes[0].scatter(xy[rows, 0], xy[rows, 1], s=2, c=colour, alpha=0.4, label=label,
-                        rasterized=True)
+        axes[0].scatter(
+            xy[rows, 0], xy[rows, 1], s=2, c=colour, alpha=0.4, label=label, rasterized=True
+        )
     axes[0].legend(markerscale=5, loc="best")
     axes[0].set(title=f"embeddings ({method}) by VoidFinder membership")
     finite = np.isfinite(sample.log_ssfr)
-    points = axes[1].scatter(xy[finite, 0], xy[finite, 1], s=2, c=sample.log_ssfr[finite],
-                             cmap="coolwarm_r", alpha=0.6, rasterized=True,
-                             vmin=np.percentile(sample.log_ssfr[finite], 2) if finite.any() else None,
-                             vmax=np.percentile(sample.log_ssfr[finite], 98) if finite.any() else None)
+    points = axes[1].scatter(
+        xy[finite, 0],
+        xy[finite, 1],
+        s=2,
+        c=sample.log_ssfr[finite],
+        cmap="coolwarm_r",
+        alpha=0.6,
+        rasterized=True,
+        vmin=np.percentile(sample.log_ssfr[finite], 2) if finite.any() else None,
+        vmax=np.percentile(sample.log_ssfr[finite], 98) if finite.any() else None,
+    )
     for ax in axes:  # the central 99% of points; a few extreme galaxies would squash the rest
-        ax.set(xlim=(low[0] - pad[0], high[0] + pad[0]), ylim=(low[1] - pad[1], high[1] + pad[1]),
-               xlabel=f"{method} 1", ylabel=f"{method} 2")
+        ax.set(
+            xlim=(low[0] - pad[0], high[0] + pad[0]),
+            ylim=(low[1] - pad[1], high[1] + pad[1]),
+            xlabel=f"{method} 1",
+            ylabel=f"{method} 2",
+        )
     fig.colorbar(points, ax=axes[1], label="log sSFR [1/yr]")
     axes[1].set(title=f"embeddings ({method}) coloured by sSFR")
     fig.tight_layout()
@@ -197,27 +249,44 @@ def write_report(db: Database, run_id: str | None, out_root: Path = Path("report
     errors = _reconstruction_figure(run, sample, out / "reconstruction.png")
     auc = environment_auc(sample)
     example, neighbours = _example(db, run)
-    (out / "summary.json").write_text(json.dumps(
-        {"run": run.run_id, "metrics": run.metrics, "environment_auc": auc,
-         "reconstruction_mse": errors, "sample_rows": len(sample.codes)}, indent=2))
+    (out / "summary.json").write_text(
+        json.dumps(
+            {
+                "run": run.run_id,
+                "metrics": run.metrics,
+                "environment_auc": auc,
+                "reconstruction_mse": errors,
+                "sample_rows": len(sample.codes),
+            },
+            indent=2,
+        )
+    )
     page = _html(run, auc, method, has_loss, example, neighbours, len(sample.codes))
     (out / "index.html").write_text(page)
     return out / "index.html"
 
 
 def _html(run: Run, auc: dict, method: str, has_loss: bool, example, neighbours, n: int) -> str:
-    metrics = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:.5g}</td></tr>"
-                      for k, v in sorted(run.metrics.items()))
+    metrics = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{v:.5g}</td></tr>"
+        for k, v in sorted(run.metrics.items())
+    )
     table = ""
     if neighbours:
         header, *rows = neighbours
         table = "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"
-        table += "".join("<tr>" + "".join(f"<td>{html.escape(_text(v))}</td>" for v in row) + "</tr>"
-                         for row in rows) + "</table>"
+        table += (
+            "".join(
+                "<tr>" + "".join(f"<td>{html.escape(_text(v))}</td>" for v in row) + "</tr>"
+                for row in rows
+            )
+            + "</table>"
+        )
     loss = '<img src="loss.png" alt="loss curves">' if has_loss else "<p>no CSV log found</p>"
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>run {run.run_id}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}img{{max-width:100%}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}}</style>
+table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}}</style>
 </head><body><h1>Run {html.escape(run.run_id)}</h1>
 <p>{html.escape(run.model_kind)} with a {run.code_dim}-d code, trained on {len(run.features)}
 features; git commit {html.escape(str(run.git_commit))}. Figures use {n:,} embedded galaxies.</p>
@@ -225,9 +294,9 @@ features; git commit {html.escape(str(run.git_commit))}. Figures use {n:,} embed
 <h2>Loss</h2>{loss}
 <h2>Embedding map ({method})</h2><img src="embedding_map.png" alt="embedding map">
 <h2>Does the embedding carry environment?</h2>
-<p>Logistic regression predicting VoidFinder void membership on {auc.get('n_test', 0):,} held-out
-(test-split) galaxies: ROC AUC <b>{auc['auc_embedding']:.3f}</b> from the embedding vs
-<b>{auc['auc_logmstar']:.3f}</b> from log stellar mass alone.</p>
+<p>Logistic regression predicting VoidFinder void membership on {auc.get("n_test", 0):,} held-out
+(test-split) galaxies: ROC AUC <b>{auc["auc_embedding"]:.3f}</b> from the embedding vs
+<b>{auc["auc_logmstar"]:.3f}</b> from log stellar mass alone.</p>
 <h2>Reconstruction error per feature</h2><img src="reconstruction.png" alt="reconstruction error">
 <h2>An example void galaxy and its nearest neighbours</h2>
 <p>targetid {example}</p>{table}

@@ -41,13 +41,22 @@ def register_run(db: Database, model, trainer, metrics: dict[str, float]) -> str
     info = model.run_info
     with db.connect() as conn:
         conn.execute(
-            sql.SQL("INSERT INTO {} (run_id, model_kind, code_dim, config, checkpoint_path, "
-                    "metrics, git_commit, features, normalization) VALUES "
-                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s)").format(sql.Identifier(db.ns.ml, "runs")),
-            (run_id, hp.kind, hp.code_dim, json.dumps(info.get("config", {})), checkpoint or None,
-             json.dumps(metrics), info.get("git_commit"),
-             json.dumps(list(info.get("features", {}).items())),  # a list: jsonb reorders keys
-             json.dumps(model.normalization.to_dict())),
+            sql.SQL(
+                "INSERT INTO {} (run_id, model_kind, code_dim, config, checkpoint_path, "
+                "metrics, git_commit, features, normalization) VALUES "
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            ).format(sql.Identifier(db.ns.ml, "runs")),
+            (
+                run_id,
+                hp.kind,
+                hp.code_dim,
+                json.dumps(info.get("config", {})),
+                checkpoint or None,
+                json.dumps(metrics),
+                info.get("git_commit"),
+                json.dumps(list(info.get("features", {}).items())),  # a list: jsonb reorders keys
+                json.dumps(model.normalization.to_dict()),
+            ),
         )
     return run_id
 
@@ -55,10 +64,12 @@ def register_run(db: Database, model, trainer, metrics: dict[str, float]) -> str
 def list_runs(db: Database) -> list[Run]:
     """All runs, newest first."""
     with db.connect() as conn:
-        rows = conn.execute(sql.SQL(
-            "SELECT run_id, created, model_kind, code_dim, checkpoint_path, metrics, features, "
-            "normalization, config, git_commit FROM {} ORDER BY created DESC").format(
-            sql.Identifier(db.ns.ml, "runs"))).fetchall()
+        rows = conn.execute(
+            sql.SQL(
+                "SELECT run_id, created, model_kind, code_dim, checkpoint_path, metrics, features, "
+                "normalization, config, git_commit FROM {} ORDER BY created DESC"
+            ).format(sql.Identifier(db.ns.ml, "runs"))
+        ).fetchall()
     return [Run(*row[:6], dict(row[6]), *row[7:]) for row in rows]
 
 

@@ -27,7 +27,8 @@ DECLARE
     d integer;
 BEGIN
     SELECT s.partition, s.dim INTO part, d FROM {ml}.embedding_sets s
-    WHERE s.run_id = run OR (run IS NULL AND s.created = (SELECT max(created) FROM {ml}.embedding_sets));
+    WHERE s.run_id = run
+       OR (run IS NULL AND s.created = (SELECT max(created) FROM {ml}.embedding_sets));
     IF part IS NULL THEN
         RAISE EXCEPTION 'no embeddings for run %', COALESCE(run, 'latest')
             USING HINT = 'run `desivoid embed --run ...` first';
@@ -57,7 +58,8 @@ DECLARE
     q vector;
 BEGIN
     SELECT s.partition INTO part FROM {ml}.embedding_sets s
-    WHERE s.run_id = run OR (run IS NULL AND s.created = (SELECT max(created) FROM {ml}.embedding_sets));
+    WHERE s.run_id = run
+       OR (run IS NULL AND s.created = (SELECT max(created) FROM {ml}.embedding_sets));
     IF part IS NULL THEN
         RAISE EXCEPTION 'no embeddings for run %', COALESCE(run, 'latest')
             USING HINT = 'run `desivoid embed --run ...` first';
@@ -76,18 +78,27 @@ $fn$;
 
 def create_functions(conn, db: Database) -> None:
     """(Re)create the SQL functions for the feature columns that exist now."""
-    present = {r[0] for r in conn.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
-        "AND table_name = 'galaxy'", (db.ns.features,))}
+    present = {
+        r[0]
+        for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+            "AND table_name = 'galaxy'",
+            (db.ns.features,),
+        )
+    }
     env_columns = ", ".join(f"{a}_in_void boolean" for a in ENVIRONMENT)
     selected = [f"f.{p}::float8" if p in present else "NULL::float8" for p in PROPERTIES]
-    selected += [f"f.{a}_in_void" if f"{a}_in_void" in present else "NULL::boolean"
-                 for a in ENVIRONMENT]
+    selected += [
+        f"f.{a}_in_void" if f"{a}_in_void" in present else "NULL::boolean" for a in ENVIRONMENT
+    ]
     text = FUNCTIONS.replace("{env_columns}", env_columns)
     text = text.replace("{property_select}", ", ".join(selected))
     text = text.replace("{ef_search}", str(EF_SEARCH))
-    text = text.replace("{ml_quoted}", _quoted(db.ns.ml)).replace(
-        "{features_quoted}", _quoted(db.ns.features)).replace("{ml}", _quoted(db.ns.ml))
+    text = (
+        text.replace("{ml_quoted}", _quoted(db.ns.ml))
+        .replace("{features_quoted}", _quoted(db.ns.features))
+        .replace("{ml}", _quoted(db.ns.ml))
+    )
     conn.execute(text)
 
 
@@ -98,8 +109,12 @@ def _quoted(name: str) -> str:
 def similar(db: Database, targetid: int, k: int = 10, run: str | None = None) -> list[tuple]:
     """Rows of ml.similar_galaxies as tuples (the CLI prints them)."""
     with db.connect() as conn:
-        cursor = conn.execute(sql.SQL("SELECT * FROM {}(%s, %s, %s)").format(
-            sql.Identifier(db.ns.ml, "similar_galaxies")), (targetid, k, run))
+        cursor = conn.execute(
+            sql.SQL("SELECT * FROM {}(%s, %s, %s)").format(
+                sql.Identifier(db.ns.ml, "similar_galaxies")
+            ),
+            (targetid, k, run),
+        )
         return [tuple(d.name for d in cursor.description), *cursor.fetchall()]
 
 
@@ -109,10 +124,13 @@ def example_void_galaxy(db: Database) -> int:
     with db.connect() as conn:
         has_void = conn.execute(
             "SELECT 1 FROM information_schema.columns WHERE table_schema = %s "
-            "AND table_name = 'galaxy' AND column_name = 'vf_in_void'", (db.ns.features,)).fetchone()
+            "AND table_name = 'galaxy' AND column_name = 'vf_in_void'",
+            (db.ns.features,),
+        ).fetchone()
         where = sql.SQL("WHERE vf_in_void" if has_void else "")
-        row = conn.execute(sql.SQL("SELECT targetid FROM {} {} ORDER BY key_hash LIMIT 1").format(
-            table, where)).fetchone()
+        row = conn.execute(
+            sql.SQL("SELECT targetid FROM {} {} ORDER BY key_hash LIMIT 1").format(table, where)
+        ).fetchone()
     if row is None:
         raise DesivoidError("features.galaxy is empty; run `desivoid features`")
     return int(row[0])

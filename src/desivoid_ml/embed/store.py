@@ -18,8 +18,8 @@ import numpy as np
 from psycopg import sql
 
 from desivoid_ml.db.connection import Database
-from desivoid_ml.db.migrations import require_vector_installed
 from desivoid_ml.db.copy_binary import HEADER, TRAILER, CopyColumn, RowEncoder
+from desivoid_ml.db.migrations import require_vector_installed
 from desivoid_ml.errors import DesivoidError
 
 HNSW_M = 16
@@ -33,14 +33,22 @@ def partition_name(run_id: str) -> str:
 
 
 def columns(dim: int) -> list[CopyColumn]:
-    return [CopyColumn("run_id", "text", text_width=64), CopyColumn("targetid", "bigint"),
-            CopyColumn("survey", "text", text_width=16), CopyColumn("program", "text", text_width=16),
-            CopyColumn("embedding", "vector", shape=(dim,))]
+    return [
+        CopyColumn("run_id", "text", text_width=64),
+        CopyColumn("targetid", "bigint"),
+        CopyColumn("survey", "text", text_width=16),
+        CopyColumn("program", "text", text_width=16),
+        CopyColumn("embedding", "vector", shape=(dim,)),
+    ]
 
 
-def write_run(db: Database, run_id: str, dim: int,
-              batches: Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
-              on_rows=lambda n: None) -> dict[str, float]:
+def write_run(
+    db: Database,
+    run_id: str,
+    dim: int,
+    batches: Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    on_rows=lambda n: None,
+) -> dict[str, float]:
     """COPY (targetid, survey, program, vectors) batches into a fresh table, index it, then swap it
     in as the run's partition in one transaction. Returns timings."""
     ml = db.ns.ml
@@ -51,9 +59,11 @@ def write_run(db: Database, run_id: str, dim: int,
     with db.connect(autocommit=True) as conn:
         require_vector_installed(conn)
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(ml, staging)))
-        conn.execute(sql.SQL(
-            "CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS, CHECK (run_id = {}))").format(
-            sql.Identifier(ml, staging), sql.Identifier(ml, "embeddings"), sql.Literal(run_id)))
+        conn.execute(
+            sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS, CHECK (run_id = {}))").format(
+                sql.Identifier(ml, staging), sql.Identifier(ml, "embeddings"), sql.Literal(run_id)
+            )
+        )
         started = time.perf_counter()
         rows = 0
         copy_sql = sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(sql.Identifier(ml, staging))
@@ -76,13 +86,23 @@ def build_index(conn, schema: str, table: str, dim: int) -> float:
     """HNSW (cosine-free L2) index on the run's vectors, after the load; then ANALYZE."""
     started = time.perf_counter()
     conn.execute(f"SET maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
-    conn.execute(sql.SQL(
-        "CREATE INDEX {} ON {} USING hnsw ((embedding::vector({})) vector_l2_ops) "
-        "WITH (m = {}, ef_construction = {})").format(
-        sql.Identifier(f"{table}_hnsw"), sql.Identifier(schema, table), sql.Literal(dim),
-        sql.Literal(HNSW_M), sql.Literal(HNSW_EF_CONSTRUCTION)))
-    conn.execute(sql.SQL("CREATE UNIQUE INDEX {} ON {} (targetid, survey, program)").format(
-        sql.Identifier(f"{table}_key"), sql.Identifier(schema, table)))
+    conn.execute(
+        sql.SQL(
+            "CREATE INDEX {} ON {} USING hnsw ((embedding::vector({})) vector_l2_ops) "
+            "WITH (m = {}, ef_construction = {})"
+        ).format(
+            sql.Identifier(f"{table}_hnsw"),
+            sql.Identifier(schema, table),
+            sql.Literal(dim),
+            sql.Literal(HNSW_M),
+            sql.Literal(HNSW_EF_CONSTRUCTION),
+        )
+    )
+    conn.execute(
+        sql.SQL("CREATE UNIQUE INDEX {} ON {} (targetid, survey, program)").format(
+            sql.Identifier(f"{table}_key"), sql.Identifier(schema, table)
+        )
+    )
     conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(schema, table)))
     return time.perf_counter() - started
 
@@ -91,31 +111,49 @@ def _swap(conn, db: Database, run_id: str, staging: str, final: str, dim: int, r
     ml = db.ns.ml
     with conn.transaction():
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(ml, final)))
-        conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(sql.Identifier(ml, staging),
-                                                                   sql.Identifier(final)))
+        conn.execute(
+            sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+                sql.Identifier(ml, staging), sql.Identifier(final)
+            )
+        )
         for suffix in ("hnsw", "key"):
-            conn.execute(sql.SQL("ALTER INDEX {} RENAME TO {}").format(
-                sql.Identifier(ml, f"{staging}_{suffix}"), sql.Identifier(f"{final}_{suffix}")))
-        conn.execute(sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES IN ({})").format(
-            sql.Identifier(ml, "embeddings"), sql.Identifier(ml, final), sql.Literal(run_id)))
-        conn.execute(sql.SQL(
-            "INSERT INTO {} (run_id, partition, dim, rows) VALUES (%s, %s, %s, %s) "
-            "ON CONFLICT (run_id) DO UPDATE SET partition = EXCLUDED.partition, "
-            "dim = EXCLUDED.dim, rows = EXCLUDED.rows, created = now()").format(
-            sql.Identifier(ml, "embedding_sets")), (run_id, final, dim, rows))
+            conn.execute(
+                sql.SQL("ALTER INDEX {} RENAME TO {}").format(
+                    sql.Identifier(ml, f"{staging}_{suffix}"), sql.Identifier(f"{final}_{suffix}")
+                )
+            )
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES IN ({})").format(
+                sql.Identifier(ml, "embeddings"), sql.Identifier(ml, final), sql.Literal(run_id)
+            )
+        )
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {} (run_id, partition, dim, rows) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (run_id) DO UPDATE SET partition = EXCLUDED.partition, "
+                "dim = EXCLUDED.dim, rows = EXCLUDED.rows, created = now()"
+            ).format(sql.Identifier(ml, "embedding_sets")),
+            (run_id, final, dim, rows),
+        )
 
 
 def embedded_run(conn, db: Database, run_id: str | None) -> tuple[str, str, int]:
     """(run_id, partition, dim) of a run with embeddings; None/'latest' = newest embedded."""
     table = sql.Identifier(db.ns.ml, "embedding_sets")
     if run_id in (None, "latest"):
-        row = conn.execute(sql.SQL("SELECT run_id, partition, dim FROM {} ORDER BY created DESC "
-                                   "LIMIT 1").format(table)).fetchone()
+        row = conn.execute(
+            sql.SQL("SELECT run_id, partition, dim FROM {} ORDER BY created DESC LIMIT 1").format(
+                table
+            )
+        ).fetchone()
         if row is None:
             raise DesivoidError("no run has embeddings yet; run `desivoid embed --run latest`")
         return row
-    row = conn.execute(sql.SQL("SELECT run_id, partition, dim FROM {} WHERE run_id = %s").format(
-        table), (run_id,)).fetchone()
+    row = conn.execute(
+        sql.SQL("SELECT run_id, partition, dim FROM {} WHERE run_id = %s").format(table), (run_id,)
+    ).fetchone()
     if row is None:
-        raise DesivoidError(f"run {run_id!r} has no embeddings; run `desivoid embed --run {run_id}`")
+        raise DesivoidError(
+            f"run {run_id!r} has no embeddings; run `desivoid embed --run {run_id}`"
+        )
     return row

@@ -28,9 +28,14 @@ from desivoid_ml.features.void_catalogs import read_db_catalogs
 from desivoid_ml.progress import NullReporter, Reporter
 
 KEY_WIDTH = 16  # survey and program travel as char(16) so every COPY tuple has a fixed size
-POSITION_FIELDS = [("targetid", "bigint"), ("survey", f"char({KEY_WIDTH})"),
-                   ("program", f"char({KEY_WIDTH})"), ("ra", "double precision"),
-                   ("dec", "double precision"), ("z", "double precision")]
+POSITION_FIELDS = [
+    ("targetid", "bigint"),
+    ("survey", f"char({KEY_WIDTH})"),
+    ("program", f"char({KEY_WIDTH})"),
+    ("ra", "double precision"),
+    ("dec", "double precision"),
+    ("z", "double precision"),
+]
 NUMPY_TO_PG = {"b": "boolean", "i": "bigint", "f": "double precision", "U": "text"}
 
 
@@ -50,7 +55,9 @@ def build(db: Database, cfg: DictConfig, reporter: Reporter | None = None) -> Fe
     started = time.perf_counter()
     catalogs = read_db_catalogs(db)
     if not catalogs:
-        raise DesivoidError("no void catalogs ingested; run `desivoid ingest` on DESIVAST files first")
+        raise DesivoidError(
+            "no void catalogs ingested; run `desivoid ingest` on DESIVAST files first"
+        )
     with db.connect() as conn:
         positions = _positions(conn, db)
     sample = GalaxySample(positions["ra"], positions["dec"], positions["z"], positions["targetid"])
@@ -69,10 +76,19 @@ def build(db: Database, cfg: DictConfig, reporter: Reporter | None = None) -> Fe
         create_proximity(conn, db, catalogs, Cosmology(cfg.density.omegam))
     with db.connect(autocommit=True) as conn:
         conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(db.ns.features, "galaxy")))
-    fractions = {k.removesuffix("_in_void"): float(v[sample.valid].mean()) if sample.valid.any()
-                 else 0.0 for k, v in columns.items() if k.endswith("_in_void")}
-    return FeatureSummary(len(sample.ra), sample.excluded, [c.name for c in catalogs], fractions,
-                          compute_s, time.perf_counter() - started)
+    fractions = {
+        k.removesuffix("_in_void"): float(v[sample.valid].mean()) if sample.valid.any() else 0.0
+        for k, v in columns.items()
+        if k.endswith("_in_void")
+    }
+    return FeatureSummary(
+        len(sample.ra),
+        sample.excluded,
+        [c.name for c in catalogs],
+        fractions,
+        compute_s,
+        time.perf_counter() - started,
+    )
 
 
 def _positions(conn: psycopg.Connection, db: Database) -> np.ndarray:
@@ -81,12 +97,14 @@ def _positions(conn: psycopg.Connection, db: Database) -> np.ndarray:
         "COALESCE(ra, 'NaN'), COALESCE(dec, 'NaN'), COALESCE(z, 'NaN') FROM {}"
     ).format(sql.Identifier(db.ns.raw, "galaxies"), w=sql.Literal(KEY_WIDTH))
     if not conn.execute("SELECT to_regclass(%s)", (f"{db.ns.raw}.galaxies",)).fetchone()[0]:
-        raise DesivoidError("raw.galaxies does not exist; run `desivoid ingest` on FastSpecFit files")
+        raise DesivoidError(
+            "raw.galaxies does not exist; run `desivoid ingest` on FastSpecFit files"
+        )
     return read_copy(conn, query, POSITION_FIELDS)
 
 
 def _positions_and_density(sample: GalaxySample, cfg: DictConfig) -> dict[str, np.ndarray]:
-    """x, y, z in the feature cosmology, k-th neighbour distance and log density (NaN when excluded)."""
+    """x, y, z (feature cosmology), k-th neighbour distance, log density; NaN when excluded."""
     n = len(sample.ra)
     xyz = np.full((n, 3), np.nan)
     xyz[sample.valid] = Cosmology(cfg.density.omegam).cartesian(
@@ -99,29 +117,45 @@ def _positions_and_density(sample: GalaxySample, cfg: DictConfig) -> dict[str, n
     )
     with np.errstate(divide="ignore", invalid="ignore"):
         log_density = np.log10(density)
-    return {"x": xyz[:, 0], "y": xyz[:, 1], "zc": xyz[:, 2], "knn_distance": distance,
-            "log_density": log_density}
+    return {
+        "x": xyz[:, 0],
+        "y": xyz[:, 1],
+        "zc": xyz[:, 2],
+        "knn_distance": distance,
+        "log_density": log_density,
+    }
 
 
 def _stage(conn, db: Database, positions: np.ndarray, columns: dict[str, np.ndarray]) -> None:
     """Binary COPY of keys + computed columns into a temporary table."""
-    keys = [CopyColumn("targetid", "bigint"), CopyColumn("survey", "text", text_width=KEY_WIDTH),
-            CopyColumn("program", "text", text_width=KEY_WIDTH)]
+    keys = [
+        CopyColumn("targetid", "bigint"),
+        CopyColumn("survey", "text", text_width=KEY_WIDTH),
+        CopyColumn("program", "text", text_width=KEY_WIDTH),
+    ]
     computed = [_copy_column(name, values) for name, values in columns.items()]
     definitions = sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.sql_type)) for c in keys + computed
+        sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.sql_type))
+        for c in keys + computed
     )
     conn.execute(sql.SQL("CREATE TEMP TABLE feature_stage ({}) ON COMMIT DROP").format(definitions))
     encoder = RowEncoder(keys + computed)
-    values = [positions["targetid"], np.strings.rstrip(positions["survey"]),
-              np.strings.rstrip(positions["program"]), *columns.values()]
+    values = [
+        positions["targetid"],
+        np.strings.rstrip(positions["survey"]),
+        np.strings.rstrip(positions["program"]),
+        *columns.values(),
+    ]
     nulls = [None, None, None, *(_nulls(v) for v in columns.values())]
     with conn.cursor().copy("COPY feature_stage FROM STDIN (FORMAT BINARY)") as copy:
         copy.write(HEADER)
         for start in range(0, len(positions), 100_000):
             block = slice(start, start + 100_000)
-            copy.write(encoder.encode([v[block] for v in values],
-                                      [n[block] if n is not None else None for n in nulls]))
+            copy.write(
+                encoder.encode(
+                    [v[block] for v in values], [n[block] if n is not None else None for n in nulls]
+                )
+            )
         copy.write(TRAILER)
 
 
@@ -147,8 +181,10 @@ def _replace_table(conn, db: Database, cfg: DictConfig, columns: dict[str, np.nd
     """features.galaxy := raw.galaxies properties joined with the staged environment."""
     properties = [
         sql.SQL("CASE WHEN {valid} THEN {value} END AS {name}").format(
-            valid=sql.SQL(str(spec.get("valid", "true"))), value=sql.SQL(str(spec["value"])),
-            name=sql.Identifier(name))
+            valid=sql.SQL(str(spec.get("valid", "true"))),
+            value=sql.SQL(str(spec["value"])),
+            name=sql.Identifier(name),
+        )
         for name, spec in cfg.properties.items()
     ]
     environment = [sql.SQL("e.{}").format(sql.Identifier(name)) for name in columns]
@@ -156,15 +192,25 @@ def _replace_table(conn, db: Database, cfg: DictConfig, columns: dict[str, np.nd
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
     try:
         with conn.transaction():
-            conn.execute(sql.SQL(
-                "CREATE TABLE {} AS SELECT g.targetid, g.survey, g.program, "
-                "hashtextextended(g.targetid::text || '/' || g.survey || '/' || g.program, 0) "
-                "AS key_hash, {}, {} "
-                "FROM {} g JOIN feature_stage e USING (targetid, survey, program)"
-            ).format(target, sql.SQL(", ").join(properties), sql.SQL(", ").join(environment),
-                     sql.Identifier(db.ns.raw, "galaxies")))
+            conn.execute(
+                sql.SQL(
+                    "CREATE TABLE {} AS SELECT g.targetid, g.survey, g.program, "
+                    "hashtextextended(g.targetid::text || '/' || g.survey || '/' || g.program, 0) "
+                    "AS key_hash, {}, {} "
+                    "FROM {} g JOIN feature_stage e USING (targetid, survey, program)"
+                ).format(
+                    target,
+                    sql.SQL(", ").join(properties),
+                    sql.SQL(", ").join(environment),
+                    sql.Identifier(db.ns.raw, "galaxies"),
+                )
+            )
     except psycopg.errors.Error as exc:
-        raise DesivoidError(f"a feature property in the config failed in SQL: "
-                            f"{str(exc).splitlines()[0]}; fix configs/features/default.yaml") from exc
-    conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (targetid, survey, program)").format(target))
+        raise DesivoidError(
+            f"a feature property in the config failed in SQL: "
+            f"{str(exc).splitlines()[0]}; fix configs/features/default.yaml"
+        ) from exc
+    conn.execute(
+        sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (targetid, survey, program)").format(target)
+    )
     conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (point(x, y))").format(target))

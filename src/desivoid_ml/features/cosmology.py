@@ -59,7 +59,9 @@ class Cosmology:
         ra = np.radians(np.asarray(ra_deg, dtype=np.float64))
         dec = np.radians(np.asarray(dec_deg, dtype=np.float64))
         cos_dec = np.cos(dec)
-        return np.column_stack([r * cos_dec * np.cos(ra), r * cos_dec * np.sin(ra), r * np.sin(dec)])
+        return np.column_stack(
+            [r * cos_dec * np.cos(ra), r * cos_dec * np.sin(ra), r * np.sin(dec)]
+        )
 
 
 def from_header(header: dict, catalog: str, omegam: float | None = None) -> Cosmology:

@@ -15,8 +15,13 @@ from astropy.coordinates import SkyCoord
 from desivoid_ml.features import v2, voidfinder
 from desivoid_ml.features.void_catalogs import V2Catalog, VoidCatalog, VoidFinderCatalog
 
-ALGORITHM_PREFIX = {"VoidFinder": "vf", "VIDE": "vide", "ZOBOV": "zobov", "REVOLVER": "revolver",
-                    "V2": "v2"}
+ALGORITHM_PREFIX = {
+    "VoidFinder": "vf",
+    "VIDE": "vide",
+    "ZOBOV": "zobov",
+    "REVOLVER": "revolver",
+    "V2": "v2",
+}
 
 
 @dataclass
@@ -53,8 +58,9 @@ def covered(sample: GalaxySample, catalog: VoidCatalog) -> np.ndarray:
     return sample.valid & (sample.cap == catalog.cap)
 
 
-def classify_catalog(sample: GalaxySample, catalog: VoidCatalog,
-                     mask_resolution: int | None = None) -> dict[str, np.ndarray]:
+def classify_catalog(
+    sample: GalaxySample, catalog: VoidCatalog, mask_resolution: int | None = None
+) -> dict[str, np.ndarray]:
     """Full-length columns for one catalog; uncovered galaxies get the 'outside' defaults."""
     rows = covered(sample, catalog)
     n = len(sample.ra)
@@ -75,24 +81,33 @@ def classify_catalog(sample: GalaxySample, catalog: VoidCatalog,
     else:
         target = sample.targetid[rows] if sample.targetid is not None else None
         found = v2.classify(xyz, target, catalog)
-        found["vflag"] = np.where(found["in_void"], voidfinder.IN_VOID,
-                                  np.where(found["zone"] < 0, voidfinder.OUTSIDE, voidfinder.WALL))
+        found["vflag"] = np.where(
+            found["in_void"],
+            voidfinder.IN_VOID,
+            np.where(found["zone"] < 0, voidfinder.OUTSIDE, voidfinder.WALL),
+        )
     for name in out:
         out[name][rows] = found[name]
     return out
 
 
-def _mask(sample: GalaxySample, rows: np.ndarray, catalog: VoidFinderCatalog,
-          resolution: int | None) -> voidfinder.SkyMask | None:
+def _mask(
+    sample: GalaxySample, rows: np.ndarray, catalog: VoidFinderCatalog, resolution: int | None
+) -> voidfinder.SkyMask | None:
     """VAST-style survey mask from the covered galaxies (None without distance limits)."""
     if catalog.distance_limits is None:
         return None
-    return voidfinder.sky_mask(sample.ra[rows], sample.dec[rows], catalog.distance_limits,
-                               resolution or catalog.mask_resolution)
+    return voidfinder.sky_mask(
+        sample.ra[rows],
+        sample.dec[rows],
+        catalog.distance_limits,
+        resolution or catalog.mask_resolution,
+    )
 
 
-def combine_by_algorithm(sample: GalaxySample, catalogs: list[VoidCatalog],
-                         results: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+def combine_by_algorithm(
+    sample: GalaxySample, catalogs: list[VoidCatalog], results: list[dict[str, np.ndarray]]
+) -> dict[str, np.ndarray]:
     """One set of columns per algorithm (`vf_in_void`, `vide_void_id`, ...), caps merged: each
     galaxy takes the values of the catalog covering it, and `<alg>_cap` names that catalog's cap."""
     combined: dict[str, np.ndarray] = {}

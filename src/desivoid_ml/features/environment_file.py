@@ -1,4 +1,4 @@
-"""`desivoid environment`: classify any galaxy FITS table against void catalog files, no database."""
+"""`desivoid environment`: classify any galaxy FITS table against void catalogs, no database."""
 
 from __future__ import annotations
 
@@ -13,12 +13,21 @@ from desivoid_ml.features.environment import GalaxySample, classify_catalog
 from desivoid_ml.features.void_catalogs import VoidCatalog, read_fits_catalog
 from desivoid_ml.ingest.fits_reader import scan
 
-DEFAULT_NAMES = {"ra": ("ra", "target_ra"), "dec": ("dec", "target_dec"),
-                 "z": ("z", "redshift"), "id": ("targetid", "target", "id")}
+DEFAULT_NAMES = {
+    "ra": ("ra", "target_ra"),
+    "dec": ("dec", "target_dec"),
+    "z": ("z", "redshift"),
+    "id": ("targetid", "target", "id"),
+}
 
 
-def read_sample(path: Path, ra: str | None = None, dec: str | None = None, z: str | None = None,
-                id_column: str | None = None) -> GalaxySample:
+def read_sample(
+    path: Path,
+    ra: str | None = None,
+    dec: str | None = None,
+    z: str | None = None,
+    id_column: str | None = None,
+) -> GalaxySample:
     """Positions from the first table HDU of a FITS file; names matched without regard to case."""
     layout = scan(path)
     if not layout.tables:
@@ -35,26 +44,38 @@ def read_sample(path: Path, ra: str | None = None, dec: str | None = None, z: st
                     values = np.asarray(data[lookup[candidate.lower()]])
                     return values.astype(values.dtype.newbyteorder("="))
             if required:
-                raise DesivoidError(f"{path.name}: no {role} column (tried {', '.join(candidates)}); "
-                                    f"name it with --{role}")
+                raise DesivoidError(
+                    f"{path.name}: no {role} column (tried {', '.join(candidates)}); "
+                    f"name it with --{role}"
+                )
             return None
 
-        return GalaxySample(column(ra, "ra"), column(dec, "dec"), column(z, "z"),
-                            column(id_column, "id", required=id_column is not None))
+        return GalaxySample(
+            column(ra, "ra"),
+            column(dec, "dec"),
+            column(z, "z"),
+            column(id_column, "id", required=id_column is not None),
+        )
 
 
 def environment_table(sample: GalaxySample, catalogs: list[VoidCatalog]) -> Table:
     """One row per input row: its index, then `<catalog>_<column>` for every catalog."""
-    table = Table({"row_index": np.arange(len(sample.ra), dtype=np.int64),
-                   "excluded": ~sample.valid})
+    table = Table(
+        {"row_index": np.arange(len(sample.ra), dtype=np.int64), "excluded": ~sample.valid}
+    )
     for catalog in catalogs:
         for name, values in classify_catalog(sample, catalog).items():
             table[f"{catalog.name.lower()}_{name}"] = values
     return table
 
 
-def run(galaxies: Path, catalogs: list[Path], out: Path, omegam: float | None = None,
-        **names: str | None) -> tuple[Table, int]:
+def run(
+    galaxies: Path,
+    catalogs: list[Path],
+    out: Path,
+    omegam: float | None = None,
+    **names: str | None,
+) -> tuple[Table, int]:
     """Classify and write OUT; returns the table and the number of excluded rows."""
     sample = read_sample(galaxies, **names)
     loaded = [read_fits_catalog(path, omegam) for path in catalogs]

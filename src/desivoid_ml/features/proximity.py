@@ -16,11 +16,16 @@ from desivoid_ml.db.copy_binary import HEADER, TRAILER, CopyColumn, RowEncoder
 from desivoid_ml.features.cosmology import Cosmology, sky_from_cartesian
 from desivoid_ml.features.void_catalogs import VoidCatalog
 
-VOID_COLUMNS = [CopyColumn("catalog", "text", text_width=64),
-                CopyColumn("algorithm", "text", text_width=16),
-                CopyColumn("cap", "text", text_width=3), CopyColumn("void", "bigint"),
-                CopyColumn("x", "double precision"), CopyColumn("y", "double precision"),
-                CopyColumn("z", "double precision"), CopyColumn("radius", "double precision")]
+VOID_COLUMNS = [
+    CopyColumn("catalog", "text", text_width=64),
+    CopyColumn("algorithm", "text", text_width=16),
+    CopyColumn("cap", "text", text_width=3),
+    CopyColumn("void", "bigint"),
+    CopyColumn("x", "double precision"),
+    CopyColumn("y", "double precision"),
+    CopyColumn("z", "double precision"),
+    CopyColumn("radius", "double precision"),
+]
 
 FUNCTIONS = """
 CREATE OR REPLACE FUNCTION {schema}.galaxies_near_void(
@@ -69,7 +74,9 @@ def create_proximity(conn, db: Database, catalogs: list[VoidCatalog], cosmology:
     definitions = sql.SQL(", ").join(
         sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.sql_type)) for c in VOID_COLUMNS
     )
-    conn.execute(sql.SQL("CREATE TABLE {} ({}, PRIMARY KEY (catalog, void))").format(table, definitions))
+    conn.execute(
+        sql.SQL("CREATE TABLE {} ({}, PRIMARY KEY (catalog, void))").format(table, definitions)
+    )
     encoder = RowEncoder(VOID_COLUMNS)
     with conn.cursor().copy(sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(table)) as copy:
         copy.write(HEADER)
@@ -82,5 +89,13 @@ def create_proximity(conn, db: Database, catalogs: list[VoidCatalog], cosmology:
 def _void_rows(catalog: VoidCatalog, cosmology: Cosmology) -> list[np.ndarray]:
     n = len(catalog.void_id)
     xyz = reproject(catalog.void_xyz, catalog.cosmology, cosmology)
-    return [np.full(n, catalog.name), np.full(n, catalog.algorithm), np.full(n, catalog.cap or ""),
-            catalog.void_id, xyz[:, 0], xyz[:, 1], xyz[:, 2], catalog.void_radius]
+    return [
+        np.full(n, catalog.name),
+        np.full(n, catalog.algorithm),
+        np.full(n, catalog.cap or ""),
+        catalog.void_id,
+        xyz[:, 0],
+        xyz[:, 1],
+        xyz[:, 2],
+        catalog.void_radius,
+    ]

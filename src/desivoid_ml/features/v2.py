@@ -19,8 +19,12 @@ from desivoid_ml.features.voidfinder import nearest_void_distance
 POSITION_TOLERANCE_MPCH = 0.01
 
 
-def match_galzone(xyz: np.ndarray, target: np.ndarray | None, catalog: V2Catalog,
-                  tolerance: float = POSITION_TOLERANCE_MPCH) -> tuple[np.ndarray, np.ndarray]:
+def match_galzone(
+    xyz: np.ndarray,
+    target: np.ndarray | None,
+    catalog: V2Catalog,
+    tolerance: float = POSITION_TOLERANCE_MPCH,
+) -> tuple[np.ndarray, np.ndarray]:
     """GALZONE row of each galaxy, and whether it is in the V2 input (by id or position)."""
     distance, nearest = cKDTree(catalog.gal_xyz).query(xyz, k=1)
     matched = distance <= tolerance
@@ -54,8 +58,9 @@ def zone_voids(zone: np.ndarray, catalog: V2Catalog) -> tuple[np.ndarray, np.nda
     return void0, void1
 
 
-def classify(xyz: np.ndarray, target: np.ndarray | None, catalog: V2Catalog
-             ) -> dict[str, np.ndarray]:
+def classify(
+    xyz: np.ndarray, target: np.ndarray | None, catalog: V2Catalog
+) -> dict[str, np.ndarray]:
     """in_void, void_id (smallest), void_id_largest, zone, in_input and r/R per galaxy."""
     row, in_input = match_galzone(xyz, target, catalog)
     zone = catalog.gal_zone[row]

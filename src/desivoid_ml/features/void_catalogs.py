@@ -75,8 +75,9 @@ def _columns(table: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
     lookup = {n.lower(): n for n in table.dtype.names}
     out = {}
     for name in names:
-        source = "z" if name == "zc" else ("flag" if name == "void" and "void" not in lookup
-                                           else name)
+        source = (
+            "z" if name == "zc" else ("flag" if name == "void" and "void" not in lookup else name)
+        )
         if source in lookup:
             out[name] = np.asarray(table[lookup[source]]).astype(
                 table[lookup[source]].dtype.newbyteorder("=")
@@ -88,36 +89,59 @@ def _xyz(cols: dict[str, np.ndarray]) -> np.ndarray:
     return np.column_stack([cols["x"], cols["y"], cols["zc"]]).astype(np.float64)
 
 
-def build_voidfinder(name: str, header: dict, cap: str | None, maximals: dict, holes: dict,
-                     omegam: float | None = None) -> VoidFinderCatalog:
+def build_voidfinder(
+    name: str,
+    header: dict,
+    cap: str | None,
+    maximals: dict,
+    holes: dict,
+    omegam: float | None = None,
+) -> VoidFinderCatalog:
     """A VoidFinderCatalog from MAXIMALS and HOLES columns (lower-case names, Z as zc)."""
     if "void" not in maximals:
         maximals["void"] = np.arange(len(maximals["x"]))
     return VoidFinderCatalog(
-        name=name, cosmology=from_header(header, name, omegam), cap=cap,
-        hole_xyz=_xyz(holes), hole_radius=holes["radius"].astype(np.float64),
+        name=name,
+        cosmology=from_header(header, name, omegam),
+        cap=cap,
+        hole_xyz=_xyz(holes),
+        hole_radius=holes["radius"].astype(np.float64),
         hole_void=holes["void"].astype(np.int64),
-        void_id=maximals["void"].astype(np.int64), void_xyz=_xyz(maximals),
+        void_id=maximals["void"].astype(np.int64),
+        void_xyz=_xyz(maximals),
         void_radius=_effective_radius(maximals["radius"], maximals.get("r_eff")),
         distance_limits=_limits(header),
         mask_resolution=int(header.get("MSKRES") or 1),
     )
 
 
-def build_v2(name: str, algorithm: str, header: dict, cap: str | None, voids: dict,
-             zonevoid: dict, galzone: dict, omegam: float | None = None) -> V2Catalog:
+def build_v2(
+    name: str,
+    algorithm: str,
+    header: dict,
+    cap: str | None,
+    voids: dict,
+    zonevoid: dict,
+    galzone: dict,
+    omegam: float | None = None,
+) -> V2Catalog:
     """A V2Catalog from VOIDS, ZONEVOID and GALZONE columns."""
     if "void" not in voids:
         voids["void"] = np.arange(len(voids["x"]))
     order = np.argsort(zonevoid["zone"])
     return V2Catalog(
-        name=name, algorithm=algorithm, cosmology=from_header(header, name, omegam), cap=cap,
+        name=name,
+        algorithm=algorithm,
+        cosmology=from_header(header, name, omegam),
+        cap=cap,
         gal_target=galzone["target"].astype(np.int64) if "target" in galzone else None,
-        gal_xyz=_xyz(galzone), gal_zone=galzone["zone"].astype(np.int64),
+        gal_xyz=_xyz(galzone),
+        gal_zone=galzone["zone"].astype(np.int64),
         zone_id=zonevoid["zone"][order].astype(np.int64),
         zone_void0=zonevoid["void0"][order].astype(np.int64),
         zone_void1=zonevoid["void1"][order].astype(np.int64),
-        void_id=voids["void"].astype(np.int64), void_xyz=_xyz(voids),
+        void_id=voids["void"].astype(np.int64),
+        void_xyz=_xyz(voids),
         void_radius=voids["radius"].astype(np.float64),
     )
 
@@ -134,21 +158,36 @@ def read_fits_catalog(path: Path, omegam: float | None = None) -> VoidCatalog:
     layout = scan(path)
     kind = classify(layout)
     if kind not in ("voidfinder", "v2"):
-        raise DesivoidError(f"{path.name}: not a VAST void catalog (no MAXIMALS/HOLES or "
-                            "VOIDS/ZONEVOID/GALZONE HDUs)")
+        raise DesivoidError(
+            f"{path.name}: not a VAST void catalog (no MAXIMALS/HOLES or "
+            "VOIDS/ZONEVOID/GALZONE HDUs)"
+        )
     info = catalog_info(layout, kind)
     header = dict(layout.primary_header)
     with fits.open(path, memmap=True) as hdul:
+
         def cols(extname: str, names: list[str]) -> dict[str, np.ndarray]:
             return _columns(hdul[extname].data, names)
 
         if kind == "voidfinder":
-            return build_voidfinder(info["catalog"], header, info["cap"],
-                                    cols("MAXIMALS", MAXIMALS_COLUMNS),
-                                    cols("HOLES", HOLES_COLUMNS), omegam)
-        return build_v2(info["catalog"], info["algorithm"], header, info["cap"],
-                        cols("VOIDS", VOIDS_COLUMNS), cols("ZONEVOID", ZONEVOID_COLUMNS),
-                        cols("GALZONE", GALZONE_COLUMNS), omegam)
+            return build_voidfinder(
+                info["catalog"],
+                header,
+                info["cap"],
+                cols("MAXIMALS", MAXIMALS_COLUMNS),
+                cols("HOLES", HOLES_COLUMNS),
+                omegam,
+            )
+        return build_v2(
+            info["catalog"],
+            info["algorithm"],
+            header,
+            info["cap"],
+            cols("VOIDS", VOIDS_COLUMNS),
+            cols("ZONEVOID", ZONEVOID_COLUMNS),
+            cols("GALZONE", GALZONE_COLUMNS),
+            omegam,
+        )
 
 
 def read_db_catalogs(db: Database, omegam: float | None = None) -> list[VoidCatalog]:
@@ -167,21 +206,42 @@ def read_db_catalogs(db: Database, omegam: float | None = None) -> list[VoidCata
                 return _db_columns(conn, db.ns.raw, table, name, names)
 
             if algorithm == "VoidFinder":
-                catalogs.append(build_voidfinder(name, header, cap, cols("vf_maximals", MAXIMALS_COLUMNS),
-                                                 cols("vf_holes", HOLES_COLUMNS), omegam))
+                catalogs.append(
+                    build_voidfinder(
+                        name,
+                        header,
+                        cap,
+                        cols("vf_maximals", MAXIMALS_COLUMNS),
+                        cols("vf_holes", HOLES_COLUMNS),
+                        omegam,
+                    )
+                )
             else:
-                catalogs.append(build_v2(name, algorithm, header, cap,
-                                         cols("v2_voids", VOIDS_COLUMNS),
-                                         cols("v2_zonevoid", ZONEVOID_COLUMNS),
-                                         cols("v2_galzone", GALZONE_COLUMNS), omegam))
+                catalogs.append(
+                    build_v2(
+                        name,
+                        algorithm,
+                        header,
+                        cap,
+                        cols("v2_voids", VOIDS_COLUMNS),
+                        cols("v2_zonevoid", ZONEVOID_COLUMNS),
+                        cols("v2_galzone", GALZONE_COLUMNS),
+                        omegam,
+                    )
+                )
     return catalogs
 
 
-def _db_columns(conn, schema: str, table: str, catalog: str, names: list[str]) -> dict[str, np.ndarray]:
+def _db_columns(
+    conn, schema: str, table: str, catalog: str, names: list[str]
+) -> dict[str, np.ndarray]:
     present = {
-        r[0] for r in conn.execute(
+        r[0]
+        for r in conn.execute(
             "SELECT column_name FROM information_schema.columns "
-            "WHERE table_schema = %s AND table_name = %s", (schema, table))
+            "WHERE table_schema = %s AND table_name = %s",
+            (schema, table),
+        )
     }
     wanted = [n for n in names if n in present]
     rows = conn.execute(

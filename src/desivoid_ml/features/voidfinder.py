@@ -37,13 +37,17 @@ class SkyMask:
 
     def _cell(self, ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         i = np.clip((ra * self.resolution).astype(np.int64), 0, self.cells.shape[0] - 1)
-        j = np.clip(((np.nan_to_num(dec) + 90.0) * self.resolution).astype(np.int64), 0,
-                    self.cells.shape[1] - 1)
+        j = np.clip(
+            ((np.nan_to_num(dec) + 90.0) * self.resolution).astype(np.int64),
+            0,
+            self.cells.shape[1] - 1,
+        )
         return i, j
 
 
-def sky_mask(ra: np.ndarray, dec: np.ndarray, distance_limits: tuple[float, float],
-             resolution: int = 1) -> SkyMask:
+def sky_mask(
+    ra: np.ndarray, dec: np.ndarray, distance_limits: tuple[float, float], resolution: int = 1
+) -> SkyMask:
     """The footprint of a galaxy sample: every RA/Dec cell with at least one galaxy."""
     cells = np.zeros((360 * resolution, 180 * resolution), dtype=bool)
     mask = SkyMask(cells, resolution, distance_limits)
@@ -76,8 +80,9 @@ def smallest_containing_void(xyz: np.ndarray, catalog: VoidFinderCatalog) -> np.
     return result
 
 
-def nearest_void_distance(xyz: np.ndarray, void_xyz: np.ndarray, void_radius: np.ndarray
-                          ) -> tuple[np.ndarray, np.ndarray]:
+def nearest_void_distance(
+    xyz: np.ndarray, void_xyz: np.ndarray, void_radius: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Index of the nearest void centre and the distance to it over that void's radius."""
     if len(void_xyz) == 0:
         return np.full(len(xyz), -1), np.full(len(xyz), np.nan)
@@ -102,8 +107,9 @@ def vflag(xyz: np.ndarray, void_id: np.ndarray, mask: SkyMask | None) -> np.ndar
     return flags
 
 
-def classify(xyz: np.ndarray, catalog: VoidFinderCatalog, mask: SkyMask | None
-             ) -> dict[str, np.ndarray]:
+def classify(
+    xyz: np.ndarray, catalog: VoidFinderCatalog, mask: SkyMask | None
+) -> dict[str, np.ndarray]:
     """in_void, void_id, vflag and r/R_void (to the nearest maximal sphere centre) per point."""
     void_id = smallest_containing_void(xyz, catalog)
     _, r_over_r = nearest_void_distance(xyz, catalog.void_xyz, catalog.void_radius)

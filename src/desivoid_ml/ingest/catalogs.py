@@ -29,7 +29,7 @@ V2_TABLES = {  # EXTNAME -> (table, key column after `catalog`)
     "GALVIZ": ("v2_galviz", "gid"),
 }
 VOIDFINDER_TABLES = {"MAXIMALS": ("vf_maximals", "void"), "HOLES": ("vf_holes", "hole")}
-# VAST calls its Cartesian coordinate Z; keep it apart from redshift. Older VAST wrote FLAG for VOID.
+# VAST calls its Cartesian coordinate Z: keep it apart from redshift. Old VAST wrote FLAG for VOID.
 VAST_RENAMES = {"z": "zc", "flag": "void"}
 RESERVED = {"file_id", "row_index", "catalog"}
 ALGORITHMS = ("VoidFinder", "VIDE", "ZOBOV", "REVOLVER")
@@ -72,8 +72,9 @@ def plan_galaxies(fits: FitsFile, fastspec_columns: list[str]) -> TableLoad:
     if len(hdus) == 3:
         sources += _sources(hdus[2], _select(hdus[2], fastspec_columns))
     _check_unique(sources, fits.path.name)
-    return TableLoad("galaxies", hdus, sources, GALAXY_KEY, align_on="TARGETID",
-                     allow_new_columns=False)
+    return TableLoad(
+        "galaxies", hdus, sources, GALAXY_KEY, align_on="TARGETID", allow_new_columns=False
+    )
 
 
 def _non_id_positions(hdu: Hdu) -> list[int]:
@@ -86,12 +87,15 @@ def _select(hdu: Hdu, patterns: list[str]) -> list[int]:
     chosen: list[int] = []
     for pattern in patterns:
         matches = [
-            i for i in positions
+            i
+            for i in positions
             if fnmatch.fnmatchcase(hdu.columns[i].name.upper(), pattern.upper())
         ]
         if not matches:
-            raise IngestError(f"FASTSPEC column selection {pattern!r} matches no column of "
-                              f"{hdu.path.name}; fix configs/ingest/default.yaml")
+            raise IngestError(
+                f"FASTSPEC column selection {pattern!r} matches no column of "
+                f"{hdu.path.name}; fix configs/ingest/default.yaml"
+            )
         chosen += [m for m in matches if m not in chosen]
     return chosen
 
@@ -111,10 +115,14 @@ def plan_voids(fits: FitsFile, kind: str) -> FilePlan:
 
 
 def _vast_load(hdu: Hdu, table: str, key: str, catalog: str) -> TableLoad:
-    sources = [ColumnSource(CopyColumn("catalog", "text", text_width=len(catalog.encode())),
-                            constant=catalog)]
-    columns = _sources(hdu, range(len(hdu.columns)),
-                       lambda n: VAST_RENAMES.get(n.lower(), n.lower()))
+    sources = [
+        ColumnSource(
+            CopyColumn("catalog", "text", text_width=len(catalog.encode())), constant=catalog
+        )
+    ]
+    columns = _sources(
+        hdu, range(len(hdu.columns)), lambda n: VAST_RENAMES.get(n.lower(), n.lower())
+    )
     if key not in {s.column.name for s in columns}:
         sources.append(ColumnSource(CopyColumn(key, "bigint"), is_row_index=True))
     sources += columns
@@ -175,8 +183,9 @@ def _sources(hdu: Hdu, positions, rename=str.lower) -> list[ColumnSource]:
         target = rename(column.name)
         if target in RESERVED:
             target = f"{target}_fits"
-        out.append(ColumnSource(copy_column(column, target), hdu=hdu.index, field=position,
-                                fits=column))
+        out.append(
+            ColumnSource(copy_column(column, target), hdu=hdu.index, field=position, fits=column)
+        )
     return out
 
 
@@ -184,7 +193,9 @@ def _check_unique(sources: list[ColumnSource], filename: str) -> None:
     seen: set[str] = set()
     for source in sources:
         if source.column.name in seen:
-            raise IngestError(f"{filename}: two columns map to the same name {source.column.name!r}")
+            raise IngestError(
+                f"{filename}: two columns map to the same name {source.column.name!r}"
+            )
         seen.add(source.column.name)
 
 

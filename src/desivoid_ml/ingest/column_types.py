@@ -8,8 +8,16 @@ from desivoid_ml.db.copy_binary import CopyColumn
 from desivoid_ml.errors import FitsError
 from desivoid_ml.ingest.fits_reader import FitsColumn
 
-PG_TYPES = {"L": "boolean", "B": "smallint", "I": "smallint", "J": "integer", "K": "bigint",
-            "E": "real", "D": "double precision", "A": "text"}
+PG_TYPES = {
+    "L": "boolean",
+    "B": "smallint",
+    "I": "smallint",
+    "J": "integer",
+    "K": "bigint",
+    "E": "real",
+    "D": "double precision",
+    "A": "text",
+}
 # FITS stores unsigned integers as signed with an offset (TZERO); widen to hold them exactly.
 UNSIGNED = {("B", -128.0): "smallint", ("I", 32768.0): "integer", ("J", 2147483648.0): "bigint"}
 MAX_IDENTIFIER_BYTES = 63  # PostgreSQL truncates longer names silently

@@ -26,8 +26,13 @@ MAX_HEADER_BLOCKS = 10_000  # 28.8 MB of header means the file is not what it cl
 
 # TFORM letter -> big-endian numpy dtype of one element
 ELEMENT_DTYPES = {"L": "S1", "B": "u1", "I": ">i2", "J": ">i4", "K": ">i8", "E": ">f4", "D": ">f8"}
-UNSUPPORTED = {"X": "bit arrays", "C": "complex", "M": "complex", "P": "variable-length arrays",
-               "Q": "variable-length arrays"}
+UNSUPPORTED = {
+    "X": "bit arrays",
+    "C": "complex",
+    "M": "complex",
+    "P": "variable-length arrays",
+    "Q": "variable-length arrays",
+}
 TFORM_RE = re.compile(r"^\s*(\d*)([A-Z])(.*)$")
 
 
@@ -99,7 +104,9 @@ class Hdu:
         if stop <= start:
             return np.zeros(0, dtype=self.dtype)
         offset = self.data_offset + start * self.dtype.itemsize
-        return np.memmap(self.path, dtype=self.dtype, mode="r", offset=offset, shape=(stop - start,))
+        return np.memmap(
+            self.path, dtype=self.dtype, mode="r", offset=offset, shape=(stop - start,)
+        )
 
     def column_index(self, name: str) -> int:
         """Position of a column, matched without regard to case."""

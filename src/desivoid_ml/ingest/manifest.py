@@ -47,8 +47,9 @@ def find(conn: psycopg.Connection, ns: Namespace, sha256: str) -> LoadedFile | N
 def begin(conn, ns: Namespace, path: Path, sha256: str, kind: str) -> int:
     """Insert a 'loading' entry (replacing a failed one); returns its file_id."""
     table = sql.Identifier(ns.meta, "source_files")
-    conn.execute(sql.SQL("DELETE FROM {} WHERE sha256 = %s AND status <> 'done'").format(table),
-                 (sha256,))
+    conn.execute(
+        sql.SQL("DELETE FROM {} WHERE sha256 = %s AND status <> 'done'").format(table), (sha256,)
+    )
     row = conn.execute(
         sql.SQL(
             "INSERT INTO {} (path, sha256, size_bytes, kind, status) "
@@ -59,16 +60,34 @@ def begin(conn, ns: Namespace, path: Path, sha256: str, kind: str) -> int:
     return int(row[0])
 
 
-def record_hdu(conn, ns: Namespace, file_id: int, hdu_index: int, extname: str, table: str,
-               rows_expected: int, rows_loaded: int, seconds: float, header: fits.Header) -> None:
+def record_hdu(
+    conn,
+    ns: Namespace,
+    file_id: int,
+    hdu_index: int,
+    extname: str,
+    table: str,
+    rows_expected: int,
+    rows_loaded: int,
+    seconds: float,
+    header: fits.Header,
+) -> None:
     """One manifest row per HDU loaded."""
     conn.execute(
         sql.SQL(
             "INSERT INTO {} (file_id, hdu, extname, target_table, rows_expected, rows_loaded, "
             "seconds, header) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
         ).format(sql.Identifier(ns.meta, "ingest_manifest")),
-        (file_id, hdu_index, extname, table, rows_expected, rows_loaded, seconds,
-         json.dumps(header_dict(header))),
+        (
+            file_id,
+            hdu_index,
+            extname,
+            table,
+            rows_expected,
+            rows_loaded,
+            seconds,
+            json.dumps(header_dict(header)),
+        ),
     )
 
 
@@ -86,8 +105,10 @@ def record_failure(conn, ns: Namespace, path: Path, sha256: str, kind: str, erro
     with conn.transaction():
         file_id = begin(conn, ns, path, sha256, kind)
         conn.execute(
-            sql.SQL("UPDATE {} SET status = 'failed', finished_at = now(), error = %s "
-                    "WHERE file_id = %s").format(sql.Identifier(ns.meta, "source_files")),
+            sql.SQL(
+                "UPDATE {} SET status = 'failed', finished_at = now(), error = %s "
+                "WHERE file_id = %s"
+            ).format(sql.Identifier(ns.meta, "source_files")),
             (error, file_id),
         )
 
@@ -99,9 +120,11 @@ def header_dict(header: fits.Header) -> dict:
         if card.keyword in ("", "COMMENT", "HISTORY", "END"):
             continue
         value = card.value
-        if isinstance(value, float) and not math.isfinite(value):
-            value = None
-        elif not isinstance(value, bool | int | float | str):
+        if (
+            isinstance(value, float)
+            and not math.isfinite(value)
+            or not isinstance(value, bool | int | float | str)
+        ):
             value = None
         out[card.keyword] = value
     return out

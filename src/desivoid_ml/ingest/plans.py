@@ -67,7 +67,8 @@ class TableLoad:
             if bad.size:
                 row = start + int(bad[0])
                 raise IngestError(
-                    f"{first.path.name}: HDUs {first.extname} and {hdu.extname} are not row-aligned: "
+                    f"{first.path.name}: HDUs {first.extname} and {hdu.extname} are not "
+                    "row-aligned: "
                     f"row {row} has {self.align_on} {reference[bad[0]]} vs {other[bad[0]]}"
                 )
 

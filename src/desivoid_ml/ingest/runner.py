@@ -100,12 +100,15 @@ def _take_lock(conn: psycopg.Connection, ns: Namespace) -> None:
     try:
         conn.execute("SELECT pg_advisory_lock(%s)", (key,))
     except psycopg.errors.LockNotAvailable as exc:
-        raise IngestError("another ingest is running against this database; wait for it to end") from exc
+        raise IngestError(
+            "another ingest is running against this database; wait for it to end"
+        ) from exc
     conn.execute("RESET lock_timeout")
 
 
-def _ingest_file(conn, ns: Namespace, plan: FilePlan, options: IngestOptions,
-                 reporter: Reporter) -> FileResult:
+def _ingest_file(
+    conn, ns: Namespace, plan: FilePlan, options: IngestOptions, reporter: Reporter
+) -> FileResult:
     path = plan.fits.path
     sha256 = manifest.sha256_file(path)
     previous = manifest.find(conn, ns, sha256)
@@ -135,25 +138,38 @@ def _register_catalog(conn, ns: Namespace, plan: FilePlan, file_id: int) -> None
         sql.SQL("SELECT file_id FROM {} WHERE catalog = %s").format(table), (info["catalog"],)
     ).fetchone()
     if clash:
-        raise IngestError(f"catalog {info['catalog']!r} is already loaded from another file "
-                          f"(file_id {clash[0]}); `desivoid db reset --yes` starts afresh")
+        raise IngestError(
+            f"catalog {info['catalog']!r} is already loaded from another file "
+            f"(file_id {clash[0]}); `desivoid db reset --yes` starts afresh"
+        )
     conn.execute(
-        sql.SQL("INSERT INTO {} (catalog, algorithm, cap, file_id, omegam, hp, header) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s)").format(table),
-        (info["catalog"], info["algorithm"], info["cap"], file_id, info["omegam"], info["hp"],
-         json.dumps(manifest.header_dict(plan.fits.primary_header))),
+        sql.SQL(
+            "INSERT INTO {} (catalog, algorithm, cap, file_id, omegam, hp, header) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s)"
+        ).format(table),
+        (
+            info["catalog"],
+            info["algorithm"],
+            info["cap"],
+            file_id,
+            info["omegam"],
+            info["hp"],
+            json.dumps(manifest.header_dict(plan.fits.primary_header)),
+        ),
     )
 
 
-def _load_table(conn, ns: Namespace, load: TableLoad, file_id: int, options: IngestOptions,
-                reporter: Reporter) -> int:
+def _load_table(
+    conn, ns: Namespace, load: TableLoad, file_id: int, options: IngestOptions, reporter: Reporter
+) -> int:
     """Binary COPY of every row of the load; returns the rows written."""
     started = time.perf_counter()
     columns = [FILE_ID, *load.copy_columns]
     ensure_table(conn, ns.raw, load.table, columns, load.allow_new_columns)
     encoder = RowEncoder(columns)
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-        sql.Identifier(ns.raw, load.table), sql.SQL(", ").join(sql.Identifier(c.name) for c in columns)
+        sql.Identifier(ns.raw, load.table),
+        sql.SQL(", ").join(sql.Identifier(c.name) for c in columns),
     )
     label = f"{load.hdus[0].path.name} → {load.table}"
     with reporter.task(label, load.nrows) as step, conn.cursor().copy(statement) as copy:
@@ -167,8 +183,18 @@ def _load_table(conn, ns: Namespace, load: TableLoad, file_id: int, options: Ing
         copy.write(TRAILER)
     seconds = time.perf_counter() - started
     for hdu in load.hdus:
-        manifest.record_hdu(conn, ns, file_id, hdu.index, hdu.extname, load.table, hdu.nrows,
-                            load.nrows, seconds, hdu.header)
+        manifest.record_hdu(
+            conn,
+            ns,
+            file_id,
+            hdu.index,
+            hdu.extname,
+            load.table,
+            hdu.nrows,
+            load.nrows,
+            seconds,
+            hdu.header,
+        )
     return load.nrows
 
 

@@ -78,7 +78,9 @@ def _manifest_counts(conn, ns: Namespace, tables: set[str]) -> list[Check]:
             "SELECT m.target_table, m.file_id, max(m.rows_expected), min(s.path) "
             "FROM {} m JOIN {} s USING (file_id) WHERE s.status = 'done' "
             "GROUP BY m.target_table, m.file_id"
-        ).format(sql.Identifier(ns.meta, "ingest_manifest"), sql.Identifier(ns.meta, "source_files"))
+        ).format(
+            sql.Identifier(ns.meta, "ingest_manifest"), sql.Identifier(ns.meta, "source_files")
+        )
     ).fetchall()
     bad = []
     for table, file_id, rows, path in expected:
@@ -104,8 +106,12 @@ def _unique_key(conn, ns: Namespace, table: str, key: list[str]) -> Check:
             columns, sql.Identifier(ns.raw, table)
         )
     ).fetchone()
-    return _check(1, f"unique key {table}({', '.join(key)})", total == distinct,
-                  f"{total:,} rows, {total - distinct:,} duplicates")
+    return _check(
+        1,
+        f"unique key {table}({', '.join(key)})",
+        total == distinct,
+        f"{total:,} rows, {total - distinct:,} duplicates",
+    )
 
 
 def _galaxy_bounds(conn, ns: Namespace) -> list[Check]:
@@ -115,8 +121,14 @@ def _galaxy_bounds(conn, ns: Namespace) -> list[Check]:
             "count(*) FILTER (WHERE NOT (dec BETWEEN -90 AND 90)), count(*) FROM {}"
         ).format(sql.Identifier(ns.raw, "galaxies"))
     ).fetchone()
-    return [_check(1, "galaxy coordinates in range", bad[0] == 0 and bad[1] == 0,
-                   f"{bad[0]} RA outside [0, 360), {bad[1]} DEC outside [-90, 90] of {bad[2]:,}")]
+    return [
+        _check(
+            1,
+            "galaxy coordinates in range",
+            bad[0] == 0 and bad[1] == 0,
+            f"{bad[0]} RA outside [0, 360), {bad[1]} DEC outside [-90, 90] of {bad[2]:,}",
+        )
+    ]
 
 
 def _ivar_rates(conn, ns: Namespace) -> list[Check]:
@@ -131,8 +143,14 @@ def _ivar_rates(conn, ns: Namespace) -> list[Check]:
                 sql.Identifier(column), sql.Identifier(ns.raw, "galaxies")
             )
         ).fetchone()[0]
-        checks.append(_check(1, f"missing rate {column} = 0", float(rate) <= limit,
-                             f"{float(rate):.1%} of rows (limit {limit:.0%})"))
+        checks.append(
+            _check(
+                1,
+                f"missing rate {column} = 0",
+                float(rate) <= limit,
+                f"{float(rate):.1%} of rows (limit {limit:.0%})",
+            )
+        )
     return checks
 
 
@@ -143,8 +161,14 @@ def _redshift_range(conn, ns: Namespace) -> list[Check]:
         ).format(sql.Identifier(ns.raw, "galaxies"))
     ).fetchone()
     ok = low > 0.001 - 1e-9 and high < 7 and (bgs or 0) > 0.9
-    return [_check(2, "redshift range", ok,
-                   f"z {low:.4f}..{high:.3f}; {float(bgs or 0):.1%} of GALAXY rows at z < 0.6")]
+    return [
+        _check(
+            2,
+            "redshift range",
+            ok,
+            f"z {low:.4f}..{high:.3f}; {float(bgs or 0):.1%} of GALAXY rows at z < 0.6",
+        )
+    ]
 
 
 def _mass_redshift_trend(conn, ns: Namespace) -> list[Check]:
@@ -159,26 +183,43 @@ def _mass_redshift_trend(conn, ns: Namespace) -> list[Check]:
     ).fetchone()
     r = float(r) if r is not None else float("nan")
     return [
-        _check(2, "stellar mass rises with redshift", r > 0.2,
-               f"corr(log M*, z) = {r:.2f} over {n:,} galaxies with a mass fit"),
-        _check(2, "failed mass fits are rare", float(failed or 0) < 0.05,
-               f"{float(failed or 0):.2%} with IVAR > 0 but log M* outside 6..13"),
+        _check(
+            2,
+            "stellar mass rises with redshift",
+            r > 0.2,
+            f"corr(log M*, z) = {r:.2f} over {n:,} galaxies with a mass fit",
+        ),
+        _check(
+            2,
+            "failed mass fits are rare",
+            float(failed or 0) < 0.05,
+            f"{float(failed or 0):.2%} with IVAR > 0 but log M* outside 6..13",
+        ),
     ]
 
 
 def _void_radii(conn, ns: Namespace) -> list[Check]:
-    rows = conn.execute(
-        sql.SQL(
-            "SELECT c.algorithm, count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY v.radius) "
-            "FROM ({}) v JOIN {} c USING (catalog) GROUP BY c.algorithm ORDER BY 1"
-        ).format(_void_union(conn, ns), sql.Identifier(ns.raw, "void_catalogs"))
-    ).fetchall() if _void_union(conn, ns) is not None else []
+    rows = (
+        conn.execute(
+            sql.SQL(
+                "SELECT c.algorithm, count(*), "
+                "percentile_cont(0.5) WITHIN GROUP (ORDER BY v.radius) "
+                "FROM ({}) v JOIN {} c USING (catalog) GROUP BY c.algorithm ORDER BY 1"
+            ).format(_void_union(conn, ns), sql.Identifier(ns.raw, "void_catalogs"))
+        ).fetchall()
+        if _void_union(conn, ns) is not None
+        else []
+    )
     if not rows:
         return [Check(2, "void radii", "skip", "no void catalog loaded")]
     low, high = VOID_RADIUS_MPCH
     return [
-        _check(2, f"void radii {algorithm}", count > 0 and low <= median <= high,
-               f"{count:,} voids, median radius {median:.1f} Mpc/h")
+        _check(
+            2,
+            f"void radii {algorithm}",
+            count > 0 and low <= median <= high,
+            f"{count:,} voids, median radius {median:.1f} Mpc/h",
+        )
         for algorithm, count, median in rows
     ]
 
@@ -187,7 +228,8 @@ def _void_union(conn, ns: Namespace) -> sql.Composable | None:
     present = _tables(conn, ns.raw)
     parts = [
         sql.SQL("SELECT catalog, radius FROM {}").format(sql.Identifier(ns.raw, table))
-        for table in ("vf_maximals", "v2_voids") if table in present
+        for table in ("vf_maximals", "v2_voids")
+        if table in present
     ]
     return sql.SQL(" UNION ALL ").join(parts) if parts else None
 
@@ -195,6 +237,7 @@ def _void_union(conn, ns: Namespace) -> sql.Composable | None:
 def _columns(conn, schema: str, table: str) -> set[str]:
     rows = conn.execute(
         "SELECT column_name FROM information_schema.columns "
-        "WHERE table_schema = %s AND table_name = %s", (schema, table)
+        "WHERE table_schema = %s AND table_name = %s",
+        (schema, table),
     )
     return {r[0] for r in rows}

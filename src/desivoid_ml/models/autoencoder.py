@@ -32,9 +32,17 @@ def mlp(sizes: list[int], dropout: float) -> nn.Sequential:
 class AutoencoderModule(LightningModule):
     """kind='ae': deterministic code; kind='vae': Gaussian code, loss + beta * KL."""
 
-    def __init__(self, n_features: int, code_dim: int = 16, hidden: list[int] | None = None,
-                 kind: str = "ae", beta: float = 1e-3, dropout: float = 0.0,
-                 optimizer: Callable | None = None, scheduler: Callable | None = None):
+    def __init__(
+        self,
+        n_features: int,
+        code_dim: int = 16,
+        hidden: list[int] | None = None,
+        kind: str = "ae",
+        beta: float = 1e-3,
+        dropout: float = 0.0,
+        optimizer: Callable | None = None,
+        scheduler: Callable | None = None,
+    ):
         super().__init__()
         if kind not in ("ae", "vae"):
             raise ValueError(f"model.kind must be 'ae' or 'vae', got {kind!r}")
@@ -71,8 +79,9 @@ class AutoencoderModule(LightningModule):
             self.encoder_linear.weight[:k] = basis[:, :k].T
             self.decoder_linear.weight[:, :k] = basis[:, :k]
 
-    def _encode_standardised(self, z: torch.Tensor, mask: torch.Tensor
-                             ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _encode_standardised(
+        self, z: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean code, log variance or empty) of standardised rows."""
         out = self.encoder(torch.cat([z, mask], dim=1))
         k = self.hparams.code_dim
@@ -147,8 +156,10 @@ class AutoencoderModule(LightningModule):
         optimizer = factory(self.parameters())
         if self.scheduler_factory is None:
             return optimizer
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(
-            optimizer), "monitor": "val/loss"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "monitor": "val/loss"},
+        }
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["normalization"] = self.normalization.to_dict() if self.normalization else None

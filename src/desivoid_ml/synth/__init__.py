@@ -62,8 +62,18 @@ from desivoid_ml.synth.vast import V2Input, write_vast
 BUILD_THREADS = 2  # chunks built at once (numpy releases the GIL in its array loops)
 
 __all__ = [
-    "MAGLIM", "OMEGAM_V2", "OMEGAM_VF", "PLANTED", "VOID_KEEP", "ZLIML", "ZLIMU", "PlantedEffect",
-    "SynthSummary", "fastspec_name", "universe_for_seed", "write_catalogs",
+    "MAGLIM",
+    "OMEGAM_V2",
+    "OMEGAM_VF",
+    "PLANTED",
+    "VOID_KEEP",
+    "ZLIML",
+    "ZLIMU",
+    "PlantedEffect",
+    "SynthSummary",
+    "fastspec_name",
+    "universe_for_seed",
+    "write_catalogs",
 ]
 
 
@@ -108,8 +118,9 @@ def _v2_selection(pos: Positions, spec: np.ndarray) -> np.ndarray:
     return (pos.kind == GALAXY) & (pos.z > ZLIML) & (pos.z < ZLIMU) & (absmag < MAGLIM)
 
 
-def _first_pass(universe: Universe, flux: FluxLimit, seed: int, n: int, chunk_rows: int,
-                scratch: Path) -> np.ndarray:
+def _first_pass(
+    universe: Universe, flux: FluxLimit, seed: int, n: int, chunk_rows: int, scratch: Path
+) -> np.ndarray:
     """Positions of every chunk: rows per file pixel, and the positions kept in a scratch file."""
     counts = np.zeros(12, dtype=np.int64)
     with scratch.open("wb") as out:
@@ -138,14 +149,22 @@ def _built_chunks(cached: BinaryIO, flux: FluxLimit, seed: int, n: int, chunk_ro
             pos = Positions.from_records(np.fromfile(cached, dtype=POSITION_DTYPE, count=size))
             if len(pending) == BUILD_THREADS:
                 yield pending.popleft().result()
-            pending.append(pool.submit(_build_chunk, pos, flux, prop_seed,
-                                       buffers[k % len(buffers)]))
+            pending.append(
+                pool.submit(_build_chunk, pos, flux, prop_seed, buffers[k % len(buffers)])
+            )
         while pending:
             yield pending.popleft().result()
 
 
-def _second_pass(writer: FastspecWriter, cached: BinaryIO, flux: FluxLimit, seed: int, n: int,
-                 chunk_rows: int, progress: Callable[[int], None] | None):
+def _second_pass(
+    writer: FastspecWriter,
+    cached: BinaryIO,
+    flux: FluxLimit,
+    seed: int,
+    n: int,
+    chunk_rows: int,
+    progress: Callable[[int], None] | None,
+):
     """Build every chunk's rows, hand them to the writer, and collect the V2 input sample."""
     v2_parts: dict[str, list] = {cap.name: [] for cap in CAPS}
     in_void = 0
@@ -159,9 +178,15 @@ def _second_pass(writer: FastspecWriter, cached: BinaryIO, flux: FluxLimit, seed
         writer.submit(pos.pixel, meta, spec, fast)
         if progress is not None:
             progress(size)
-    samples = {cap: V2Input(*(np.concatenate(c).astype(c[0].dtype.newbyteorder("="))
-                              for c in zip(*parts, strict=True)))
-               for cap, parts in v2_parts.items()}
+    samples = {
+        cap: V2Input(
+            *(
+                np.concatenate(c).astype(c[0].dtype.newbyteorder("="))
+                for c in zip(*parts, strict=True)
+            )
+        )
+        for cap, parts in v2_parts.items()
+    }
     return samples, in_void
 
 
@@ -184,12 +209,19 @@ def write_catalogs(
     try:
         counts = _first_pass(universe, flux, seed, n_galaxies, chunk_rows, scratch)
         with FastspecWriter(out_dir, counts) as writer, scratch.open("rb") as cached:
-            samples, in_void = _second_pass(writer, cached, flux, seed, n_galaxies, chunk_rows,
-                                            progress)
+            samples, in_void = _second_pass(
+                writer, cached, flux, seed, n_galaxies, chunk_rows, progress
+            )
     finally:
         scratch.unlink(missing_ok=True)
     vast = write_vast(out_dir, universe, samples, np.random.SeedSequence(seed).spawn(3)[2])
     files = writer.files + [path for path, _ in vast]
     size = writer.bytes_written + sum(n for _, n in vast)
-    return SynthSummary(files, n_galaxies, size, time.perf_counter() - t0, in_void / n_galaxies,
-                        {cap: len(s.z) for cap, s in samples.items()})
+    return SynthSummary(
+        files,
+        n_galaxies,
+        size,
+        time.perf_counter() - t0,
+        in_void / n_galaxies,
+        {cap: len(s.z) for cap, s in samples.items()},
+    )

@@ -19,11 +19,21 @@ TABLES = (
 )
 # desiutil.depend pairs: fixed strings, so files do not depend on the local environment
 DEPENDENCIES = (
-    ("fastspecfit", "3.1.5"), ("python", "3.10.14"), ("numpy", "1.26.4"), ("scipy", "1.11.4"),
-    ("astropy", "6.0.1"), ("fitsio", "1.2.1"), ("desiutil", "3.4.3"), ("desispec", "0.68.1"),
-    ("desitarget", "2.8.0"), ("redrock", "0.20.4"),
-    ("FTEMPLATES_FILE", "/global/cfs/cdirs/desi/public/external/templates/fastspecfit/2.0.0/"
-                        "ftemplates-chabrier-2.0.0.fits"),
+    ("fastspecfit", "3.1.5"),
+    ("python", "3.10.14"),
+    ("numpy", "1.26.4"),
+    ("scipy", "1.11.4"),
+    ("astropy", "6.0.1"),
+    ("fitsio", "1.2.1"),
+    ("desiutil", "3.4.3"),
+    ("desispec", "0.68.1"),
+    ("desitarget", "2.8.0"),
+    ("redrock", "0.20.4"),
+    (
+        "FTEMPLATES_FILE",
+        "/global/cfs/cdirs/desi/public/external/templates/fastspecfit/2.0.0/"
+        "ftemplates-chabrier-2.0.0.fits",
+    ),
     ("EMLINES_FILE", "fastspecfit/data/emlines.ecsv"),
     ("FPHOTO_FILE", "fastspecfit/data/legacysurvey-dr9.yaml"),
     ("DESI_ROOT", "/dvs_ro/cfs/cdirs/desi"),
@@ -71,7 +81,8 @@ class FastspecWriter:
             for pixel in np.nonzero(counts)[0]:
                 n = int(counts[pixel])
                 headers = [primary_header(PRIMARY_CARDS)] + [
-                    bintable_header(name, cols, n, dtype.itemsize) for name, cols, dtype in TABLES]
+                    bintable_header(name, cols, n, dtype.itemsize) for name, cols, dtype in TABLES
+                ]
                 self._streams[int(pixel)] = FitsStream(out_dir / fastspec_name(pixel), headers)
         except BaseException:
             self._abort()
@@ -115,8 +126,9 @@ class FastspecWriter:
     def __enter__(self) -> FastspecWriter:
         return self
 
-    def __exit__(self, exc_type: type | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is not None:
             self._abort()
             return

@@ -113,7 +113,7 @@ class HeaderCards:
 def _images(header: fits.Header) -> list[bytes]:
     """The 80-byte card images of a header (without END)."""
     text = header.tostring(endcard=False, padding=False).encode("ascii")
-    return [text[i:i + CARD] for i in range(0, len(text), CARD)]
+    return [text[i : i + CARD] for i in range(0, len(text), CARD)]
 
 
 def primary_header(cards: Iterable[Card]) -> HeaderCards:
@@ -123,8 +123,13 @@ def primary_header(cards: Iterable[Card]) -> HeaderCards:
     return header
 
 
-def bintable_header(name: str, columns: tuple[ColumnDef, ...], nrows: int, row_bytes: int,
-                    cards: Iterable[Card] = ()) -> HeaderCards:
+def bintable_header(
+    name: str,
+    columns: tuple[ColumnDef, ...],
+    nrows: int,
+    row_bytes: int,
+    cards: Iterable[Card] = (),
+) -> HeaderCards:
     """A BINTABLE header (astropy's layout and comments) for rows of `row_bytes` bytes."""
     header = HeaderCards(_bintable_template(name, columns, row_bytes))  # a copy of the images
     header.set("NAXIS2", nrows, "length of dimension 2")
@@ -225,7 +230,8 @@ class FitsStream:
             for i, hdu in enumerate(self._hdus):
                 if hdu.written != hdu.nbytes:
                     raise ValueError(
-                        f"HDU {i} of {self.path.name}: {hdu.written} of {hdu.nbytes} bytes written")
+                        f"HDU {i} of {self.path.name}: {hdu.written} of {hdu.nbytes} bytes written"
+                    )
                 os.pwrite(self._fd, hdu.render(), hdu.offset)
         finally:
             os.close(self._fd)
@@ -238,16 +244,18 @@ class FitsStream:
     def __enter__(self) -> FitsStream:
         return self
 
-    def __exit__(self, exc_type: type | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is None:
             self.close()
         else:
             self.abort()
 
 
-def write_tables(path: Path, primary: HeaderCards,
-                 tables: list[tuple[HeaderCards, np.ndarray]]) -> int:
+def write_tables(
+    path: Path, primary: HeaderCards, tables: list[tuple[HeaderCards, np.ndarray]]
+) -> int:
     """Write a whole small FITS file (PRIMARY + in-memory tables); returns its size in bytes."""
     with FitsStream(path, [primary] + [header for header, _ in tables]) as stream:
         for i, (_, rows) in enumerate(tables, start=1):

@@ -32,22 +32,48 @@ _L = {name: i for i, name in enumerate(LINE_NAMES)}
 # Intrinsic flux relative to H-alpha for a star-forming galaxy; NII/OIII/OII/SII set per galaxy.
 BASE_RATIO = np.zeros(len(LINE_NAMES))
 for _name, _ratio in {
-    "HALPHA": 1.0, "HBETA": 1 / 2.86, "HGAMMA": 0.468 / 2.86, "HDELTA": 0.259 / 2.86,
-    "HEPSILON": 0.159 / 2.86, "H6": 0.105 / 2.86, "OIII_4363": 0.005, "HEI_4471": 0.012,
-    "HEII_4686": 0.003, "NII_5755": 0.003, "HEI_5876": 0.035, "OI_6300": 0.05, "SIII_6312": 0.01,
-    "ARIII_7135": 0.03, "OII_7320": 0.01, "OII_7330": 0.008, "SIII_9069": 0.08, "SIII_9532": 0.2,
+    "HALPHA": 1.0,
+    "HBETA": 1 / 2.86,
+    "HGAMMA": 0.468 / 2.86,
+    "HDELTA": 0.259 / 2.86,
+    "HEPSILON": 0.159 / 2.86,
+    "H6": 0.105 / 2.86,
+    "OIII_4363": 0.005,
+    "HEI_4471": 0.012,
+    "HEII_4686": 0.003,
+    "NII_5755": 0.003,
+    "HEI_5876": 0.035,
+    "OI_6300": 0.05,
+    "SIII_6312": 0.01,
+    "ARIII_7135": 0.03,
+    "OII_7320": 0.01,
+    "OII_7330": 0.008,
+    "SIII_9069": 0.08,
+    "SIII_9532": 0.2,
     "NEIII_3869": 0.02,
 }.items():
     BASE_RATIO[_L[_name]] = _ratio
 BROAD = np.array([name.endswith("_BROAD") for name in LINE_NAMES])
 # Rest-frame equivalent widths (A) of QSO broad lines.
-QSO_EW = {"HALPHA_BROAD": 300.0, "HBETA_BROAD": 80.0, "HGAMMA_BROAD": 30.0, "MGII_2796": 25.0,
-          "MGII_2803": 20.0, "CIV_1549": 40.0, "CIII_1908": 20.0, "LYALPHA": 80.0}
+QSO_EW = {
+    "HALPHA_BROAD": 300.0,
+    "HBETA_BROAD": 80.0,
+    "HGAMMA_BROAD": 30.0,
+    "MGII_2796": 25.0,
+    "MGII_2803": 20.0,
+    "CIV_1549": 40.0,
+    "CIII_1908": 20.0,
+    "LYALPHA": 80.0,
+}
 QSO_LINES = np.array([name in QSO_EW for name in LINE_NAMES])
 REDDENING = ((LINE_WAVE / 5500.0) ** -0.7).astype(np.float32)  # A_lambda / A_V
 LOG_WAVE = np.log(LINE_WAVE / 6231.0).astype(np.float32)  # continuum is a power law about 6231 A
-MOMENT_SOURCE = {"CIV_1549": "CIV_1549", "MGII_2800": "MGII_2796", "HBETA": "HBETA",
-                 "OIII_5007": "OIII_5007"}
+MOMENT_SOURCE = {
+    "CIV_1549": "CIV_1549",
+    "MGII_2800": "MGII_2796",
+    "HBETA": "HBETA",
+    "OIII_5007": "OIII_5007",
+}
 
 
 @dataclass
@@ -84,11 +110,16 @@ def _ratios(phys: Physical, cols: dict, rng: np.random.Generator) -> np.ndarray:
     r_oii, r_sii = cols["OII_DOUBLET_RATIO"], cols["SII_DOUBLET_RATIO"]
     broad_gal = np.where(cols["INIT_BALMER_BROAD"] == ord("T"), 0.3, 0.0)
     for name, value in {
-        "NII_6584": n2, "NII_6548": n2 * cols["NII_DOUBLET_RATIO"],
-        "OIII_5007": o3, "OIII_4959": o3 * cols["OIII_DOUBLET_RATIO"],
-        "OII_3726": oii * r_oii / (1 + r_oii), "OII_3729": oii / (1 + r_oii),
-        "SII_6716": sii * r_sii / (1 + r_sii), "SII_6731": sii / (1 + r_sii),
-        "HALPHA_BROAD": broad_gal, "HBETA_BROAD": broad_gal / 3.1,
+        "NII_6584": n2,
+        "NII_6548": n2 * cols["NII_DOUBLET_RATIO"],
+        "OIII_5007": o3,
+        "OIII_4959": o3 * cols["OIII_DOUBLET_RATIO"],
+        "OII_3726": oii * r_oii / (1 + r_oii),
+        "OII_3729": oii / (1 + r_oii),
+        "SII_6716": sii * r_sii / (1 + r_sii),
+        "SII_6731": sii / (1 + r_sii),
+        "HALPHA_BROAD": broad_gal,
+        "HBETA_BROAD": broad_gal / 3.1,
     }.items():
         ratio[:, _L[name]] = value
     return ratio
@@ -100,9 +131,21 @@ def line_rows(phys: Physical, cols: dict, rng: np.random.Generator) -> LineRows:
     d_l = 10 ** ((phys.dmod - 25.0) / 5.0) * MPC_CM
     halpha = phys.sfr * HALPHA_PER_SFR / (4 * np.pi * d_l**2) / 1e-17 / phys.apercorr[:, 1]
     narrow = np.clip(70.0 * 10 ** (0.15 * rng.standard_normal(n)), 20, 400)
-    per_row = [1.0 + phys.pos.z, ~phys.failed, phys.pos.kind == QSO, 0.283 * phys.fibertot[:, 1],
-               -2.0 + 3.0 * phys.gr, phys.dn4000, halpha, 1.086 * phys.tauv, phys.snr,
-               _ratios(phys, cols, rng), narrow, rng.uniform(1500, 5000, n), rng.normal(0, 20, n)]
+    per_row = [
+        1.0 + phys.pos.z,
+        ~phys.failed,
+        phys.pos.kind == QSO,
+        0.283 * phys.fibertot[:, 1],
+        -2.0 + 3.0 * phys.gr,
+        phys.dn4000,
+        halpha,
+        1.086 * phys.tauv,
+        phys.snr,
+        _ratios(phys, cols, rng),
+        narrow,
+        rng.uniform(1500, 5000, n),
+        rng.normal(0, 20, n),
+    ]
     return LineRows(*(a if a.dtype == bool else a.astype(F32) for a in per_row))
 
 
@@ -131,9 +174,10 @@ def _slice_values(r: LineRows, rng: np.random.Generator):
     in_range = (lam_obs > WAVE_RANGE[0]) & (lam_obs < WAVE_RANGE[1]) & r.fitted[:, None]
     cont, f_true, sigma_v = _spectrum(r, lam_obs)
     sigma_lam = np.sqrt(sigma_v**2 + F32(SIGMA_INSTRUMENT**2)) * lam_obs / F32(C_KMS)
-    snr_b, snr_r, snr_z = (np.maximum(r.snr[:, k:k + 1], F32(0.3)) for k in range(3))
-    camera_snr = np.where(lam_obs < CAMERA_EDGES[0], snr_b,
-                          np.where(lam_obs < CAMERA_EDGES[1], snr_r, snr_z))
+    snr_b, snr_r, snr_z = (np.maximum(r.snr[:, k : k + 1], F32(0.3)) for k in range(3))
+    camera_snr = np.where(
+        lam_obs < CAMERA_EDGES[0], snr_b, np.where(lam_obs < CAMERA_EDGES[1], snr_r, snr_z)
+    )
     sigma_pix = cont / camera_snr
     sigma_f = sigma_pix * np.sqrt(F32(2 * np.sqrt(np.pi) * PIXEL) * sigma_lam)
     npix = (sigma_lam * F32(6.0 / PIXEL) + F32(5.0)).astype(np.int32)
@@ -153,15 +197,21 @@ def _slice_values(r: LineRows, rng: np.random.Generator):
     values = {
         "MODELAMP": (f_obs / (F32(np.sqrt(2 * np.pi) / C_KMS) * sigma_v * lam_obs), on),
         "AMP": (f_obs / (F32(np.sqrt(2 * np.pi)) * sigma_lam), on),
-        "AMP_IVAR": (sigma_pix**-2, on), "FLUX": (f_obs, on), "FLUX_IVAR": (sigma_f**-2, on),
+        "AMP_IVAR": (sigma_pix**-2, on),
+        "FLUX": (f_obs, on),
+        "FLUX_IVAR": (sigma_f**-2, on),
         "BOXFLUX": (f_true + F32(1.2) * noise + F32(0.4) * jitter * sigma_f, seen),
         "BOXFLUX_IVAR": ((F32(1.2) * sigma_f) ** -2, seen),
-        "VSHIFT": (r.vshift[:, None] + F32(35.0) * jitter, on), "VSHIFT_IVAR": (v_err**-2, on),
+        "VSHIFT": (r.vshift[:, None] + F32(35.0) * jitter, on),
+        "VSHIFT_IVAR": (v_err**-2, on),
         "SIGMA": (sigma_v * (F32(1.0) + F32(0.1) * jitter), on),
         "SIGMA_IVAR": ((F32(1.4) * v_err) ** -2, on),
-        "CONT": (cont_obs, seen), "CONT_IVAR": (F32(40.0) * sigma_pix**-2, seen),
-        "EW": (f_obs / (cont_obs * z1), on), "EW_IVAR": ((cont_obs * z1 / sigma_f) ** 2, on),
-        "FLUX_LIMIT": (sigma_f, seen), "CHI2": (npix * (F32(1.0) + F32(0.3) * jitter), on),
+        "CONT": (cont_obs, seen),
+        "CONT_IVAR": (F32(40.0) * sigma_pix**-2, seen),
+        "EW": (f_obs / (cont_obs * z1), on),
+        "EW_IVAR": ((cont_obs * z1 / sigma_f) ** 2, on),
+        "FLUX_LIMIT": (sigma_f, seen),
+        "CHI2": (npix * (F32(1.0) + F32(0.3) * jitter), on),
     }
     out = np.empty((len(values), m, nl), dtype=F32)
     for suffix, (value, mask) in values.items():
@@ -170,8 +220,9 @@ def _slice_values(r: LineRows, rng: np.random.Generator):
     return out, np.where(in_range, npix, 0), (det, lam_obs, sigma_lam, snr, jitter)
 
 
-def fill_lines(block: np.ndarray, npix_view: np.ndarray, phys: Physical, cols: dict,
-               rng: np.random.Generator) -> dict[str, np.ndarray]:
+def fill_lines(
+    block: np.ndarray, npix_view: np.ndarray, phys: Physical, cols: dict, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     """Write the (n, 46, 17) float block and NPIX of a chunk; return the MOMENT columns.
 
     Rows go SLICE_ROWS at a time (temporaries stay in cache); the 17 suffixes of a slice are
@@ -195,8 +246,11 @@ def _moments(det, lam_obs, sigma_lam, snr, noise) -> dict[str, np.ndarray]:
         i = _L[source]
         d, lam, s = det[:, i], lam_obs[:, i].astype(np.float64), sigma_lam[:, i].astype(np.float64)
         err = s / snr[:, i]
-        values = {1: (lam + err * noise[:, i], err), 2: (s**2, 2 * s * err),
-                  3: (0.2 * s**3 * noise[:, i], 3 * s**2 * err)}
+        values = {
+            1: (lam + err * noise[:, i], err),
+            2: (s**2, 2 * s * err),
+            3: (0.2 * s**3 * noise[:, i], 3 * s**2 * err),
+        }
         for k, (value, sigma) in values.items():
             cols[f"{name}_MOMENT{k}"] = np.where(d, value, 0.0)
             cols[f"{name}_MOMENT{k}_IVAR"] = np.where(d, 1.0 / sigma**2, 0.0)

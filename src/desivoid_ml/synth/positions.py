@@ -27,9 +27,19 @@ NSIDE_FILE = 1  # file split
 OVERDRAW = 1.5  # candidates drawn per galaxy still needed (acceptance is about 0.75)
 
 
-POSITION_DTYPE = np.dtype([("index", "i8"), ("ra", "f8"), ("dec", "f8"), ("z", "f8"),
-                           ("kind", "i1"), ("cap", "i1"), ("in_void", "?"), ("healpix", "i4"),
-                           ("pixel", "i1")])
+POSITION_DTYPE = np.dtype(
+    [
+        ("index", "i8"),
+        ("ra", "f8"),
+        ("dec", "f8"),
+        ("z", "f8"),
+        ("kind", "i1"),
+        ("cap", "i1"),
+        ("in_void", "?"),
+        ("healpix", "i4"),
+        ("pixel", "i1"),
+    ]
+)
 
 
 @dataclass
@@ -60,9 +70,11 @@ class Positions:
     @classmethod
     def from_records(cls, rows: np.ndarray) -> Positions:
         """Inverse of `to_records` (integer columns come back as int64)."""
+
         def column(name: str) -> np.ndarray:
             a = rows[name]
             return a.astype(np.int64) if a.dtype.kind == "i" else a.copy()
+
         return cls(*(column(f.name) for f in fields(cls)))
 
 
@@ -108,8 +120,9 @@ def sample_positions(
 ) -> Positions:
     """Rows start..start+n-1 of the catalogue, sorted by file pixel."""
     u = rng.random(n)
-    kind = np.where(u < STAR_FRACTION, STAR,
-                    np.where(u < STAR_FRACTION + QSO_FRACTION, QSO, GALAXY))
+    kind = np.where(
+        u < STAR_FRACTION, STAR, np.where(u < STAR_FRACTION + QSO_FRACTION, QSO, GALAXY)
+    )
     ra, dec, z, in_void = np.empty(n), np.empty(n), np.empty(n), np.zeros(n, dtype=bool)
     gal = kind == GALAXY
     ra[gal], dec[gal], z[gal], in_void[gal] = _galaxies(universe, flux, int(gal.sum()), rng)

@@ -39,12 +39,23 @@ NO_PHOTOMETRY_FRACTION = 0.003  # no Tractor match: fluxes and ivars 0, LS_ID 0
 M_SUN_R = 4.65
 ML_SCATTER = 0.3  # dex; sets the mass-redshift correlation (r ~ 0.6 in DR1)
 # M_band - M_r = a + b * (g - r), in ABSMAG_BANDS order.
-COLOUR_TERMS = np.array([
-    (1.6, 3.5), (0.9, 2.6), (0.15, 1.1),
-    (0.35, 2.3), (0.15, 1.35), (0.02, 0.45), (-0.35, -0.9),
-    (0.6, 2.6), (0.0, 1.0), (0.0, 0.0), (-0.05, -0.35), (-0.08, -0.55),
-    (-0.3, -0.9),
-])
+COLOUR_TERMS = np.array(
+    [
+        (1.6, 3.5),
+        (0.9, 2.6),
+        (0.15, 1.1),
+        (0.35, 2.3),
+        (0.15, 1.35),
+        (0.02, 0.45),
+        (-0.35, -0.9),
+        (0.6, 2.6),
+        (0.0, 1.0),
+        (0.0, 0.0),
+        (-0.05, -0.35),
+        (-0.08, -0.55),
+        (-0.3, -0.9),
+    ]
+)
 K_OFFSET = {"10": 0.35, "00": 0.1, "01": -0.1035}
 # observed band used for each ABSMAG band (index into PHOT_BANDS), like "nearest observed band"
 ABSMAG_SOURCE = np.array([0, 0, 1, 0, 0, 1, 3, 0, 0, 1, 2, 2, 3])
@@ -96,8 +107,9 @@ class Physical:
 
 def _luminosity(pos: Positions, flux: FluxLimit, dmod: np.ndarray, rng) -> np.ndarray:
     """ABSMAG01_SDSS_R: LF below the flux limit for galaxies, from apparent mags otherwise."""
-    m_app = np.where(pos.kind == STAR, rng.uniform(14.5, 19.5, len(pos.z)),
-                     rng.uniform(17.0, 19.5, len(pos.z)))
+    m_app = np.where(
+        pos.kind == STAR, rng.uniform(14.5, 19.5, len(pos.z)), rng.uniform(17.0, 19.5, len(pos.z))
+    )
     out = m_app - dmod - k_correction_r(pos.z)
     gal = pos.kind == GALAXY
     out[gal] = flux.sample_absmag(pos.z[gal], rng)
@@ -109,8 +121,11 @@ def _colour_and_state(pos: Positions, absmag_r: np.ndarray, rng):
     n = len(absmag_r)
     bright = -absmag_r - 20.0
     quiescent = (rng.random(n) < 0.75 / (1.0 + np.exp(-bright / 0.6))) & (pos.kind == GALAXY)
-    gr = np.where(quiescent, 0.78 + 0.03 * bright + 0.05 * rng.standard_normal(n),
-                  0.50 + 0.04 * bright + 0.08 * rng.standard_normal(n))
+    gr = np.where(
+        quiescent,
+        0.78 + 0.03 * bright + 0.05 * rng.standard_normal(n),
+        0.50 + 0.04 * bright + 0.08 * rng.standard_normal(n),
+    )
     gr = np.where(pos.kind == STAR, rng.uniform(0.1, 1.4, n), gr)
     gr = np.where(pos.kind == QSO, rng.uniform(0.0, 0.5, n), gr)
     return quiescent, np.clip(gr, -0.2, 1.3)
@@ -122,8 +137,9 @@ def _mass_and_sfr(pos: Positions, absmag_r, gr_base, quiescent, rng):
     void = pos.in_void.astype(np.float64)
     log_ml = -0.306 + 1.097 * gr_base + ML_SCATTER * rng.standard_normal(n)
     logm = 0.4 * (M_SUN_R - absmag_r) + log_ml + PLANTED.delta_logmstar * void
-    log_ssfr = np.where(quiescent, -11.8 + 0.4 * rng.standard_normal(n),
-                        -9.9 + 0.3 * rng.standard_normal(n))
+    log_ssfr = np.where(
+        quiescent, -11.8 + 0.4 * rng.standard_normal(n), -9.9 + 0.3 * rng.standard_normal(n)
+    )
     log_ssfr += PLANTED.delta_log_ssfr * void
     log_ssfr = np.where(pos.kind == GALAXY, log_ssfr, -13.0 + rng.standard_normal(n))
     return logm, 10.0 ** (logm + log_ssfr)
@@ -207,6 +223,27 @@ def draw_physical(pos: Positions, flux_limit: FluxLimit, rng: np.random.Generato
     fiber_r = flux_true[:, 1] / apercorr[:, 1]
     snr_r = 0.9 * np.sqrt(np.maximum(fiber_r, 0.01)) * np.exp(0.15 * rng.standard_normal(n))
     snr = snr_r[:, None] * np.stack([0.75 * 10 ** (-0.4 * gr), np.ones(n), 1.1 * np.ones(n)], 1)
-    return Physical(pos, failed, pathological, no_phot, absmag_r, gr, quiescent, logm, sfr, tauv,
-                    age, dn4000, dmod, absmag, kcorr, flux_true, flux, flux_ivar, ebv, mw_trans,
-                    apercorr, snr)
+    return Physical(
+        pos,
+        failed,
+        pathological,
+        no_phot,
+        absmag_r,
+        gr,
+        quiescent,
+        logm,
+        sfr,
+        tauv,
+        age,
+        dn4000,
+        dmod,
+        absmag,
+        kcorr,
+        flux_true,
+        flux,
+        flux_ivar,
+        ebv,
+        mw_trans,
+        apercorr,
+        snr,
+    )

@@ -27,8 +27,13 @@ _LINE_SHAPE = (len(LINE_NAMES), len(LINE_SUFFIXES))
 
 def line_block(rows: np.ndarray, dtype: str = ">f4") -> np.ndarray:
     """(n, 46, 18) strided view of the contiguous 4-byte line columns of FASTSPEC rows."""
-    return np.ndarray((len(rows), *_LINE_SHAPE), dtype=dtype, buffer=rows, offset=_LINE_OFFSET,
-                      strides=(rows.dtype.itemsize, 4 * _LINE_SHAPE[1], 4))
+    return np.ndarray(
+        (len(rows), *_LINE_SHAPE),
+        dtype=dtype,
+        buffer=rows,
+        offset=_LINE_OFFSET,
+        strides=(rows.dtype.itemsize, 4 * _LINE_SHAPE[1], 4),
+    )
 
 
 def _fill(rows: np.ndarray, cols: dict[str, np.ndarray]) -> np.ndarray:

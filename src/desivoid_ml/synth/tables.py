@@ -40,14 +40,18 @@ def _release(phys: Physical) -> np.ndarray:
 def identity(phys: Physical) -> Columns:
     """TARGETID (RELEASE<<42 | running number, unique), SURVEY, PROGRAM, HEALPIX."""
     targetid = (_release(phys) << 42) | (phys.pos.index + 1)
-    return {"TARGETID": targetid, "SURVEY": np.bytes_(b"main"), "PROGRAM": np.bytes_(b"bright"),
-            "HEALPIX": phys.pos.healpix}
+    return {
+        "TARGETID": targetid,
+        "SURVEY": np.bytes_(b"main"),
+        "PROGRAM": np.bytes_(b"bright"),
+        "HEALPIX": phys.pos.healpix,
+    }
 
 
 def _tileid_list(phys: Physical, rng: np.random.Generator) -> np.ndarray:
     """1-4 five-digit tile IDs, shared by neighbours on the sky, space separated."""
     n = phys.n
-    cell = (np.floor(phys.pos.ra * 0.6) * 7919 + np.floor((phys.pos.dec + 90) * 0.6) * 104729)
+    cell = np.floor(phys.pos.ra * 0.6) * 7919 + np.floor((phys.pos.dec + 90) * 0.6) * 104729
     ntiles = 1 + np.searchsorted([0.45, 0.8, 0.95], rng.random(n))
     text = np.zeros((n, TILEID_WIDTH), dtype=np.uint8)
     for k in range(4):
@@ -70,18 +74,31 @@ def _redshift_fit(phys: Physical, rng: np.random.Generator) -> Columns:
     z_rr = phys.pos.z.copy()
     fixed = (kind == QSO) & (rng.random(n) < 0.2)  # QuasarNet-corrected redshifts
     z_rr[fixed] = np.maximum(phys.pos.z[fixed] * rng.uniform(0.3, 0.9, int(fixed.sum())), 0.0011)
-    return {"Z": phys.pos.z, "ZWARN": zwarn, "DELTACHI2": deltachi2, "SPECTYPE": SPECTYPES[kind],
-            "SUBTYPE": subtype, "Z_RR": z_rr, "ZWARN_RR": zwarn}
+    return {
+        "Z": phys.pos.z,
+        "ZWARN": zwarn,
+        "DELTACHI2": deltachi2,
+        "SPECTYPE": SPECTYPES[kind],
+        "SUBTYPE": subtype,
+        "Z_RR": z_rr,
+        "ZWARN_RR": zwarn,
+    }
 
 
 def _targeting(phys: Physical, rng: np.random.Generator) -> Columns:
     n, kind = phys.n, phys.pos.kind
     bgs = (kind != STAR) | (rng.random(n) < 0.3)
-    desi = (np.where(bgs, BGS_ANY, 0) | np.where(kind == STAR, MWS_ANY, 0)
-            | np.where(kind == QSO, QSO_BIT, 0))
-    return {"DESI_TARGET": desi.astype(np.int64), "BGS_TARGET": np.where(bgs, BGS_BRIGHT, 0),
-            "MWS_TARGET": np.where(kind == STAR, 1 << rng.integers(0, 3, n), 0),
-            "COADD_FIBERSTATUS": np.where(rng.random(n) < 0.02, 1 << rng.integers(1, 12, n), 0)}
+    desi = (
+        np.where(bgs, BGS_ANY, 0)
+        | np.where(kind == STAR, MWS_ANY, 0)
+        | np.where(kind == QSO, QSO_BIT, 0)
+    )
+    return {
+        "DESI_TARGET": desi.astype(np.int64),
+        "BGS_TARGET": np.where(bgs, BGS_BRIGHT, 0),
+        "MWS_TARGET": np.where(kind == STAR, 1 << rng.integers(0, 3, n), 0),
+        "COADD_FIBERSTATUS": np.where(rng.random(n) < 0.02, 1 << rng.integers(1, 12, n), 0),
+    }
 
 
 def metadata_columns(phys: Physical, rng: np.random.Generator) -> Columns:
@@ -91,9 +108,14 @@ def metadata_columns(phys: Physical, rng: np.random.Generator) -> Columns:
     tsnr = 10 ** rng.normal(3.0, 0.3, n)
     release = _release(phys)
     cols |= {
-        "TILEID_LIST": _tileid_list(phys, rng), "RA": pos.ra, "DEC": pos.dec,
-        "TSNR2_BGS": tsnr, "TSNR2_LRG": 0.7 * tsnr, "TSNR2_ELG": 0.4 * tsnr,
-        "TSNR2_QSO": 0.05 * tsnr, "TSNR2_LYA": 0.5 * tsnr,
+        "TILEID_LIST": _tileid_list(phys, rng),
+        "RA": pos.ra,
+        "DEC": pos.dec,
+        "TSNR2_BGS": tsnr,
+        "TSNR2_LRG": 0.7 * tsnr,
+        "TSNR2_ELG": 0.4 * tsnr,
+        "TSNR2_QSO": 0.05 * tsnr,
+        "TSNR2_LYA": 0.5 * tsnr,
         "PHOTSYS": np.where(release == 9011, b"N", b"S"),
         "LS_ID": np.where(phys.no_phot, 0, (release << 40) | (pos.index + 1)),
         "EBV": phys.ebv,
@@ -137,8 +159,9 @@ def _pathological(cols: Columns, phys: Physical, rng: np.random.Generator) -> No
     bad = phys.pathological
     k = int(bad.sum())
     cols["LOGMSTAR"] = np.where(bad, 0.0, cols["LOGMSTAR"])
-    cols["LOGMSTAR"][bad] = np.where(rng.random(k) < 0.5, rng.uniform(-12.1, 2.0, k),
-                                     rng.uniform(13.0, 15.6, k))
+    cols["LOGMSTAR"][bad] = np.where(
+        rng.random(k) < 0.5, rng.uniform(-12.1, 2.0, k), rng.uniform(13.0, 15.6, k)
+    )
     cols["SFR"] = cols["SFR"].copy()
     cols["SFR"][bad] = 10 ** rng.uniform(2.0, 4.88, k)
     cols["DN4000"] = cols["DN4000"].copy()
@@ -170,10 +193,12 @@ def specphot_columns(phys: Physical, rng: np.random.Generator) -> Columns:
         "VDISP_IVAR": np.where(fitted_vdisp, _ivar(0.1 * vdisp), 0),
         "TAUV": np.where(ok, phys.tauv, 0),
         "TAUV_IVAR": np.where(ok, _ivar(0.05 + 0.1 * phys.tauv), 0),
-        "AGE": np.where(ok, phys.age, 0), "AGE_IVAR": np.where(ok, _ivar(0.2 * phys.age), 0),
+        "AGE": np.where(ok, phys.age, 0),
+        "AGE_IVAR": np.where(ok, _ivar(0.2 * phys.age), 0),
         "LOGMSTAR": np.where(ok, phys.logmstar, 0),
         "LOGMSTAR_IVAR": np.where(ok, _ivar(mstar_sigma), 0),
-        "SFR": np.where(ok, phys.sfr, 0), "SFR_IVAR": np.where(ok, _ivar(0.2 * phys.sfr + 0.01), 0),
+        "SFR": np.where(ok, phys.sfr, 0),
+        "SFR_IVAR": np.where(ok, _ivar(0.2 * phys.sfr + 0.01), 0),
         "DN4000": np.where(dn_ok, phys.dn4000, 0),
         "DN4000_OBS": np.where(dn_ok, phys.dn4000 + dn_sigma * rng.standard_normal(n), 0),
         "DN4000_IVAR": np.where(dn_ok, _ivar(dn_sigma), 0),
@@ -201,14 +226,22 @@ def _luminosities(phys: Physical, ok: np.ndarray, rng: np.random.Generator) -> C
     l_r = 10 ** (-0.4 * (phys.absmag_r - 4.65)) / 1e10
     uv = 0.7 * phys.sfr + 0.002 * l_r
     values = {
-        "LOGLNU_1500": uv, "LOGLNU_2800": 1.4 * uv + 0.01 * l_r,
-        "LOGL_1450": 0.2 * uv, "LOGL_1700": 0.25 * uv,
-        "LOGL_3000": l_r * 10 ** (-0.4 * (1.5 * phys.gr)), "LOGL_5100": 0.8 * l_r,
+        "LOGLNU_1500": uv,
+        "LOGLNU_2800": 1.4 * uv + 0.01 * l_r,
+        "LOGL_1450": 0.2 * uv,
+        "LOGL_1700": 0.25 * uv,
+        "LOGL_3000": l_r * 10 ** (-0.4 * (1.5 * phys.gr)),
+        "LOGL_5100": 0.8 * l_r,
     }
     cont_r = 0.283 * phys.fibertot[:, 1]
     slope = -2.0 + 3.0 * phys.gr
-    for name, rest in (("FLYA_1215", 1215.67), ("FOII_3727", 3728.48), ("FHBETA", 4862.68),
-                       ("FOIII_5007", 5008.24), ("FHALPHA", 6564.61)):
+    for name, rest in (
+        ("FLYA_1215", 1215.67),
+        ("FOII_3727", 3728.48),
+        ("FHBETA", 4862.68),
+        ("FOIII_5007", 5008.24),
+        ("FHALPHA", 6564.61),
+    ):
         obs = rest * (1 + phys.pos.z)
         cont = cont_r * (obs / 6231.0) ** slope
         values[f"{name}_CONT"] = cont / np.where(rest < 4000, phys.dn4000, 1)
@@ -227,10 +260,14 @@ def fastspec_columns(phys: Physical, rng: np.random.Generator) -> Columns:
     kind = phys.pos.kind
     broad = (kind == QSO) | ((kind == GALAXY) & (rng.random(n) < 0.005))
     cols = identity(phys) | {
-        "SNR_B": phys.snr[:, 0], "SNR_R": phys.snr[:, 1], "SNR_Z": phys.snr[:, 2],
+        "SNR_B": phys.snr[:, 0],
+        "SNR_R": phys.snr[:, 1],
+        "SNR_Z": phys.snr[:, 2],
         "APERCORR": np.where(ok, np.median(phys.apercorr, axis=1), 1.0),
-        "INIT_SIGMA_UV": np.full(n, 2000.0), "INIT_SIGMA_NARROW": rng.uniform(50, 150, n),
-        "INIT_SIGMA_BALMER": np.full(n, 1000.0), "INIT_VSHIFT_NARROW": rng.normal(0, 10, n),
+        "INIT_SIGMA_UV": np.full(n, 2000.0),
+        "INIT_SIGMA_NARROW": rng.uniform(50, 150, n),
+        "INIT_SIGMA_BALMER": np.full(n, 1000.0),
+        "INIT_VSHIFT_NARROW": rng.normal(0, 10, n),
         "INIT_BALMER_BROAD": np.where(broad, ord("T"), ord("F")),
         "DELTA_LINECHI2": np.where(broad, 10 ** rng.normal(1.5, 0.8, n), 0),
         "DELTA_LINENDOF": np.where(broad, 3, 0),

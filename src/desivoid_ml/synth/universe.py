@@ -136,8 +136,11 @@ class CapVoids:
             # relative to the void centre, in float32: the test is far coarser than the rounding
             pts = (reach[sl, None, None] * unit[None]).astype(np.float32)
             rel = (centres[sl] - self.centres[sl, None]).astype(np.float32)
-            d2 = (np.sum(pts**2, axis=2)[:, :, None] + np.sum(rel**2, axis=2)[:, None, :]
-                  - 2 * pts @ rel.transpose(0, 2, 1))
+            d2 = (
+                np.sum(pts**2, axis=2)[:, :, None]
+                + np.sum(rel**2, axis=2)[:, None, :]
+                - 2 * pts @ rel.transpose(0, 2, 1)
+            )
             frac[sl] = np.mean(np.any(d2 < np.square(radius[sl, None]), axis=2), axis=1)
         r_eff = reach * np.cbrt(frac)
         sigma_frac = np.sqrt(frac * (1 - frac) / R_EFF_SAMPLES)
@@ -199,7 +202,7 @@ def _greedy_batch(c: np.ndarray, r: np.ndarray) -> np.ndarray:
     ok = np.ones(len(r), dtype=bool)
     for i in range(len(r)):
         if ok[i]:
-            ok[pairs[starts[i]:starts[i + 1], 1]] = False
+            ok[pairs[starts[i] : starts[i + 1], 1]] = False
     return np.nonzero(ok)[0]
 
 
@@ -213,7 +216,7 @@ def pack_spheres(cap: Cap, r_lo: float, r_hi: float, rng: np.random.Generator):
     centres, radii = centres[fits], radii[fits]
     kept_c, kept_r = np.empty((0, 3)), np.empty(0)
     for start in range(0, len(radii), PACK_BATCH):
-        c, r = centres[start:start + PACK_BATCH], radii[start:start + PACK_BATCH]
+        c, r = centres[start : start + PACK_BATCH], radii[start : start + PACK_BATCH]
         if len(kept_r):
             tree = cKDTree(kept_c)
             near = tree.query_ball_point(c, r + kept_r.max())

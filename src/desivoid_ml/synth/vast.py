@@ -49,19 +49,28 @@ def _cols(spec: str, unit: str = "") -> tuple[ColumnDef, ...]:
     return tuple(out)
 
 
-MAXIMALS_COLUMNS = (*_cols("X:D Y:D Z:D RADIUS:D VOID:K EDGE:K R:D", MPCH),
-                    ColumnDef("RA", "D", "deg"), ColumnDef("DEC", "D", "deg"),
-                    *_cols("R_EFF:D R_EFF_UNCERT:D", MPCH))
+MAXIMALS_COLUMNS = (
+    *_cols("X:D Y:D Z:D RADIUS:D VOID:K EDGE:K R:D", MPCH),
+    ColumnDef("RA", "D", "deg"),
+    ColumnDef("DEC", "D", "deg"),
+    *_cols("R_EFF:D R_EFF_UNCERT:D", MPCH),
+)
 HOLES_COLUMNS = _cols("X:D Y:D Z:D RADIUS:D VOID:K", MPCH)
-VOIDS_COLUMNS = (ColumnDef("VOID", "K"), *_cols("X:D Y:D Z:D", MPCH), ColumnDef("REDSHIFT", "D"),
-                 ColumnDef("RA", "D", "deg"), ColumnDef("DEC", "D", "deg"),
-                 *_cols("RADIUS:D X1:D Y1:D Z1:D X2:D Y2:D Z2:D X3:D Y3:D Z3:D", MPCH),
-                 *_cols("TOT_AREA:D EDGE_AREA:D", AREA))
+VOIDS_COLUMNS = (
+    ColumnDef("VOID", "K"),
+    *_cols("X:D Y:D Z:D", MPCH),
+    ColumnDef("REDSHIFT", "D"),
+    ColumnDef("RA", "D", "deg"),
+    ColumnDef("DEC", "D", "deg"),
+    *_cols("RADIUS:D X1:D Y1:D Z1:D X2:D Y2:D Z2:D X3:D Y3:D Z3:D", MPCH),
+    *_cols("TOT_AREA:D EDGE_AREA:D", AREA),
+)
 ZONEVOID_COLUMNS = _cols("ZONE:K VOID0:K VOID1:K")
 GALZONE_COLUMNS = _cols("GAL:K TARGET:K X:D Y:D Z:D ZONE:K DEPTH:K EDGE:K OUT:K")
-TRIANGLE_COLUMNS = (ColumnDef("VOID", "K"),
-                    *_cols(" ".join(f"{p}_{a}:D" for p in ("N", "P1", "P2", "P3") for a in "XYZ"),
-                           MPCH))
+TRIANGLE_COLUMNS = (
+    ColumnDef("VOID", "K"),
+    *_cols(" ".join(f"{p}_{a}:D" for p in ("N", "P1", "P2", "P3") for a in "XYZ"), MPCH),
+)
 GALVIZ_COLUMNS = _cols("GID:K G2V:K G2V2:K")
 
 
@@ -83,8 +92,9 @@ def v2_name(algorithm: str, cap: str) -> str:
     return f"DESIVAST_BGS_VOLLIM_V2_{algorithm}_{cap}.fits"
 
 
-def _table(name: str, columns: tuple[ColumnDef, ...], data: dict[str, np.ndarray],
-           cards: list = ()) -> tuple[HeaderCards, np.ndarray]:
+def _table(
+    name: str, columns: tuple[ColumnDef, ...], data: dict[str, np.ndarray], cards: list = ()
+) -> tuple[HeaderCards, np.ndarray]:
     """Header and big-endian rows of one small in-memory table."""
     dtype = row_dtype(columns)
     n = len(next(iter(data.values()))) if data else 0
@@ -96,9 +106,11 @@ def _table(name: str, columns: tuple[ColumnDef, ...], data: dict[str, np.ndarray
 
 def _coverage(cap: Cap, d_lo: float, d_hi: float) -> list:
     sr = cap.solid_angle
-    return [("COVSTR", round(sr, 2), "Sky Coverage (Steradians)"),
-            ("COVDEG", round(sr * (180 / np.pi) ** 2, 2), "Sky Coverage (Degrees^2)"),
-            ("VOLUME", round(sr / 3 * (d_hi**3 - d_lo**3), 2), "Survey Volume (Mpc/h)^3")]
+    return [
+        ("COVSTR", round(sr, 2), "Sky Coverage (Steradians)"),
+        ("COVDEG", round(sr * (180 / np.pi) ** 2, 2), "Sky Coverage (Degrees^2)"),
+        ("VOLUME", round(sr / 3 * (d_hi**3 - d_lo**3), 2), "Survey Volume (Mpc/h)^3"),
+    ]
 
 
 def _wall_field(xyz: np.ndarray) -> tuple[float, float, int]:
@@ -123,7 +135,8 @@ def _voidfinder_primary(universe: Universe, cap: Cap, xyz: np.ndarray, n_voids: 
         ("METRIC", "comoving", "Distance Metric"),
         ("DLIML", round(d_lo, 2), "Lower Distance Limit (Mpc/h)"),
         ("DLIMU", round(d_hi, 2), "Upper Distance Limit (Mpc/h)"),
-        ("ZLIML", ZLIML, "Lower Redshift Limit"), ("ZLIMU", ZLIMU, "Upper Redshift Limit"),
+        ("ZLIML", ZLIML, "Lower Redshift Limit"),
+        ("ZLIMU", ZLIMU, "Upper Redshift Limit"),
         ("OMEGAM", OMEGAM_VF, "Matter Density"),
         ("HP", 1.0, "Reduced Hubble Parameter h (((km/s)/Mpc)/100)"),
         ("NNS", NNS, "Nth Neighbor Used for Wall-Field Separation"),
@@ -144,8 +157,10 @@ def _voidfinder_primary(universe: Universe, cap: Cap, xyz: np.ndarray, n_voids: 
         ("CHKE", True, "Check Only Empty Cells"),
         ("MHMO", 0.1, "Max Hole Mask Overlap"),
         ("HGEL", 5.0, "Hole Grid Edge Length"),
-        *((f"GO{a}", round(float(o), 2), f"Grid Origin {a} Coordinate")
-          for a, o in zip("XYZ", origin, strict=True)),
+        *(
+            (f"GO{a}", round(float(o), 2), f"Grid Origin {a} Coordinate")
+            for a, o in zip("XYZ", origin, strict=True)
+        ),
         ("MMR", MMR, "Edge Length of NN Grid"),
         ("PPUV", 0.01, "Points per Unit Volume"),
         ("NCPU", 1, "Number of CPUs"),
@@ -161,17 +176,32 @@ def write_voidfinder(path: Path, universe: Universe, voids: CapVoids, sample: V2
     ra = np.degrees(np.arctan(c[:, 1] / c[:, 0])) + np.where(c[:, 0] < 0, 180.0, 0.0)
     r_eff, r_eff_uncert = voids.r_eff
     m = len(voids.radii)
-    maximals = {"X": c[:, 0], "Y": c[:, 1], "Z": c[:, 2], "RADIUS": voids.radii,
-                "VOID": np.arange(m, dtype=np.int64), "EDGE": voids.edge,
-                "R": np.linalg.norm(c, axis=1), "RA": ra,
-                "DEC": np.degrees(np.arcsin(c[:, 2] / np.linalg.norm(c, axis=1))),
-                "R_EFF": r_eff, "R_EFF_UNCERT": r_eff_uncert}
+    maximals = {
+        "X": c[:, 0],
+        "Y": c[:, 1],
+        "Z": c[:, 2],
+        "RADIUS": voids.radii,
+        "VOID": np.arange(m, dtype=np.int64),
+        "EDGE": voids.edge,
+        "R": np.linalg.norm(c, axis=1),
+        "RA": ra,
+        "DEC": np.degrees(np.arcsin(c[:, 2] / np.linalg.norm(c, axis=1))),
+        "R_EFF": r_eff,
+        "R_EFF_UNCERT": r_eff_uncert,
+    }
     h = voids.hole_xyz
-    holes = {"X": h[:, 0], "Y": h[:, 1], "Z": h[:, 2], "RADIUS": voids.hole_radius,
-             "VOID": voids.hole_void}
+    holes = {
+        "X": h[:, 0],
+        "Y": h[:, 1],
+        "Z": h[:, 2],
+        "RADIUS": voids.hole_radius,
+        "VOID": voids.hole_void,
+    }
     count = ("VOID", m, "Void Count")
-    tables = [_table("MAXIMALS", MAXIMALS_COLUMNS, maximals, [count]),
-              _table("HOLES", HOLES_COLUMNS, holes, [count, ("HOLE", len(h), "Hole Count")])]
+    tables = [
+        _table("MAXIMALS", MAXIMALS_COLUMNS, maximals, [count]),
+        _table("HOLES", HOLES_COLUMNS, holes, [count, ("HOLE", len(h), "Hole Count")]),
+    ]
     return write_tables(path, _voidfinder_primary(universe, voids.cap, xyz, m), tables)
 
 
@@ -185,66 +215,100 @@ def _v2_primary(universe: Universe, cap: Cap, zones: Zones) -> HeaderCards:
         ("INFILE", f"BGS_VOLLIM_{cap.name}.fits", "Input Galaxy Table"),
         ("HP", 1.0, "Reduced Hubble Parameter h (((km/s)/Mpc)/100)"),
         ("OMEGAM", OMEGAM_V2, "Matter Density"),
-        ("ZLIML", ZLIML, "Lower Redshift Limit"), ("ZLIMU", ZLIMU, "Upper Redshift Limit"),
+        ("ZLIML", ZLIML, "Lower Redshift Limit"),
+        ("ZLIMU", ZLIMU, "Upper Redshift Limit"),
         ("DLIML", d_lo, "Lower Distance Limit (Mpc/h)"),
         ("DLIMU", d_hi, "Upper Distance Limit (Mpc/h)"),
         ("MINR", MINR, "Minimum Void Radius (Mpc/h)"),
         ("ZSTEP", 5e-05, "Step Size for r-to-z Lookup Table"),
         ("NSIDE", 64, "NSIDE for HEALPix Pixelization"),
         ("MAGLIM", MAGLIM, "Magnitude Limit (dex)"),
-        *((f"P{a}MIN", float(v), f"Lower {a}-limit for Periodic Boundary Conditions")
-          for a, v in zip("XYZ", lo, strict=True)),
-        *((f"P{a}MAX", float(v), f"Upper {a}-limit for Periodic Boundary Conditions")
-          for a, v in zip("XYZ", hi, strict=True)),
+        *(
+            (f"P{a}MIN", float(v), f"Lower {a}-limit for Periodic Boundary Conditions")
+            for a, v in zip("XYZ", lo, strict=True)
+        ),
+        *(
+            (f"P{a}MAX", float(v), f"Upper {a}-limit for Periodic Boundary Conditions")
+            for a, v in zip("XYZ", hi, strict=True)
+        ),
         ("BUFFER", 5.0, "Periodic Buffer Shell Width (Mpc/h)"),
         *_coverage(cap, d_lo, d_hi),
         ("MSKGAL", n, "Number of Galaxies in Tesselation"),
         ("MSKDEN", round(n / volume, 6), "Galaxy Count Density (Mpc/h)^-3"),
-        ("MSKSEP", round((n / volume) ** (-1 / 3), 2) if n else 0.0,
-         "Average Galaxy Separation (Mpc/h)"),
+        (
+            "MSKSEP",
+            round((n / volume) ** (-1 / 3), 2) if n else 0.0,
+            "Average Galaxy Separation (Mpc/h)",
+        ),
     ]
     return primary_header(cards)
 
 
-def write_v2(path: Path, algorithm: str, universe: Universe, voids: CapVoids, zones: Zones,
-             sample: V2Input, rng: np.random.Generator) -> int:
+def write_v2(
+    path: Path,
+    algorithm: str,
+    universe: Universe,
+    voids: CapVoids,
+    zones: Zones,
+    sample: V2Input,
+    rng: np.random.Generator,
+) -> int:
     """One cap's V2 file for one algorithm; returns its size in bytes."""
     cat = build_catalog(algorithm, universe, voids, zones, rng)
     n = len(zones.xyz)
-    galzone = {"GAL": np.arange(n, dtype=np.int64), "TARGET": sample.targetid,
-               "X": zones.xyz[:, 0], "Y": zones.xyz[:, 1], "Z": zones.xyz[:, 2], "ZONE": zones.zone,
-               "DEPTH": zones.depth, "EDGE": zones.edge, "OUT": np.zeros(n, dtype=np.int64)}
+    galzone = {
+        "GAL": np.arange(n, dtype=np.int64),
+        "TARGET": sample.targetid,
+        "X": zones.xyz[:, 0],
+        "Y": zones.xyz[:, 1],
+        "Z": zones.xyz[:, 2],
+        "ZONE": zones.zone,
+        "DEPTH": zones.depth,
+        "EDGE": zones.edge,
+        "OUT": np.zeros(n, dtype=np.int64),
+    }
     tables = [
         _table("VOIDS", VOIDS_COLUMNS, cat.voids, [("VOID", len(cat.voids["VOID"]), "Void Count")]),
-        _table("ZONEVOID", ZONEVOID_COLUMNS, cat.zonevoid,
-               [("COUNT", len(cat.zonevoid["ZONE"]), "Zone Count")]),
+        _table(
+            "ZONEVOID",
+            ZONEVOID_COLUMNS,
+            cat.zonevoid,
+            [("COUNT", len(cat.zonevoid["ZONE"]), "Zone Count")],
+        ),
         _table("GALZONE", GALZONE_COLUMNS, galzone, [("COUNT", n, "Galaxy Count")]),
     ]
     if algorithm != "ZOBOV":
         tables += [
-            _table("TRIANGLE", TRIANGLE_COLUMNS, cat.triangles,
-                   [("COUNT", len(cat.triangles["VOID"]), "Triangle Count")]),
+            _table(
+                "TRIANGLE",
+                TRIANGLE_COLUMNS,
+                cat.triangles,
+                [("COUNT", len(cat.triangles["VOID"]), "Triangle Count")],
+            ),
             _table("GALVIZ", GALVIZ_COLUMNS, cat.galviz, [("COUNT", n, "Galaxy Count")]),
         ]
     return write_tables(path, _v2_primary(universe, voids.cap, zones), tables)
 
 
-def write_vast(out_dir: Path, universe: Universe, samples: dict[str, V2Input],
-               seed_seq: np.random.SeedSequence) -> list[tuple[Path, int]]:
+def write_vast(
+    out_dir: Path, universe: Universe, samples: dict[str, V2Input], seed_seq: np.random.SeedSequence
+) -> list[tuple[Path, int]]:
     """All eight void files: VoidFinder and V2 VIDE/ZOBOV/REVOLVER for NGC and SGC."""
     written = []
-    for (cap, voids), child in zip(universe.voids.items(), seed_seq.spawn(len(universe.voids)),
-                                   strict=True):
+    for (cap, voids), child in zip(
+        universe.voids.items(), seed_seq.spawn(len(universe.voids)), strict=True
+    ):
         sample = samples[cap]
         path = out_dir / voidfinder_name(cap)
         written.append((path, write_voidfinder(path, universe, voids, sample)))
         zone_seed, *alg_seeds = child.spawn(1 + len(ALGORITHMS))
-        zones = build_zones(universe, voids, sample.ra, sample.dec, sample.z,
-                            np.random.default_rng(zone_seed))
+        zones = build_zones(
+            universe, voids, sample.ra, sample.dec, sample.z, np.random.default_rng(zone_seed)
+        )
         for algorithm, alg_seed in zip(ALGORITHMS, alg_seeds, strict=True):
             path = out_dir / v2_name(algorithm, cap)
-            size = write_v2(path, algorithm, universe, voids, zones, sample,
-                            np.random.default_rng(alg_seed))
+            size = write_v2(
+                path, algorithm, universe, voids, zones, sample, np.random.default_rng(alg_seed)
+            )
             written.append((path, size))
     return written
-

@@ -96,8 +96,9 @@ def build_zones(universe: Universe, voids: CapVoids, ra, dec, z, rng: np.random.
     spacing = np.cbrt(volume / max(len(xyz), 1))
     depth = np.floor(np.asarray(dist) / spacing).astype(np.int64)
     edge = (voids.cap.boundary_distance(xyz, d_lo, d_hi) < 0.5 * spacing).astype(np.int64)
-    return Zones(xyz, zone.astype(np.int64), depth, edge, seed_xyz[used], seed_void[used],
-                 seed_core[used])
+    return Zones(
+        xyz, zone.astype(np.int64), depth, edge, seed_xyz[used], seed_void[used], seed_core[used]
+    )
 
 
 def _parent_radii(algorithm: str, zones: Zones, voids: CapVoids, rng):
@@ -157,11 +158,47 @@ def _select(algorithm: str, zones: Zones, voids: CapVoids, rng):
 def _icosphere() -> tuple[np.ndarray, np.ndarray]:
     """Unit sphere triangulation: icosahedron subdivided once (80 faces)."""
     t = (1 + 5**0.5) / 2
-    v = np.array([(-1, t, 0), (1, t, 0), (-1, -t, 0), (1, -t, 0), (0, -1, t), (0, 1, t),
-                  (0, -1, -t), (0, 1, -t), (t, 0, -1), (t, 0, 1), (-t, 0, -1), (-t, 0, 1)], float)
-    f = np.array([(0, 11, 5), (0, 5, 1), (0, 1, 7), (0, 7, 10), (0, 10, 11), (1, 5, 9), (5, 11, 4),
-                  (11, 10, 2), (10, 7, 6), (7, 1, 8), (3, 9, 4), (3, 4, 2), (3, 2, 6), (3, 6, 8),
-                  (3, 8, 9), (4, 9, 5), (2, 4, 11), (6, 2, 10), (8, 6, 7), (9, 8, 1)])
+    v = np.array(
+        [
+            (-1, t, 0),
+            (1, t, 0),
+            (-1, -t, 0),
+            (1, -t, 0),
+            (0, -1, t),
+            (0, 1, t),
+            (0, -1, -t),
+            (0, 1, -t),
+            (t, 0, -1),
+            (t, 0, 1),
+            (-t, 0, -1),
+            (-t, 0, 1),
+        ],
+        float,
+    )
+    f = np.array(
+        [
+            (0, 11, 5),
+            (0, 5, 1),
+            (0, 1, 7),
+            (0, 7, 10),
+            (0, 10, 11),
+            (1, 5, 9),
+            (5, 11, 4),
+            (11, 10, 2),
+            (10, 7, 6),
+            (7, 1, 8),
+            (3, 9, 4),
+            (3, 4, 2),
+            (3, 2, 6),
+            (3, 6, 8),
+            (3, 8, 9),
+            (4, 9, 5),
+            (2, 4, 11),
+            (6, 2, 10),
+            (8, 6, 7),
+            (9, 8, 1),
+        ]
+    )
     a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
     ab, bc, ca = (a + b) / 2, (b + c) / 2, (c + a) / 2
     corners = ((a, ab, ca), (b, bc, ab), (c, ca, bc), (ab, bc, ca))
@@ -200,11 +237,21 @@ def _voids_table(universe, voids: CapVoids, parents, centres, radius, rng):
     axes = _axes(radius, rng)
     area = 4 * np.pi * radius**2 * rng.uniform(1.8, 2.6, len(radius))
     edge = voids.edge[parents]
-    edge_frac = np.where(edge == 1, rng.uniform(0.1, 0.5, len(radius)),
-                         np.where(edge == 2, rng.uniform(0.0, 0.1, len(radius)), 0.0))
-    cols = {"VOID": np.arange(len(radius), dtype=np.int64), "X": centres[:, 0], "Y": centres[:, 1],
-            "Z": centres[:, 2], "REDSHIFT": universe.dist_v2.redshift(r), "RA": ra, "DEC": dec,
-            "RADIUS": radius}
+    edge_frac = np.where(
+        edge == 1,
+        rng.uniform(0.1, 0.5, len(radius)),
+        np.where(edge == 2, rng.uniform(0.0, 0.1, len(radius)), 0.0),
+    )
+    cols = {
+        "VOID": np.arange(len(radius), dtype=np.int64),
+        "X": centres[:, 0],
+        "Y": centres[:, 1],
+        "Z": centres[:, 2],
+        "REDSHIFT": universe.dist_v2.redshift(r),
+        "RA": ra,
+        "DEC": dec,
+        "RADIUS": radius,
+    }
     for k in range(3):
         for j, axis in enumerate("XYZ"):
             cols[f"{axis}{k + 1}"] = axes[:, k, j]
@@ -212,8 +259,9 @@ def _voids_table(universe, voids: CapVoids, parents, centres, radius, rng):
     return cols, axes
 
 
-def build_catalog(algorithm: str, universe: Universe, voids: CapVoids, zones: Zones,
-                  rng: np.random.Generator) -> V2Catalog:
+def build_catalog(
+    algorithm: str, universe: Universe, voids: CapVoids, zones: Zones, rng: np.random.Generator
+) -> V2Catalog:
     """VOIDS, ZONEVOID, GALVIZ and TRIANGLE columns of one algorithm for one cap."""
     parents, radius, nested = _select(algorithm, zones, voids, rng)
     centres = vf_to_v2(universe, voids.centres[parents]) if len(parents) else np.empty((0, 3))
@@ -223,8 +271,9 @@ def build_catalog(algorithm: str, universe: Universe, voids: CapVoids, zones: Zo
     rank = np.argsort(-all_radius, kind="stable")  # VOID id = rank by radius
     void_id = np.empty(len(rank), dtype=np.int64)
     void_id[rank] = np.arange(len(rank))
-    table, axes = _voids_table(universe, voids, all_parent[rank], all_centres[rank],
-                               all_radius[rank], rng)
+    table, axes = _voids_table(
+        universe, voids, all_parent[rank], all_centres[rank], all_radius[rank], rng
+    )
 
     lookup = np.full(len(voids.radii), -1, dtype=np.int64)
     lookup[parents] = void_id[: len(parents)]

@@ -1,4 +1,4 @@
-"""FailureTolerantOptunaSweeper: hydra-optuna-sweeper 1.2, minus "first failed trial ends the sweep".
+"""FailureTolerantOptunaSweeper: hydra-optuna-sweeper 1.2 minus "a failed trial ends the sweep".
 
 Hydra only instantiates sweepers from the `hydra_plugins` package, hence this module's home.
 A trial whose task returns NaN (`desivoid_ml.training.train_or_fail_trial` does so when training
