@@ -88,3 +88,26 @@ def test_nulls_arrive_as_nan_and_normalisation_uses_train_only(table_db) -> None
     z, mask = dm.normalization.apply(x)
     assert torch.equal(mask[:, 2] == 0, torch.isnan(x[:, 2])) and not torch.isnan(z).any()
     assert dm.pca_basis.shape == (4, 2)
+
+
+def test_local_cache_serves_later_epochs_and_follows_the_table(table_db, tmp_path, monkeypatch):
+    spec = _spec(table_db, "train", shuffle=True, cache_dir=str(tmp_path / "cache"))
+    first = _keys(FeatureStream(spec), 0)
+    assert len(list((tmp_path / "cache").glob("*/shard0of1.npy"))) == 1
+
+    def no_database(*args, **kwargs):
+        raise AssertionError("epoch 2 read the table instead of the cache")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(FeatureStream, "_rows", no_database)
+        stream = FeatureStream(spec)
+        stream.set_epoch(1)
+        second = _keys(stream, 0)
+    assert sorted(second) == sorted(first) and second != first
+
+    with table_db.connect(autocommit=True) as conn:  # a rewritten table gets a new key
+        table = sql.Identifier(table_db.ns.features, "galaxy")
+        conn.execute(sql.SQL("DELETE FROM {} WHERE targetid % 2 = 0").format(table))
+        conn.execute(sql.SQL("VACUUM FULL {}").format(table))
+    third = _keys(FeatureStream(spec), 0)
+    assert len(third) < 0.6 * len(first)

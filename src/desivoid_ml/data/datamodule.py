@@ -30,6 +30,7 @@ class FeatureDataModule(LightningDataModule):
         block_pages: int = 1024,
         shuffle_buffer: int = 65_536,
         pca_components: int | None = None,
+        cache_dir: str | None = None,
     ):
         super().__init__()
         if not features:
@@ -44,6 +45,7 @@ class FeatureDataModule(LightningDataModule):
         self.block_pages = block_pages
         self.shuffle_buffer = shuffle_buffer
         self.pca_k = pca_components
+        self.cache_dir = cache_dir
         self.normalization: Normalization | None = None
         self.pca_basis: np.ndarray | None = None
         self._train: FeatureStream | None = None
@@ -86,6 +88,7 @@ class FeatureDataModule(LightningDataModule):
             shuffle_buffer=self.shuffle_buffer,
             with_keys=with_keys,
             pad_to_batches=self._pad_to if split == "train" else None,
+            cache_dir=self.cache_dir if split != "all" else None,
         )
 
     def _loader(self, dataset: FeatureStream) -> DataLoader:

@@ -18,6 +18,7 @@ from numpy.lib.recfunctions import structured_to_unstructured
 from psycopg import sql
 from torch.utils.data import IterableDataset, get_worker_info
 
+from desivoid_ml.data.cache import ShardCache, cache_key
 from desivoid_ml.data.query import (
     Fractions,
     block_query,
@@ -47,6 +48,7 @@ class StreamSpec:
     shuffle_buffer: int = 65_536
     with_keys: bool = False
     pad_to_batches: int | None = None  # DDP: every shard yields this many batches (see below)
+    cache_dir: str | None = None  # keep decoded rows on disk for later epochs (data/cache.py)
 
 
 def table_pages(conn, schema: str, table: str) -> int:
@@ -88,7 +90,7 @@ class FeatureStream(IterableDataset):
         emitted = 0
         with connect(self.spec.dsn) as conn:
             conn.autocommit = True
-            for batch in self._batches(self._rows(conn, shard, shards, rng), rng):
+            for batch in self._batches(self._source(conn, shard, shards, rng), rng):
                 emitted += 1
                 yield batch
         # DDP synchronises gradients at every step, so every rank must take the same number of
@@ -110,6 +112,17 @@ class FeatureStream(IterableDataset):
             order = np.random.default_rng([self.spec.seed, self.epoch]).permutation(len(blocks))
             blocks = [blocks[i] for i in order]
         return blocks
+
+    def _source(self, conn, shard: int, shards: int, rng) -> Iterator[np.ndarray]:
+        """Rows from the local cache when it holds this shard, else from the database."""
+        if not self.spec.cache_dir:
+            return self._rows(conn, shard, shards, rng)
+        cache = ShardCache(self.spec.cache_dir, cache_key(conn, self.spec), shard, shards)
+        if cache.exists():
+            shuffle = self.spec.shuffle
+            order = np.random.default_rng([self.spec.seed, self.epoch]) if shuffle else None
+            return cache.blocks(self.spec.shuffle_buffer, order)
+        return cache.write_through(self._rows(conn, shard, shards, rng))
 
     def _rows(self, conn, shard: int, shards: int, rng) -> Iterator[np.ndarray]:
         spec = self.spec
