@@ -53,7 +53,7 @@ def test_embedded_lifecycle_with_two_concurrent_starts(tmp_path: Path) -> None:
         assert "ready" in _run(["db", "start"], env).stdout
     finally:
         stopped = _run(["db", "stop"], env)
-    assert "stopped" in stopped.stdout
+    assert "stopped" in stopped.stdout, stopped.stderr
     assert _run(["db", "status"], env).returncode == 1
 
 

