@@ -161,3 +161,35 @@ def test_report_writes_html_and_figures(trained, tmp_path) -> None:
     }
     text = page.read_text()
     assert "Does the embedding carry environment?" in text and "<img" in text
+
+
+def test_cli_against_a_dsn_server(trained) -> None:
+    """`desivoid runs` and `desivoid similar` with DESIVOID_DSN set (no embedded start)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    db = trained
+    embed(db, None)
+    cli = shutil.which("desivoid") or str(Path(sys.executable).parent / "desivoid")
+    env = dict(
+        os.environ,
+        DESIVOID_DSN=db.dsn,
+        DESIVOID_NAMESPACE=db.ns.prefix,
+        DESIVOID_DATA_DIR="/nonexistent/never-started",
+        COLUMNS="160",
+    )
+    runs = subprocess.run([cli, "runs"], capture_output=True, text=True, env=env, timeout=120)
+    assert runs.returncode == 0 and get_run(db, None).run_id in runs.stdout
+    found = subprocess.run(
+        [cli, "similar", "1234", "-k", "3"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.count("main/bright") == 3
+    missing = subprocess.run(
+        [cli, "similar", "99999999"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert missing.returncode == 1 and "no galaxy with targetid 99999999" in missing.stderr
+    assert "Traceback" not in missing.stderr

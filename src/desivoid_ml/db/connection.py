@@ -13,6 +13,7 @@ from psycopg import sql
 from desivoid_ml.errors import DatabaseUnavailable
 
 DSN_ENV = "DESIVOID_DSN"
+NAMESPACE_ENV = "DESIVOID_NAMESPACE"
 CONNECT_TIMEOUT_S = 5
 
 
@@ -102,8 +103,11 @@ def resolve_dsn(start_embedded: bool = True) -> str:
     return state.uri
 
 
-def open_database(prefix: str = "", migrate: bool = True) -> Database:
-    """Resolve the server, check it answers, and bring the schema up to date."""
+def open_database(prefix: str | None = None, migrate: bool = True) -> Database:
+    """Resolve the server, check it answers, and bring the schema up to date. The schema-name
+    prefix defaults to DESIVOID_NAMESPACE (empty: schemas raw, features, ml, meta)."""
+    if prefix is None:
+        prefix = os.environ.get(NAMESPACE_ENV, "")
     db = Database(resolve_dsn(), Namespace(prefix))
     if migrate:
         from desivoid_ml.db.migrations import migrate as apply_migrations
