@@ -29,6 +29,7 @@ from desivoid_ml.data.normalization import per_feature_mse  # noqa: E402
 from desivoid_ml.data.query import Fractions  # noqa: E402
 from desivoid_ml.db.connection import Database  # noqa: E402
 from desivoid_ml.db.copy_read import read_copy  # noqa: E402
+from desivoid_ml.db.introspect import table_columns  # noqa: E402
 from desivoid_ml.embed.inference import load_model  # noqa: E402
 from desivoid_ml.embed.runs import Run, get_run  # noqa: E402
 from desivoid_ml.embed.similarity import example_void_galaxy, similar  # noqa: E402
@@ -58,14 +59,7 @@ def load_sample(db: Database, run: Run, rows: int = SAMPLE_ROWS) -> Sample:
             sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(db.ns.ml, partition))
         ).fetchone()[0]
         keep = max(1, min(1024, int(np.ceil(1024 * rows / max(total, 1)))))
-        present = {
-            r[0]
-            for r in conn.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
-                "AND table_name = 'galaxy'",
-                (db.ns.features,),
-            )
-        }
+        present = table_columns(conn, db.ns.features, "galaxy")
         low, high = Fractions().bucket_range("train")
         exprs = [f"COALESCE(({e})::float4, 'NaN')" for e in run.features.values()]
         query = sql.SQL(

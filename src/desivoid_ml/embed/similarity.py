@@ -10,6 +10,7 @@ from __future__ import annotations
 from psycopg import sql
 
 from desivoid_ml.db.connection import Database
+from desivoid_ml.db.introspect import table_columns
 from desivoid_ml.errors import DesivoidError
 
 ENVIRONMENT = ("vf", "vide", "zobov", "revolver")
@@ -17,22 +18,29 @@ PROPERTIES = ("z", "logmstar")  # NULL when features.galaxy lacks them
 EF_SEARCH = 100  # recall@10 ≈ 0.99 at p95 < 10 ms on 2 M vectors (see scripts/bench_vectors.py)
 
 FUNCTIONS = """
-CREATE OR REPLACE FUNCTION {ml}.similar_to_vector(
-    query vector, k integer DEFAULT 10, run text DEFAULT NULL)
-RETURNS TABLE (targetid bigint, survey text, program text, distance double precision,
-               z double precision, logmstar double precision, {env_columns})
+CREATE OR REPLACE FUNCTION {ml}.embedding_partition(run text DEFAULT NULL, OUT part text,
+                                                     OUT dim integer)
 LANGUAGE plpgsql AS $fn$
-DECLARE
-    part text;
-    d integer;
 BEGIN
-    SELECT s.partition, s.dim INTO part, d FROM {ml}.embedding_sets s
+    SELECT s.partition, s.dim INTO part, dim FROM {ml}.embedding_sets s
     WHERE s.run_id = run
        OR (run IS NULL AND s.created = (SELECT max(created) FROM {ml}.embedding_sets));
     IF part IS NULL THEN
         RAISE EXCEPTION 'no embeddings for run %', COALESCE(run, 'latest')
             USING HINT = 'run `desivoid embed --run ...` first';
     END IF;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION {ml}.similar_to_vector(
+    query vector, k integer DEFAULT 10, run text DEFAULT NULL)
+RETURNS TABLE (targetid bigint, survey text, program text, distance double precision,
+               z double precision, logmstar double precision, {env_columns})
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    p record;
+BEGIN
+    p := {ml}.embedding_partition(run);
     PERFORM set_config('hnsw.ef_search', '{ef_search}', true);
     RETURN QUERY EXECUTE format(
         'WITH nearest AS MATERIALIZED (
@@ -43,7 +51,7 @@ BEGIN
              LIMIT $2)
          SELECT n.targetid, n.survey, n.program, n.distance, {property_select}
          FROM nearest n LEFT JOIN {features_quoted}.galaxy f USING (targetid, survey, program)
-         ORDER BY n.distance', d, part)
+         ORDER BY n.distance', p.dim, p.part)
     USING query, k;
 END
 $fn$;
@@ -54,17 +62,10 @@ RETURNS TABLE (targetid bigint, survey text, program text, distance double preci
                z double precision, logmstar double precision, {env_columns})
 LANGUAGE plpgsql AS $fn$
 DECLARE
-    part text;
     q vector;
 BEGIN
-    SELECT s.partition INTO part FROM {ml}.embedding_sets s
-    WHERE s.run_id = run
-       OR (run IS NULL AND s.created = (SELECT max(created) FROM {ml}.embedding_sets));
-    IF part IS NULL THEN
-        RAISE EXCEPTION 'no embeddings for run %', COALESCE(run, 'latest')
-            USING HINT = 'run `desivoid embed --run ...` first';
-    END IF;
-    EXECUTE format('SELECT embedding FROM {ml_quoted}.%I WHERE targetid = $1 LIMIT 1', part)
+    EXECUTE format('SELECT embedding FROM {ml_quoted}.%I WHERE targetid = $1 LIMIT 1',
+                   ({ml}.embedding_partition(run)).part)
         INTO q USING p_targetid;
     IF q IS NULL THEN
         RETURN;  -- unknown galaxy: an empty result, not an error
@@ -78,14 +79,7 @@ $fn$;
 
 def create_functions(conn, db: Database) -> None:
     """(Re)create the SQL functions for the feature columns that exist now."""
-    present = {
-        r[0]
-        for r in conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
-            "AND table_name = 'galaxy'",
-            (db.ns.features,),
-        )
-    }
+    present = table_columns(conn, db.ns.features, "galaxy")
     env_columns = ", ".join(f"{a}_in_void boolean" for a in ENVIRONMENT)
     selected = [f"f.{p}::float8" if p in present else "NULL::float8" for p in PROPERTIES]
     selected += [
@@ -122,11 +116,7 @@ def example_void_galaxy(db: Database) -> int:
     """A galaxy inside a VoidFinder void (any galaxy if there is no such column or galaxy)."""
     table = sql.Identifier(db.ns.features, "galaxy")
     with db.connect() as conn:
-        has_void = conn.execute(
-            "SELECT 1 FROM information_schema.columns WHERE table_schema = %s "
-            "AND table_name = 'galaxy' AND column_name = 'vf_in_void'",
-            (db.ns.features,),
-        ).fetchone()
+        has_void = "vf_in_void" in table_columns(conn, db.ns.features, "galaxy")
         where = sql.SQL("WHERE vf_in_void" if has_void else "")
         row = conn.execute(
             sql.SQL("SELECT targetid FROM {} {} ORDER BY key_hash LIMIT 1").format(table, where)

@@ -11,6 +11,7 @@ from astropy.io import fits
 from psycopg import sql
 
 from desivoid_ml.db.connection import Database
+from desivoid_ml.db.introspect import table_columns
 from desivoid_ml.errors import DesivoidError
 from desivoid_ml.features.cosmology import Cosmology, from_header
 from desivoid_ml.ingest.catalogs import catalog_info, classify
@@ -235,14 +236,7 @@ def read_db_catalogs(db: Database, omegam: float | None = None) -> list[VoidCata
 def _db_columns(
     conn, schema: str, table: str, catalog: str, names: list[str]
 ) -> dict[str, np.ndarray]:
-    present = {
-        r[0]
-        for r in conn.execute(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_schema = %s AND table_name = %s",
-            (schema, table),
-        )
-    }
+    present = table_columns(conn, schema, table)
     wanted = [n for n in names if n in present]
     rows = conn.execute(
         sql.SQL("SELECT {} FROM {} WHERE catalog = %s").format(

@@ -6,22 +6,10 @@ import psycopg
 from psycopg import sql
 
 from desivoid_ml.db.copy_binary import CopyColumn
+from desivoid_ml.db.introspect import table_columns
 from desivoid_ml.errors import IngestError, SchemaMismatch
 
 FILE_ID = CopyColumn("file_id", "integer")
-
-
-def existing_columns(conn: psycopg.Connection, schema: str, table: str) -> dict[str, str]:
-    """Column name -> SQL type of a table; empty if the table does not exist."""
-    rows = conn.execute(
-        """SELECT a.attname, format_type(a.atttypid, NULL)
-           FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-           JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped
-           ORDER BY a.attnum""",
-        (schema, table),
-    ).fetchall()
-    return dict(rows)
 
 
 def ensure_table(
@@ -32,7 +20,7 @@ def ensure_table(
     allow_new_columns: bool,
 ) -> None:
     """Create the table, or check it fits `columns` (adding missing ones where allowed)."""
-    existing = existing_columns(conn, schema, table)
+    existing = table_columns(conn, schema, table)
     target = sql.Identifier(schema, table)
     if not existing:
         defs = sql.SQL(", ").join(_definition(c) for c in columns)

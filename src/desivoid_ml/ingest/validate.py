@@ -14,6 +14,7 @@ import psycopg
 from psycopg import sql
 
 from desivoid_ml.db.connection import Database, Namespace
+from desivoid_ml.db.introspect import table_columns
 
 KEYS = {
     "galaxies": ["targetid", "survey", "program"],
@@ -132,7 +133,7 @@ def _galaxy_bounds(conn, ns: Namespace) -> list[Check]:
 
 
 def _ivar_rates(conn, ns: Namespace) -> list[Check]:
-    present = _columns(conn, ns.raw, "galaxies")
+    present = set(table_columns(conn, ns.raw, "galaxies"))
     checks = []
     for column, limit in IVAR_RATES.items():
         if column not in present:
@@ -232,12 +233,3 @@ def _void_union(conn, ns: Namespace) -> sql.Composable | None:
         if table in present
     ]
     return sql.SQL(" UNION ALL ").join(parts) if parts else None
-
-
-def _columns(conn, schema: str, table: str) -> set[str]:
-    rows = conn.execute(
-        "SELECT column_name FROM information_schema.columns "
-        "WHERE table_schema = %s AND table_name = %s",
-        (schema, table),
-    )
-    return {r[0] for r in rows}

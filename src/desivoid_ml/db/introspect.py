@@ -1,0 +1,18 @@
+"""What the database holds right now: a table's columns and types."""
+
+from __future__ import annotations
+
+import psycopg
+
+
+def table_columns(conn: psycopg.Connection, schema: str, table: str) -> dict[str, str]:
+    """Column name -> SQL type (as format_type prints it), in column order; {} if no table."""
+    rows = conn.execute(
+        """SELECT a.attname, format_type(a.atttypid, NULL)
+           FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped
+           ORDER BY a.attnum""",
+        (schema, table),
+    ).fetchall()
+    return dict(rows)
