@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import lightning as L
+import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -59,6 +60,8 @@ def build(cfg: DictConfig):
 def train(cfg: DictConfig) -> float:
     """Fit (and test) the model; return `cfg.optimized_metric` for a sweeper."""
     L.seed_everything(cfg.seed, workers=True)
+    if cfg.get("torch_threads"):
+        torch.set_num_threads(int(cfg.torch_threads))
     datamodule, model, trainer = build(cfg)
     if cfg.get("train", True):
         trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))

@@ -79,24 +79,60 @@ def _decode(buffer: bytes | bytearray, dtype: np.dtype, fields) -> np.ndarray:
             "binary COPY stream does not divide into fixed-size tuples: a column "
             "is NULL or wider than declared; select it with COALESCE or char(n)"
         )
-    records = np.frombuffer(bytes(buffer), dtype=dtype)
-    _check_widths(records, dtype, fields)
+    records = np.frombuffer(buffer, dtype=dtype)
     out = np.empty(len(records), dtype=_public_dtype(dtype, fields))
-    for name, pg_type in fields:
-        out[name] = records[name]["values"] if pg_type.startswith("vector(") else records[name]
-    return out
-
-
-def _check_widths(records: np.ndarray, dtype: np.dtype, fields) -> None:
-    """Every tuple must declare the expected field count and widths (a NULL breaks both)."""
     bad = records["_count"] != len(fields)
-    for name, _ in fields:
-        bad |= records[f"_len_{name}"] != dtype.fields[name][0].itemsize
+    for first, count in _runs(fields):
+        bad |= _copy_run(records, out, fields, first, count)
     if bad.any():
         raise DesivoidError(
             f"binary COPY row {int(np.argmax(bad))} has a NULL or a value of "
             "unexpected width; select columns with COALESCE or cast text to char(n)"
         )
+    return out
+
+
+def _runs(fields) -> list[tuple[int, int]]:
+    """(first, count) of consecutive fields of one scalar type: each run decodes in one copy."""
+    runs: list[tuple[int, int]] = []
+    for i, (_, pg_type) in enumerate(fields):
+        groupable = not pg_type.startswith(("vector(", "char("))
+        if runs and groupable and fields[runs[-1][0]][1] == pg_type and _ends_at(runs[-1], i):
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((i, 1))
+    return runs
+
+
+def _ends_at(run: tuple[int, int], i: int) -> bool:
+    return run[0] + run[1] == i
+
+
+def _copy_run(records: np.ndarray, out: np.ndarray, fields, first: int, count: int) -> np.ndarray:
+    """Copy `count` adjacent fields (byte-swapping to native order); return rows whose length
+    words are wrong (a NULL or an unexpected width)."""
+    name, pg_type = fields[first]
+    value = records.dtype.fields[name][0]
+    if pg_type.startswith("vector("):
+        out[name] = records[name]["values"]
+        return records[f"_len_{name}"] != value.itemsize
+    wire = np.dtype([("n", ">i4"), ("v", value)])
+    source = np.ndarray(
+        (len(records), count),
+        dtype=wire,
+        buffer=records,
+        offset=records.dtype.fields[f"_len_{name}"][1],
+        strides=(records.dtype.itemsize, wire.itemsize),
+    )
+    target = np.ndarray(
+        (len(out), count),
+        dtype=out.dtype.fields[name][0],
+        buffer=out,
+        offset=out.dtype.fields[name][1],
+        strides=(out.dtype.itemsize, value.itemsize),
+    )
+    target[...] = source["v"]
+    return (source["n"] != value.itemsize).any(axis=1)
 
 
 def _public_dtype(dtype: np.dtype, fields) -> np.dtype:

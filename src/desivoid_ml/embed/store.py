@@ -33,8 +33,8 @@ def partition_name(run_id: str) -> str:
 
 
 def columns(dim: int) -> list[CopyColumn]:
+    """What each COPY row carries; run_id is the staging table's default, never sent per row."""
     return [
-        CopyColumn("run_id", "text", text_width=64),
         CopyColumn("targetid", "bigint"),
         CopyColumn("survey", "text", text_width=16),
         CopyColumn("program", "text", text_width=16),
@@ -64,14 +64,21 @@ def write_run(
                 sql.Identifier(ml, staging), sql.Identifier(ml, "embeddings"), sql.Literal(run_id)
             )
         )
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ALTER COLUMN run_id SET DEFAULT {}").format(
+                sql.Identifier(ml, staging), sql.Literal(run_id)
+            )
+        )
         started = time.perf_counter()
         rows = 0
-        copy_sql = sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(sql.Identifier(ml, staging))
+        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+            sql.Identifier(ml, staging),
+            sql.SQL(", ").join(sql.Identifier(c.name) for c in columns(dim)),
+        )
         with conn.cursor().copy(copy_sql) as copy:
             copy.write(HEADER)
             for targetid, survey, program, vectors in batches:
-                run = np.full(len(targetid), run_id.encode())
-                copy.write(encoder.encode([run, targetid, survey, program, vectors]))
+                copy.write(encoder.encode([targetid, survey, program, vectors]))
                 rows += len(targetid)
                 on_rows(len(targetid))
             copy.write(TRAILER)
