@@ -118,3 +118,24 @@ def test_primary_keys_exist_after_load(db, real_fits: Path) -> None:
         "v2_galviz",
         "void_catalogs",
     }
+
+
+def test_a_copy_under_another_name_is_skipped(db, real_fits: Path, tmp_path: Path) -> None:
+    original = real_fits / "vast-test-galaxies-10k.fits"
+    copy = tmp_path / "vast-test-galaxies-10k.fits"
+    copy.write_bytes(original.read_bytes())
+    results = ingest(db, [original, copy])
+    assert [r.status for r in results] == ["loaded", "skipped"]
+    with db.connect() as conn:
+        count = conn.execute(
+            sql.SQL("SELECT count(*) FROM {}").format(
+                sql.Identifier(db.ns.raw, "vast_test_galaxies_10k_hdu1")
+            )
+        ).fetchone()[0]
+        files = conn.execute(
+            sql.SQL("SELECT count(*), min(sha256) FROM {}").format(
+                sql.Identifier(db.ns.meta, "source_files")
+            )
+        ).fetchone()
+    assert count == 10_000
+    assert files == (1, "a0b6de71cf29ac980b9c17c1b09e27d26654928b1b3dc38916079bd7c285bc71")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,8 @@ class LoadedFile:
     file_id: int
     path: str
     status: str
+    sha256: str
+    size_bytes: int
 
 
 def sha256_file(path: Path) -> str:
@@ -35,27 +38,33 @@ def sha256_file(path: Path) -> str:
 
 def find(conn: psycopg.Connection, ns: Namespace, sha256: str) -> LoadedFile | None:
     """The manifest entry for this file content, if any."""
+    return _one(conn, ns, "sha256 = %s", sha256)
+
+
+def find_done_at(conn: psycopg.Connection, ns: Namespace, path: Path) -> LoadedFile | None:
+    """The finished entry loaded from this path, if any."""
+    return _one(conn, ns, "path = %s AND status = 'done'", str(path.resolve()))
+
+
+def _one(conn, ns: Namespace, where: str, value: str) -> LoadedFile | None:
     row = conn.execute(
-        sql.SQL("SELECT file_id, path, status FROM {} WHERE sha256 = %s").format(
-            sql.Identifier(ns.meta, "source_files")
-        ),
-        (sha256,),
+        sql.SQL(
+            "SELECT file_id, path, status, sha256, size_bytes FROM {} WHERE {} "
+            "ORDER BY file_id DESC LIMIT 1"
+        ).format(sql.Identifier(ns.meta, "source_files"), sql.SQL(where)),
+        (value,),
     ).fetchone()
     return LoadedFile(*row) if row else None
 
 
-def begin(conn, ns: Namespace, path: Path, sha256: str, kind: str) -> int:
-    """Insert a 'loading' entry (replacing a failed one); returns its file_id."""
-    table = sql.Identifier(ns.meta, "source_files")
-    conn.execute(
-        sql.SQL("DELETE FROM {} WHERE sha256 = %s AND status <> 'done'").format(table), (sha256,)
-    )
+def begin(conn, ns: Namespace, path: Path, kind: str) -> int:
+    """Insert a 'loading' entry; its sha256 is filled in by `finish` (hashed while loading)."""
     row = conn.execute(
         sql.SQL(
             "INSERT INTO {} (path, sha256, size_bytes, kind, status) "
             "VALUES (%s, %s, %s, %s, 'loading') RETURNING file_id"
-        ).format(table),
-        (str(path.resolve()), sha256, path.stat().st_size, kind),
+        ).format(sql.Identifier(ns.meta, "source_files")),
+        (str(path.resolve()), f"pending:{uuid.uuid4()}", path.stat().st_size, kind),
     ).fetchone()
     return int(row[0])
 
@@ -91,25 +100,39 @@ def record_hdu(
     )
 
 
-def finish(conn, ns: Namespace, file_id: int, seconds: float) -> None:
+def finish(conn, ns: Namespace, file_id: int, seconds: float, sha256: str) -> None:
+    """Mark the file loaded under its content hash (dropping older failed attempts of it)."""
+    table = sql.Identifier(ns.meta, "source_files")
+    conn.execute(
+        sql.SQL("DELETE FROM {} WHERE sha256 = %s AND status <> 'done' AND file_id <> %s").format(
+            table
+        ),
+        (sha256, file_id),
+    )
     conn.execute(
         sql.SQL(
-            "UPDATE {} SET status = 'done', finished_at = now(), seconds = %s WHERE file_id = %s"
-        ).format(sql.Identifier(ns.meta, "source_files")),
-        (seconds, file_id),
+            "UPDATE {} SET status = 'done', finished_at = now(), seconds = %s, sha256 = %s "
+            "WHERE file_id = %s"
+        ).format(table),
+        (seconds, sha256, file_id),
     )
 
 
 def record_failure(conn, ns: Namespace, path: Path, sha256: str, kind: str, error: str) -> None:
     """Leave a 'failed' entry (no data) so the manifest shows what went wrong."""
+    table = sql.Identifier(ns.meta, "source_files")
     with conn.transaction():
-        file_id = begin(conn, ns, path, sha256, kind)
+        conn.execute(
+            sql.SQL("DELETE FROM {} WHERE sha256 = %s AND status <> 'done'").format(table),
+            (sha256,),
+        )
+        file_id = begin(conn, ns, path, kind)
         conn.execute(
             sql.SQL(
-                "UPDATE {} SET status = 'failed', finished_at = now(), error = %s "
-                "WHERE file_id = %s"
-            ).format(sql.Identifier(ns.meta, "source_files")),
-            (error, file_id),
+                "UPDATE {} SET status = 'failed', finished_at = now(), error = %s, "
+                "sha256 = %s WHERE file_id = %s"
+            ).format(table),
+            (error, sha256, file_id),
         )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from desivoid_ml.ingest.catalogs import plan_file
 from desivoid_ml.ingest.fits_reader import scan
 from desivoid_ml.ingest.plans import FilePlan, TableLoad
 from desivoid_ml.ingest.tables import FILE_ID, add_index, add_primary_key, analyze, ensure_table
+from desivoid_ml.prefetch import prefetch
 from desivoid_ml.progress import NullReporter, Reporter
 
 # About 10k rows per COPY message overlapped encoding and sending best (see known-pitfalls).
@@ -106,29 +108,50 @@ def _take_lock(conn: psycopg.Connection, ns: Namespace) -> None:
     conn.execute("RESET lock_timeout")
 
 
+class _SameContent(Exception):
+    """The file just loaded has the content of a file loaded before from another path."""
+
+
 def _ingest_file(
     conn, ns: Namespace, plan: FilePlan, options: IngestOptions, reporter: Reporter
 ) -> FileResult:
+    """Load one file in one transaction; its sha256 is computed meanwhile in a thread."""
     path = plan.fits.path
-    sha256 = manifest.sha256_file(path)
-    previous = manifest.find(conn, ns, sha256)
-    if previous and previous.status == "done":
+    if _loaded_from_here(conn, ns, path):
         return FileResult(path, plan.kind, "skipped", {}, 0.0)
     started = time.perf_counter()
-    try:
-        with conn.transaction():
-            file_id = manifest.begin(conn, ns, path, sha256, plan.kind)
-            if plan.catalog:
-                _register_catalog(conn, ns, plan, file_id)
-            rows = {}
-            for load in plan.loads:
-                rows[load.table] = _load_table(conn, ns, load, file_id, options, reporter)
-            manifest.finish(conn, ns, file_id, time.perf_counter() - started)
-    except (psycopg.Error, DesivoidError, ValueError) as exc:
-        message = _one_line(exc)
-        manifest.record_failure(conn, ns, path, sha256, plan.kind, message)
-        raise IngestError(f"{path.name}: {message}; nothing of this file was committed") from exc
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        digest = pool.submit(manifest.sha256_file, path)
+        try:
+            with conn.transaction():
+                file_id = manifest.begin(conn, ns, path, plan.kind)
+                if plan.catalog:
+                    _register_catalog(conn, ns, plan, file_id)
+                rows = {
+                    load.table: _load_table(conn, ns, load, file_id, options, reporter)
+                    for load in plan.loads
+                }
+                previous = manifest.find(conn, ns, digest.result())
+                if previous and previous.status == "done":
+                    raise _SameContent(previous.path)
+                manifest.finish(conn, ns, file_id, time.perf_counter() - started, digest.result())
+        except _SameContent:  # rare: a copy of a loaded file under another name; rolled back
+            return FileResult(path, plan.kind, "skipped", {}, 0.0)
+        except (psycopg.Error, DesivoidError, ValueError) as exc:
+            message = _one_line(exc)
+            manifest.record_failure(conn, ns, path, digest.result(), plan.kind, message)
+            raise IngestError(
+                f"{path.name}: {message}; nothing of this file was committed"
+            ) from exc
     return FileResult(path, plan.kind, "loaded", rows, time.perf_counter() - started)
+
+
+def _loaded_from_here(conn, ns: Namespace, path: Path) -> bool:
+    """Already loaded from this path with the same content (size first, then sha256)."""
+    previous = manifest.find_done_at(conn, ns, path)
+    if previous is None or previous.size_bytes != path.stat().st_size:
+        return False
+    return manifest.sha256_file(path) == previous.sha256
 
 
 def _register_catalog(conn, ns: Namespace, plan: FilePlan, file_id: int) -> None:
@@ -174,12 +197,9 @@ def _load_table(
     label = f"{load.hdus[0].path.name} → {load.table}"
     with reporter.task(label, load.nrows) as step, conn.cursor().copy(statement) as copy:
         copy.write(HEADER)
-        for start in range(0, load.nrows, options.chunk_rows):
-            stop = min(start + options.chunk_rows, load.nrows)
-            values, nulls = load.chunk(start, stop)
-            file_ids = np.full(stop - start, file_id, dtype=np.int32)
-            copy.write(encoder.encode([file_ids, *values], [None, *nulls]))
-            step.advance(stop - start)
+        for rows, payload in prefetch(_encoded_chunks(load, encoder, file_id, options.chunk_rows)):
+            copy.write(payload)
+            step.advance(rows)
         copy.write(TRAILER)
     seconds = time.perf_counter() - started
     for hdu in load.hdus:
@@ -196,6 +216,15 @@ def _load_table(
             hdu.header,
         )
     return load.nrows
+
+
+def _encoded_chunks(load: TableLoad, encoder: RowEncoder, file_id: int, chunk_rows: int):
+    """(rows, COPY bytes) per chunk: reading the FITS rows and encoding them."""
+    for start in range(0, load.nrows, chunk_rows):
+        stop = min(start + chunk_rows, load.nrows)
+        values, nulls = load.chunk(start, stop)
+        file_ids = np.full(stop - start, file_id, dtype=np.int32)
+        yield stop - start, encoder.encode([file_ids, *values], [None, *nulls])
 
 
 def _build_keys(conn, ns: Namespace, loads: list[TableLoad]) -> None:
