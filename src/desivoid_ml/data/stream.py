@@ -29,6 +29,7 @@ from desivoid_ml.data.query import (
 )
 from desivoid_ml.db.connection import connect
 from desivoid_ml.db.copy_read import iter_copy_blocks
+from desivoid_ml.prefetch import prefetch
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,8 @@ class FeatureStream(IterableDataset):
         emitted = 0
         with connect(self.spec.dsn) as conn:
             conn.autocommit = True
-            for batch in self._batches(self._source(conn, shard, shards, rng), rng):
+            rows = prefetch(self._source(conn, shard, shards, rng))  # decode while we shuffle
+            for batch in self._batches(rows, rng):
                 emitted += 1
                 yield batch
         # DDP synchronises gradients at every step, so every rank must take the same number of
@@ -138,6 +140,8 @@ class FeatureStream(IterableDataset):
             yield from iter_copy_blocks(conn, query, fields, rows_per_block=spec.shuffle_buffer)
 
     def _batches(self, blocks: Iterator[np.ndarray], rng) -> Iterator[dict[str, torch.Tensor]]:
+        """Whole batches through a shuffle buffer: rows are gathered straight into each batch by
+        a permutation, never copied into a shuffled buffer first."""
         spec = self.spec
         pending: list[np.ndarray] = []
         held = 0
@@ -146,29 +150,30 @@ class FeatureStream(IterableDataset):
             held += len(block)
             if held < spec.shuffle_buffer + spec.batch_size:
                 continue
-            rows = self._mix(pending, rng)
+            rows = np.concatenate(pending) if len(pending) > 1 else pending[0]
+            order = self._order(len(rows), rng)
             keep = spec.shuffle_buffer // 2 if spec.shuffle else 0
             cut = (len(rows) - keep) // spec.batch_size * spec.batch_size
-            yield from self._emit(rows[:cut])
-            pending, held = [rows[cut:]], len(rows) - cut
+            yield from self._emit(rows, order[:cut])
+            pending, held = [rows[order[cut:]]], len(rows) - cut
         if held:
-            yield from self._emit(self._mix(pending, rng))
+            rows = np.concatenate(pending) if len(pending) > 1 else pending[0]
+            yield from self._emit(rows, self._order(len(rows), rng))
 
-    def _mix(self, pending: list[np.ndarray], rng) -> np.ndarray:
-        rows = np.concatenate(pending) if len(pending) > 1 else pending[0]
-        return rows[rng.permutation(len(rows))] if self.spec.shuffle else rows
+    def _order(self, n: int, rng) -> np.ndarray:
+        return rng.permutation(n) if self.spec.shuffle else np.arange(n)
 
-    def _emit(self, rows: np.ndarray) -> Iterator[dict[str, torch.Tensor]]:
+    def _emit(self, rows: np.ndarray, order: np.ndarray) -> Iterator[dict[str, torch.Tensor]]:
         names = [f"f{i}" for i in range(len(self.spec.features))]
-        matrix = structured_to_unstructured(rows[names], dtype=np.float32)
-        for start in range(0, len(rows), self.spec.batch_size):
-            stop = start + self.spec.batch_size
+        matrix = structured_to_unstructured(rows[names], dtype=np.float32)  # a view, no copy
+        for start in range(0, len(order), self.spec.batch_size):
+            index = order[start : start + self.spec.batch_size]
             batch = {
-                "x": torch.from_numpy(np.ascontiguousarray(matrix[start:stop])),
-                "key_hash": torch.from_numpy(rows["key_hash"][start:stop].copy()),
+                "x": torch.from_numpy(np.take(matrix, index, axis=0)),
+                "key_hash": torch.from_numpy(rows["key_hash"][index]),
             }
             if self.spec.with_keys:
-                batch["targetid"] = torch.from_numpy(rows["targetid"][start:stop].copy())
-                batch["survey"] = np.strings.rstrip(rows["survey"][start:stop])
-                batch["program"] = np.strings.rstrip(rows["program"][start:stop])
+                batch["targetid"] = torch.from_numpy(rows["targetid"][index])
+                batch["survey"] = np.strings.rstrip(rows["survey"][index])
+                batch["program"] = np.strings.rstrip(rows["program"][index])
             yield batch
