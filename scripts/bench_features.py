@@ -196,6 +196,41 @@ def report(args, voids: str, known: int, sizes: tuple[int, int], runs: list[dict
           f"peak_rss_mb={b['peak_rss_mb']:.0f}")
 
 
+def proximity_latency(db: Database, rows: int, queries: int = 30) -> None:
+    """Median and max ms of the two proximity functions on the final table, and their plan."""
+    fs = db.ns.features
+    with db.connect() as conn:
+        voids = conn.execute(sql.SQL(
+            "SELECT catalog, void, radius FROM {} WHERE algorithm = 'VoidFinder' "
+            "ORDER BY random() LIMIT %s").format(sql.Identifier(fs, "voids")), (queries,)
+        ).fetchall()
+        galaxies = [r[0] for r in conn.execute(sql.SQL(
+            "SELECT targetid FROM {} TABLESAMPLE SYSTEM (1) LIMIT %s").format(
+            sql.Identifier(fs, "galaxy")), (queries,))]
+        near, nearest, found = [], [], 0
+        for catalog, void, radius in voids:
+            started = time.perf_counter()
+            found += len(conn.execute(sql.SQL("SELECT * FROM {}(%s, %s, %s)").format(
+                sql.Identifier(fs, "galaxies_near_void")), (catalog, void, 2 * radius)).fetchall())
+            near.append(1000 * (time.perf_counter() - started))
+        for targetid in galaxies:
+            started = time.perf_counter()
+            conn.execute(sql.SQL("SELECT * FROM {}(%s)").format(
+                sql.Identifier(fs, "nearest_void")), (targetid,)).fetchall()
+            nearest.append(1000 * (time.perf_counter() - started))
+        catalog, void, radius = voids[0]
+        plan = [r[0] for r in conn.execute(sql.SQL(
+            "EXPLAIN SELECT g.targetid FROM {} g, {} v WHERE v.catalog = %s AND v.void = %s AND "
+            "point(g.x, g.y) <@ box(point(v.x - 30, v.y - 30), point(v.x + 30, v.y + 30))").format(
+            sql.Identifier(fs, "galaxy"), sql.Identifier(fs, "voids")), (catalog, void))]
+    print(f"\nproximity on {rows:,} galaxies ({queries} queries each):")
+    print(f"  galaxies_near_void(d = 2 R_void): median {np.median(near):.1f} ms, max "
+          f"{max(near):.1f} ms, {found / len(voids):,.0f} galaxies per void")
+    print(f"  nearest_void(targetid): median {np.median(nearest):.1f} ms, "
+          f"max {max(nearest):.1f} ms")
+    print("  plan: " + " / ".join(line.strip() for line in plan if "Scan" in line))
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -221,7 +256,8 @@ def main() -> None:
         for size in sizes:
             load_galaxies(db, known, size, args.seed)
             runs.append(run_build(PROPERTIES, args.repeat))
-        report(args, void_counts(db), len(known["z"]), sizes, runs)
+        proximity_latency(db, sizes[-1])
+        report(args, void_counts(db), len(known["z"]), sizes, runs)  # ends with the summary line
     finally:
         drop_namespace(db)
 
