@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,24 +16,28 @@ if not REAL_FITS.exists():  # the checkout may sit elsewhere; the shared folder 
     REAL_FITS = Path("/work/shared/real-fits")
 
 
-@pytest.fixture
-def db() -> Iterator[Database]:
-    """The embedded server (or DESIVOID_DSN), with schemas unique to this test, dropped after."""
-    database = open_database(prefix=f"t{uuid.uuid4().hex[:10]}_")
+@contextmanager
+def _fresh_namespace(tag: str) -> Iterator[Database]:
+    """Schemas of their own on the embedded server (or DESIVOID_DSN), dropped afterwards."""
+    database = open_database(prefix=f"{tag}{uuid.uuid4().hex[:10]}_")
     try:
         yield database
     finally:
         drop_namespace(database)
+
+
+@pytest.fixture
+def db() -> Iterator[Database]:
+    """A namespace for one test."""
+    with _fresh_namespace("t") as database:
+        yield database
 
 
 @pytest.fixture(scope="module")
 def module_db() -> Iterator[Database]:
-    """Like `db`, shared by the tests of one module (for fixtures that are costly to build)."""
-    database = open_database(prefix=f"m{uuid.uuid4().hex[:10]}_")
-    try:
+    """A namespace shared by the tests of one module (for fixtures that are costly to build)."""
+    with _fresh_namespace("m") as database:
         yield database
-    finally:
-        drop_namespace(database)
 
 
 @pytest.fixture(scope="module")
