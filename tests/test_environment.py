@@ -89,8 +89,10 @@ def test_galzone_matching_nothing_is_an_error() -> None:
         void_radius=np.array([12.0]),
     )
     far = np.array([[500.0, 0, 0], [600.0, 0, 0]])
+    lost = v2.classify(far, np.array([7, 8]), catalog)
+    assert not lost["in_input"].any()
     with pytest.raises(DesivoidError, match="none of the 2 galaxies matches a GALZONE"):
-        v2.classify(far, np.array([7, 8]), catalog)
+        v2.require_matches(catalog, int(lost["in_input"].sum()), len(far))
     near = v2.classify(np.array([[2.0, 0, 0], [900.0, 0, 0]]), np.array([3, 99]), catalog)
     assert near["in_input"].tolist() == [True, False]
     assert near["void_id"].tolist() == [0, 0]  # the far galaxy takes its nearest GALZONE's zone

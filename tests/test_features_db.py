@@ -55,7 +55,7 @@ def features_db(module_db, real_fits: Path, tmp_path_factory):
     db, tmp_path = module_db, tmp_path_factory.mktemp("sdss")
     voids = sorted((real_fits / "voids").glob("TEST10K_*[!p].fits"))
     ingest(db, [_sdss_as_fastspec(real_fits, tmp_path / "sdss.fits"), *voids], IngestOptions([]))
-    cfg = load_config()
+    cfg = load_config(["chunk_rows=3000"])  # 10k galaxies in 4 chunks: the chunked path
     cfg.properties = OmegaConf.create(
         {"z": {"value": "z"}, "logmstar": {"value": "logmstar", "valid": "logmstar_ivar > 0"}}
     )
@@ -169,3 +169,20 @@ def test_nearest_void_per_algorithm(features_db) -> None:
     by_algorithm = {r[0]: r for r in rows}
     assert set(by_algorithm) == {"VoidFinder", "ZOBOV", "VIDE"}
     assert by_algorithm["ZOBOV"][2] == pytest.approx(stored, rel=1e-9)
+
+
+def test_a_catalog_of_other_galaxies_is_a_clear_error(db, real_fits: Path, tmp_path: Path) -> None:
+    from fitsfactory import fastspec_like
+
+    from desivoid_ml.errors import DesivoidError
+
+    galaxies = fastspec_like(tmp_path / "other.fits", n=500)
+    ingest(db, [galaxies, real_fits / "voids" / "TEST10K_V2_ZOBOV.fits"], IngestOptions([]))
+    cfg = load_config(["chunk_rows=100"])
+    cfg.properties = OmegaConf.create({"z": {"value": "z"}})
+    with pytest.raises(DesivoidError, match="TEST10K_V2_ZOBOV: none of the 500 galaxies matches"):
+        build(db, cfg)
+    with db.connect() as conn:
+        assert not conn.execute("SELECT to_regclass(%s)", (f"{db.ns.features}.galaxy",)).fetchone()[
+            0
+        ]

@@ -8,6 +8,7 @@ old one in one transaction.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 
@@ -22,9 +23,15 @@ from desivoid_ml.db.copy_read import read_copy
 from desivoid_ml.errors import DesivoidError
 from desivoid_ml.features.cosmology import Cosmology
 from desivoid_ml.features.density import kth_neighbour_density
-from desivoid_ml.features.environment import GalaxySample, classify_catalog, combine_by_algorithm
+from desivoid_ml.features.environment import (
+    GalaxySample,
+    GalzoneCheck,
+    classify_catalog,
+    combine_by_algorithm,
+    survey_mask,
+)
 from desivoid_ml.features.proximity import create_proximity
-from desivoid_ml.features.void_catalogs import read_db_catalogs
+from desivoid_ml.features.void_catalogs import VoidCatalog, read_db_catalogs
 from desivoid_ml.progress import NullReporter, Reporter
 
 KEY_WIDTH = 16  # survey and program travel as char(16) so every COPY tuple has a fixed size
@@ -50,7 +57,7 @@ class FeatureSummary:
 
 
 def build(db: Database, cfg: DictConfig, reporter: Reporter | None = None) -> FeatureSummary:
-    """Rebuild features.galaxy (and features.voids) from the raw tables."""
+    """Rebuild features.galaxy (and features.voids) from the raw tables, chunk by chunk."""
     reporter = reporter or NullReporter()
     started = time.perf_counter()
     catalogs = read_db_catalogs(db)
@@ -61,34 +68,70 @@ def build(db: Database, cfg: DictConfig, reporter: Reporter | None = None) -> Fe
     with db.connect() as conn:
         positions = _positions(conn, db)
     sample = GalaxySample(positions["ra"], positions["dec"], positions["z"], positions["targetid"])
-    results = []
-    with reporter.task("environment per catalog", len(catalogs), unit="catalogs") as step:
-        for catalog in catalogs:
-            results.append(classify_catalog(sample, catalog, cfg.voidfinder.mask_resolution))
-            step.advance(1)
-    columns = combine_by_algorithm(sample, catalogs, results)
-    columns.update(_positions_and_density(sample, cfg))
-    compute_s = time.perf_counter() - started
-    started = time.perf_counter()
+    whole = _WholeSample(sample, catalogs, cfg)
+    timer = {"compute": time.perf_counter() - started}
     with db.connect() as conn, conn.transaction():
-        _stage(conn, db, positions, columns)
-        _replace_table(conn, db, cfg, columns)
+        with reporter.task("features", len(sample.ra)) as step:
+            names = _stage(conn, positions, _chunks(whole, int(cfg.chunk_rows), timer, step))
+        whole.galzone.verify()
+        _replace_table(conn, db, cfg, names)
         create_proximity(conn, db, catalogs, Cosmology(cfg.density.omegam))
     with db.connect(autocommit=True) as conn:
         conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(db.ns.features, "galaxy")))
-    fractions = {
-        k.removesuffix("_in_void"): float(v[sample.valid].mean()) if sample.valid.any() else 0.0
-        for k, v in columns.items()
-        if k.endswith("_in_void")
-    }
+    load_s = time.perf_counter() - started - timer["compute"]
     return FeatureSummary(
         len(sample.ra),
         sample.excluded,
         [c.name for c in catalogs],
-        fractions,
-        compute_s,
-        time.perf_counter() - started,
+        whole.in_void_fraction(),
+        timer["compute"],
+        load_s,
     )
+
+
+class _WholeSample:
+    """What needs every galaxy at once: survey masks, the density field, in-void counts."""
+
+    def __init__(self, sample: GalaxySample, catalogs: list[VoidCatalog], cfg: DictConfig):
+        self.sample = sample
+        self.catalogs = catalogs
+        resolution = cfg.voidfinder.mask_resolution
+        self.masks = [survey_mask(sample, catalog, resolution) for catalog in catalogs]
+        self.density = _positions_and_density(sample, cfg)
+        self.in_void: dict[str, int] = {}
+        self.galzone = GalzoneCheck()
+
+    def columns(self, start: int, stop: int) -> dict[str, np.ndarray]:
+        """All computed columns of galaxies start..stop."""
+        part = self.sample.rows(start, stop)
+        results = [
+            classify_catalog(part, c, m) for c, m in zip(self.catalogs, self.masks, strict=True)
+        ]
+        for catalog, result in zip(self.catalogs, results, strict=True):
+            self.galzone.add(part, catalog, result)
+        columns = combine_by_algorithm(part, self.catalogs, results)
+        for name, values in columns.items():
+            if name.endswith("_in_void"):
+                self.in_void[name] = self.in_void.get(name, 0) + int(values[part.valid].sum())
+        columns.update({name: values[start:stop] for name, values in self.density.items()})
+        return columns
+
+    def in_void_fraction(self) -> dict[str, float]:
+        valid = max(int(self.sample.valid.sum()), 1)
+        return {
+            name.removesuffix("_in_void"): count / valid for name, count in self.in_void.items()
+        }
+
+
+def _chunks(whole: _WholeSample, chunk_rows: int, timer: dict, step):
+    """(start, stop, columns) per chunk; compute time accumulates in timer['compute']."""
+    for start in range(0, len(whole.sample.ra), chunk_rows):
+        stop = min(start + chunk_rows, len(whole.sample.ra))
+        started = time.perf_counter()
+        columns = whole.columns(start, stop)
+        timer["compute"] += time.perf_counter() - started
+        yield start, stop, columns
+        step.advance(stop - start)
 
 
 def _positions(conn: psycopg.Connection, db: Database) -> np.ndarray:
@@ -126,37 +169,45 @@ def _positions_and_density(sample: GalaxySample, cfg: DictConfig) -> dict[str, n
     }
 
 
-def _stage(conn, db: Database, positions: np.ndarray, columns: dict[str, np.ndarray]) -> None:
-    """Binary COPY of keys + computed columns into a temporary table."""
+def _stage(conn, positions: np.ndarray, chunks) -> list[str]:
+    """Binary COPY of keys + computed columns, chunk by chunk, into a temporary table; returns
+    the computed column names (the table is created from the first chunk's columns)."""
     keys = [
         CopyColumn("targetid", "bigint"),
         CopyColumn("survey", "text", text_width=KEY_WIDTH),
         CopyColumn("program", "text", text_width=KEY_WIDTH),
     ]
-    computed = [_copy_column(name, values) for name, values in columns.items()]
+    copy = encoder = names = None
+    with contextlib.ExitStack() as stack:
+        for start, stop, columns in chunks:
+            if encoder is None:
+                computed = [_copy_column(name, values) for name, values in columns.items()]
+                _create_stage(conn, keys + computed)
+                encoder, names = RowEncoder(keys + computed), list(columns)
+                copy = stack.enter_context(
+                    conn.cursor().copy("COPY feature_stage FROM STDIN (FORMAT BINARY)")
+                )
+                copy.write(HEADER)
+            rows = positions[start:stop]
+            values = [
+                rows["targetid"],
+                np.strings.rstrip(rows["survey"]),
+                np.strings.rstrip(rows["program"]),
+                *(columns[n] for n in names),
+            ]
+            nulls = [None, None, None, *(_nulls(columns[n]) for n in names)]
+            copy.write(encoder.encode(values, nulls))
+        if copy is None:
+            raise DesivoidError("raw.galaxies is empty; ingest FastSpecFit files first")
+        copy.write(TRAILER)
+    return names
+
+
+def _create_stage(conn, columns: list[CopyColumn]) -> None:
     definitions = sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.sql_type))
-        for c in keys + computed
+        sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.sql_type)) for c in columns
     )
     conn.execute(sql.SQL("CREATE TEMP TABLE feature_stage ({}) ON COMMIT DROP").format(definitions))
-    encoder = RowEncoder(keys + computed)
-    values = [
-        positions["targetid"],
-        np.strings.rstrip(positions["survey"]),
-        np.strings.rstrip(positions["program"]),
-        *columns.values(),
-    ]
-    nulls = [None, None, None, *(_nulls(v) for v in columns.values())]
-    with conn.cursor().copy("COPY feature_stage FROM STDIN (FORMAT BINARY)") as copy:
-        copy.write(HEADER)
-        for start in range(0, len(positions), 100_000):
-            block = slice(start, start + 100_000)
-            copy.write(
-                encoder.encode(
-                    [v[block] for v in values], [n[block] if n is not None else None for n in nulls]
-                )
-            )
-        copy.write(TRAILER)
 
 
 def _copy_column(name: str, values: np.ndarray) -> CopyColumn:
@@ -177,7 +228,7 @@ def _nulls(values: np.ndarray) -> np.ndarray | None:
     return None
 
 
-def _replace_table(conn, db: Database, cfg: DictConfig, columns: dict[str, np.ndarray]) -> None:
+def _replace_table(conn, db: Database, cfg: DictConfig, columns: list[str]) -> None:
     """features.galaxy := raw.galaxies properties joined with the staged environment."""
     properties = [
         sql.SQL("CASE WHEN {valid} THEN {value} END AS {name}").format(

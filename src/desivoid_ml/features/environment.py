@@ -44,6 +44,11 @@ class GalaxySample:
     def excluded(self) -> int:
         return int((~self.valid).sum())
 
+    def rows(self, start: int, stop: int) -> GalaxySample:
+        """The galaxies start..stop, as a sample of their own."""
+        target = self.targetid[start:stop] if self.targetid is not None else None
+        return GalaxySample(self.ra[start:stop], self.dec[start:stop], self.z[start:stop], target)
+
 
 def galactic_cap(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
     """'NGC' where Galactic latitude b >= 0, else 'SGC'."""
@@ -59,9 +64,10 @@ def covered(sample: GalaxySample, catalog: VoidCatalog) -> np.ndarray:
 
 
 def classify_catalog(
-    sample: GalaxySample, catalog: VoidCatalog, mask_resolution: int | None = None
+    sample: GalaxySample, catalog: VoidCatalog, mask: voidfinder.SkyMask | None = None
 ) -> dict[str, np.ndarray]:
-    """Full-length columns for one catalog; uncovered galaxies get the 'outside' defaults."""
+    """Full-length columns for one catalog; uncovered galaxies get the 'outside' defaults.
+    `mask` is the VoidFinder survey mask (see `survey_mask`; build it from the whole sample)."""
     rows = covered(sample, catalog)
     n = len(sample.ra)
     out: dict[str, np.ndarray] = {
@@ -72,11 +78,11 @@ def classify_catalog(
     }
     if isinstance(catalog, V2Catalog):
         out["void_id_largest"] = np.full(n, -1, dtype=np.int64)
+        out["in_input"] = np.zeros(n, dtype=bool)  # in the V2 input sample (GALZONE)
     if not rows.any():
         return out
     xyz = catalog.cosmology.cartesian(sample.ra[rows], sample.dec[rows], sample.z[rows])
     if isinstance(catalog, VoidFinderCatalog):
-        mask = _mask(sample, rows, catalog, mask_resolution)
         found = voidfinder.classify(xyz, catalog, mask)
     else:
         target = sample.targetid[rows] if sample.targetid is not None else None
@@ -91,12 +97,14 @@ def classify_catalog(
     return out
 
 
-def _mask(
-    sample: GalaxySample, rows: np.ndarray, catalog: VoidFinderCatalog, resolution: int | None
+def survey_mask(
+    sample: GalaxySample, catalog: VoidCatalog, resolution: int | None = None
 ) -> voidfinder.SkyMask | None:
-    """VAST-style survey mask from the covered galaxies (None without distance limits)."""
-    if catalog.distance_limits is None:
+    """VAST-style survey mask of a VoidFinder catalog, from the galaxies it covers (None for V2
+    catalogs and without distance limits)."""
+    if not isinstance(catalog, VoidFinderCatalog) or catalog.distance_limits is None:
         return None
+    rows = covered(sample, catalog)
     return voidfinder.sky_mask(
         sample.ra[rows],
         sample.dec[rows],
@@ -124,3 +132,22 @@ def combine_by_algorithm(
         combined.setdefault(cap_key, np.full(len(sample.ra), "", dtype="U3"))
         combined[cap_key][rows] = catalog.cap or ""
     return combined
+
+
+class GalzoneCheck:
+    """Counts, over all chunks, how many covered galaxies each V2 catalog's GALZONE matched."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, list] = {}
+
+    def add(
+        self, sample: GalaxySample, catalog: VoidCatalog, result: dict[str, np.ndarray]
+    ) -> None:
+        if isinstance(catalog, V2Catalog):
+            entry = self.counts.setdefault(catalog.name, [catalog, 0, 0])
+            entry[1] += int(result["in_input"].sum())
+            entry[2] += int(covered(sample, catalog).sum())
+
+    def verify(self) -> None:
+        for catalog, matched, galaxies in self.counts.values():
+            v2.require_matches(catalog, matched, galaxies)

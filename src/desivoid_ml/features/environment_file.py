@@ -9,7 +9,12 @@ from astropy.io import fits
 from astropy.table import Table
 
 from desivoid_ml.errors import DesivoidError
-from desivoid_ml.features.environment import GalaxySample, classify_catalog
+from desivoid_ml.features.environment import (
+    GalaxySample,
+    GalzoneCheck,
+    classify_catalog,
+    survey_mask,
+)
 from desivoid_ml.features.void_catalogs import VoidCatalog, read_fits_catalog
 from desivoid_ml.ingest.fits_reader import scan
 
@@ -63,9 +68,13 @@ def environment_table(sample: GalaxySample, catalogs: list[VoidCatalog]) -> Tabl
     table = Table(
         {"row_index": np.arange(len(sample.ra), dtype=np.int64), "excluded": ~sample.valid}
     )
+    check = GalzoneCheck()
     for catalog in catalogs:
-        for name, values in classify_catalog(sample, catalog).items():
+        result = classify_catalog(sample, catalog, survey_mask(sample, catalog))
+        check.add(sample, catalog, result)
+        for name, values in result.items():
             table[f"{catalog.name.lower()}_{name}"] = values
+    check.verify()
     return table
 
 

@@ -8,7 +8,6 @@ zone of the nearest GALZONE galaxy: VAST's own rule for classifying arbitrary po
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from desivoid_ml.errors import DesivoidError
 from desivoid_ml.features.void_catalogs import V2Catalog
@@ -26,7 +25,7 @@ def match_galzone(
     tolerance: float = POSITION_TOLERANCE_MPCH,
 ) -> tuple[np.ndarray, np.ndarray]:
     """GALZONE row of each galaxy, and whether it is in the V2 input (by id or position)."""
-    distance, nearest = cKDTree(catalog.gal_xyz).query(xyz, k=1)
+    distance, nearest = catalog.galzone_tree.query(xyz, k=1)
     matched = distance <= tolerance
     row = nearest.astype(np.int64)
     if target is not None and catalog.gal_target is not None:
@@ -36,13 +35,17 @@ def match_galzone(
         by_id = catalog.gal_target[order[found]] == target
         row = np.where(by_id, order[found], row)
         matched = by_id | matched
-    if len(xyz) and not matched.any():
+    return row, matched
+
+
+def require_matches(catalog: V2Catalog, matched: int, galaxies: int) -> None:
+    """A catalog none of whose GALZONE rows is among the galaxies is an error, not -1s."""
+    if galaxies and not matched:
         raise DesivoidError(
-            f"void catalog {catalog.name}: none of the {len(xyz):,} galaxies matches a GALZONE "
+            f"void catalog {catalog.name}: none of the {galaxies:,} galaxies matches a GALZONE "
             "row by TARGET id or position; check the catalog belongs to these galaxies and "
             "that its cosmology (OMEGAM) is right"
         )
-    return row, matched
 
 
 def zone_voids(zone: np.ndarray, catalog: V2Catalog) -> tuple[np.ndarray, np.ndarray]:

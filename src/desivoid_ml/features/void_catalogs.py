@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
 from psycopg import sql
+from scipy.spatial import cKDTree
 
 from desivoid_ml.db.connection import Database
 from desivoid_ml.db.introspect import table_columns
@@ -54,6 +56,11 @@ class V2Catalog:
     void_id: np.ndarray
     void_xyz: np.ndarray
     void_radius: np.ndarray
+
+    @cached_property
+    def galzone_tree(self) -> cKDTree:
+        """KD-tree of the GALZONE positions, built once per catalog."""
+        return cKDTree(self.gal_xyz)
 
 
 VoidCatalog = VoidFinderCatalog | V2Catalog
