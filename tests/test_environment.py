@@ -107,3 +107,13 @@ def test_density_equals_brute_force() -> None:
     expected = np.sort(d, axis=1)[:, 5]
     assert np.allclose(distance, expected)
     assert np.allclose(density, 5 / (4 / 3 * np.pi * expected**3))
+
+
+@pytest.mark.parametrize(
+    "override", ["density.k=abc", "density.k=0", "chunk_rows=-5", "density.omegam=2"]
+)
+def test_bad_feature_settings_are_named(override: str) -> None:
+    from desivoid_ml.features.config import load_config
+
+    with pytest.raises(DesivoidError, match=override.split("=")[0]):
+        load_config([override])

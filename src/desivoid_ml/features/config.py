@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from desivoid_ml.errors import DesivoidError
 from desivoid_ml.settings import config_dir
@@ -16,6 +16,28 @@ def load_config(overrides: list[str] | None = None) -> DictConfig:
         raise DesivoidError(f"{folder / 'default.yaml'} not found; set DESIVOID_CONFIG_DIR")
     try:
         with initialize_config_dir(config_dir=str(folder), version_base="1.3"):
-            return compose(config_name="default", overrides=overrides or [])
+            cfg = compose(config_name="default", overrides=overrides or [])
     except Exception as exc:  # hydra raises several exception types for bad overrides
         raise DesivoidError(f"bad feature config override: {str(exc).splitlines()[0]}") from exc
+    _check(cfg)
+    return cfg
+
+
+def _check(cfg: DictConfig) -> None:
+    """Numbers that must be numbers, with a message naming the setting."""
+    rules = [
+        ("density.k", int, lambda v: v >= 1),
+        ("chunk_rows", int, lambda v: v >= 1),
+        ("density.omegam", float, lambda v: 0 < v <= 1),
+    ]
+    for key, kind, ok in rules:
+        value = OmegaConf.select(cfg, key)
+        try:
+            good = ok(kind(value))
+        except (TypeError, ValueError):
+            good = False
+        if not good:
+            raise DesivoidError(f"feature config {key}={value!r} is not a valid {kind.__name__}")
+    for name, spec in cfg.properties.items():
+        if "value" not in spec:
+            raise DesivoidError(f"feature property {name!r} has no `value` SQL expression")
