@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import psycopg
 import torch
 from psycopg import sql
 
@@ -40,11 +41,19 @@ def compute(
         sql.SQL("avg(({e})::float8), stddev_pop(({e})::float8), count(({e}))").format(e=sql.SQL(e))
         for e in features.values()
     )
-    row = conn.execute(
-        sql.SQL("SELECT {} FROM {} WHERE {}").format(
-            aggregates, sql.Identifier(schema, table), split_predicate("train", fractions)
-        )
-    ).fetchone()
+    try:
+        row = conn.execute(
+            sql.SQL("SELECT {} FROM {} WHERE {}").format(
+                aggregates, sql.Identifier(schema, table), split_predicate("train", fractions)
+            )
+        ).fetchone()
+    except psycopg.errors.UndefinedTable as exc:
+        raise DesivoidError(f"{schema}.{table} does not exist; run `desivoid features`") from exc
+    except psycopg.errors.UndefinedColumn as exc:
+        raise DesivoidError(
+            f"a data.features expression does not fit {schema}.{table}: "
+            f"{str(exc).splitlines()[0]}; fix configs/data/features.yaml or the feature config"
+        ) from exc
     means, stds, counts = row[0::3], row[1::3], row[2::3]
     empty = [name for name, count in zip(features, counts, strict=True) if not count]
     if empty:
