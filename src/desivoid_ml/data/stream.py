@@ -164,13 +164,17 @@ class FeatureStream(IterableDataset):
         return rng.permutation(n) if self.spec.shuffle else np.arange(n)
 
     def _emit(self, rows: np.ndarray, order: np.ndarray) -> Iterator[dict[str, torch.Tensor]]:
+        """Batches of `rows` in `order`. Rows are first made one contiguous float matrix: a
+        gather of whole contiguous rows is several times faster than one from the strided
+        decoded records."""
         names = [f"f{i}" for i in range(len(self.spec.features))]
-        matrix = structured_to_unstructured(rows[names], dtype=np.float32)  # a view, no copy
+        matrix = np.ascontiguousarray(structured_to_unstructured(rows[names], dtype=np.float32))
+        keys = np.ascontiguousarray(rows["key_hash"])
         for start in range(0, len(order), self.spec.batch_size):
             index = order[start : start + self.spec.batch_size]
             batch = {
-                "x": torch.from_numpy(np.take(matrix, index, axis=0)),
-                "key_hash": torch.from_numpy(rows["key_hash"][index]),
+                "x": torch.from_numpy(matrix.take(index, axis=0)),
+                "key_hash": torch.from_numpy(keys.take(index)),
             }
             if self.spec.with_keys:
                 batch["targetid"] = torch.from_numpy(rows["targetid"][index])
