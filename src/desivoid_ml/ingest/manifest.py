@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import uuid
@@ -13,9 +12,8 @@ import psycopg
 from astropy.io import fits
 from psycopg import sql
 
+from desivoid_ml.checksums import sha256_file  # noqa: F401  (re-exported: runner, benchmarks)
 from desivoid_ml.db.connection import Namespace
-
-HASH_BLOCK = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -25,15 +23,6 @@ class LoadedFile:
     status: str
     sha256: str
     size_bytes: int
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 8 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def find(conn: psycopg.Connection, ns: Namespace, sha256: str) -> LoadedFile | None:
