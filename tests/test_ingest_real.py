@@ -38,6 +38,12 @@ def _same(fits_values: np.ndarray, db_values: list) -> bool:
     )
 
 
+def _one_row(db, query: str, schema: str, table: str) -> tuple:
+    """The single row of `query` with {} replaced by schema.table."""
+    with db.connect() as conn:
+        return conn.execute(sql.SQL(query).format(sql.Identifier(schema, table))).fetchone()
+
+
 @pytest.mark.parametrize("name", GENERIC_FILES)
 def test_generic_tables_match_astropy_value_for_value(db, real_fits: Path, name: str) -> None:
     path = real_fits / name
@@ -86,18 +92,12 @@ def test_second_run_skips_and_keeps_exact_counts(db, real_fits: Path) -> None:
     second = ingest(db, files)
     assert [r.status for r in first] == ["loaded"] * 3
     assert [r.status for r in second] == ["skipped"] * 3
-    with db.connect() as conn:
-        count = conn.execute(
-            sql.SQL("SELECT count(*) FROM {}").format(
-                sql.Identifier(db.ns.raw, "vast_test_galaxies_10k_hdu1")
-            )
-        ).fetchone()[0]
-        manifest = conn.execute(
-            sql.SQL("SELECT count(*), sum(rows_loaded) FROM {}").format(
-                sql.Identifier(db.ns.meta, "ingest_manifest")
-            )
-        ).fetchone()
-    assert count == 10_000
+    assert _one_row(db, "SELECT count(*) FROM {}", db.ns.raw, "vast_test_galaxies_10k_hdu1") == (
+        10_000,
+    )
+    manifest = _one_row(
+        db, "SELECT count(*), sum(rows_loaded) FROM {}", db.ns.meta, "ingest_manifest"
+    )
     assert manifest == (6, 1 + 1 + 30 + 1 + 1 + 10_000)
 
 
@@ -126,16 +126,8 @@ def test_a_copy_under_another_name_is_skipped(db, real_fits: Path, tmp_path: Pat
     copy.write_bytes(original.read_bytes())
     results = ingest(db, [original, copy])
     assert [r.status for r in results] == ["loaded", "skipped"]
-    with db.connect() as conn:
-        count = conn.execute(
-            sql.SQL("SELECT count(*) FROM {}").format(
-                sql.Identifier(db.ns.raw, "vast_test_galaxies_10k_hdu1")
-            )
-        ).fetchone()[0]
-        files = conn.execute(
-            sql.SQL("SELECT count(*), min(sha256) FROM {}").format(
-                sql.Identifier(db.ns.meta, "source_files")
-            )
-        ).fetchone()
-    assert count == 10_000
+    assert _one_row(db, "SELECT count(*) FROM {}", db.ns.raw, "vast_test_galaxies_10k_hdu1") == (
+        10_000,
+    )
+    files = _one_row(db, "SELECT count(*), min(sha256) FROM {}", db.ns.meta, "source_files")
     assert files == (1, "a0b6de71cf29ac980b9c17c1b09e27d26654928b1b3dc38916079bd7c285bc71")
