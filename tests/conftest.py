@@ -11,9 +11,8 @@ import pytest
 
 from desivoid_ml.db.connection import Database, drop_namespace, open_database
 
-REAL_FITS = Path(__file__).resolve().parents[2] / "shared" / "real-fits"
-if not REAL_FITS.exists():  # the checkout may sit elsewhere; the shared folder is a sibling of it
-    REAL_FITS = Path("/work/shared/real-fits")
+# Public DESI, Legacy Surveys, SDSS and VAST-toolkit files, kept in the repository (see README there)
+REAL_FITS = Path(__file__).resolve().parent / "data" / "real"
 
 
 @contextmanager

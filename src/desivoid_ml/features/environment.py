@@ -75,10 +75,10 @@ def classify_catalog(
         "void_id": np.full(n, -1, dtype=np.int64),
         "vflag": np.full(n, voidfinder.OUTSIDE, dtype=np.int16),
         "r_over_rvoid": np.full(n, np.nan),
+        "in_input": np.zeros(n, dtype=bool),  # in the catalog's own input sample
     }
     if isinstance(catalog, V2Catalog):
         out["void_id_largest"] = np.full(n, -1, dtype=np.int64)
-        out["in_input"] = np.zeros(n, dtype=bool)  # in the V2 input sample (GALZONE)
     if not rows.any():
         return out
     xyz = catalog.cosmology.cartesian(sample.ra[rows], sample.dec[rows], sample.z[rows])

@@ -110,10 +110,13 @@ def vflag(xyz: np.ndarray, void_id: np.ndarray, mask: SkyMask | None) -> np.ndar
 def classify(
     xyz: np.ndarray, catalog: VoidFinderCatalog, mask: SkyMask | None
 ) -> dict[str, np.ndarray]:
-    """in_void, void_id, vflag and r/R_void (to the nearest maximal sphere centre) per point."""
+    """in_void, void_id, vflag, r/R_void (to the nearest maximal sphere centre) and in_input
+    (inside the survey mask and distance limits: VoidFinder's own sample) per point."""
     void_id = smallest_containing_void(xyz, catalog)
     _, r_over_r = nearest_void_distance(xyz, catalog.void_xyz, catalog.void_radius)
+    in_input = mask.contains(xyz) if mask is not None else np.ones(len(xyz), dtype=bool)
     return {
+        "in_input": in_input,
         "in_void": void_id >= 0,
         "void_id": void_id,
         "vflag": vflag(xyz, void_id, mask),

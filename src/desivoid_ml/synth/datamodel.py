@@ -1,6 +1,6 @@
 """Column definitions of the FastSpecFit iron v3.0 merged files, in file order.
 
-Derived from /work/shared/desi-datamodel.md §1.5-1.7 (fastspecfit 3.1.5 `create_output_meta`
+Derived from the DESI DR1 data model (FastSpecFit §1.5-1.7) (fastspecfit 3.1.5 `create_output_meta`
 and `get_output_dtype`). TUNIT strings are astropy's FITS serialisation of the code's units; the
 photometry unit is the code's plain string 'nanomaggies'.
 """

@@ -1,7 +1,7 @@
 """DESIVAST-like void files: VoidFinder (MAXIMALS, HOLES) and V2 (VOIDS, ZONEVOID, GALZONE, ...).
 
 HDU order, column names, TFORMs, TUNITs and PRIMARY keywords follow the real VAST outputs in
-/work/shared/real-fits/voids/ (upper-case names, int64 'K' and float64 'D' only). One file per
+tests/data/real/voids/ (upper-case names, int64 'K' and float64 'D' only). One file per
 cap and algorithm; each holds only that cap's voids and V2 input galaxies (the volume-limited
 sample: SPECTYPE GALAXY, ZLIML < Z < ZLIMU, ABSMAG01_SDSS_R < MAGLIM, inside the cap) in the
 order they were generated; GALZONE.TARGET is their TARGETID. Every V2 input galaxy lies inside
