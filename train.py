@@ -1,8 +1,11 @@
 """Train an autoencoder on features.galaxy: `python train.py experiment=ae16`."""
 
+import sys
+
 import hydra
 from omegaconf import DictConfig
 
+from desivoid_ml.errors import DesivoidError
 from desivoid_ml.sweeps import register_resolvers
 from desivoid_ml.training import train_or_fail_trial
 
@@ -11,7 +14,11 @@ register_resolvers()
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> float:
-    return train_or_fail_trial(cfg)
+    try:
+        return train_or_fail_trial(cfg)
+    except DesivoidError as exc:  # one line that says what to do next, exit status 2
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

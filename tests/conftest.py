@@ -11,7 +11,7 @@ import pytest
 
 from desivoid_ml.db.connection import Database, drop_namespace, open_database
 
-# Public DESI, Legacy Surveys, SDSS and VAST-toolkit files, kept in the repository (see README there)
+# Public DESI, Legacy Surveys, SDSS and VAST-toolkit files kept in the repository (README there)
 REAL_FITS = Path(__file__).resolve().parent / "data" / "real"
 
 

@@ -27,10 +27,10 @@ out = Console()
 def db_start() -> None:
     """Start the embedded PostgreSQL (or check DESIVOID_DSN answers) and apply migrations."""
     from desivoid_ml.db import open_database
-    from desivoid_ml.db.connection import redact
+    from desivoid_ml.secrets import redact_text
 
     db = open_database()
-    out.print(f"database ready: {redact(db.dsn)}")
+    out.print(f"database ready: {redact_text(db.dsn)}")
 
 
 @db_app.command("stop")
@@ -47,13 +47,14 @@ def db_status() -> None:
     import os
 
     from desivoid_ml.db import embedded
-    from desivoid_ml.db.connection import DSN_ENV, connect, redact
+    from desivoid_ml.db.connection import DSN_ENV, connect
+    from desivoid_ml.secrets import redact_text
 
     dsn = os.environ.get(DSN_ENV)
     if dsn:
         with connect(dsn) as conn:
             version = conn.execute("SHOW server_version").fetchone()[0]
-        out.print(f"{DSN_ENV} server {redact(dsn)}: up, PostgreSQL {version}")
+        out.print(f"{DSN_ENV} server {redact_text(dsn)}: up, PostgreSQL {version}")
         return
     state = embedded.status()
     if not state.running:
@@ -336,12 +337,29 @@ def download(
 
 
 def main() -> None:
-    """Entry point: user errors become one line on stderr and exit status 2."""
+    """Entry point: user errors, and a database lost mid-command, become one line on stderr and
+    exit status 2."""
+    import psycopg
+
     try:
         app()
     except DesivoidError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _fail(str(exc))
+    except psycopg.OperationalError as exc:
+        command = " ".join(["desivoid", *sys.argv[1:2]])
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        _fail(
+            f"lost the database connection during `{command}`: {reason}; its open transaction "
+            f"was rolled back: check the server (`desivoid db status`) and run `{command}` again"
+        )
+
+
+def _fail(message: str) -> None:
+    from desivoid_ml.secrets import redact_text
+
+    console = Console(stderr=True)
+    console.print(f"[bold red]error:[/] {redact_text(message)}", highlight=False, soft_wrap=True)
+    sys.exit(2)
 
 
 if __name__ == "__main__":

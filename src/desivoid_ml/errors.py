@@ -11,6 +11,10 @@ class DatabaseUnavailable(DesivoidError):
     """The database cannot be reached or started."""
 
 
+class DatabaseLost(DesivoidError):
+    """The database went away in the middle of work and did not come back in time."""
+
+
 class FitsError(DesivoidError):
     """A file is not a readable FITS file (missing, truncated, corrupt, unsupported)."""
 

@@ -11,7 +11,8 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from desivoid_ml.errors import DesivoidError
+from desivoid_ml.errors import DatabaseLost, DesivoidError
+from desivoid_ml.secrets import redact_config, redact_text
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def build(cfg: DictConfig):
     model = instantiate(cfg.model, n_features=datamodule.n_features, _convert_="all")
     model.attach_data(datamodule.normalization, datamodule.pca_basis)
     model.run_info = {
-        "config": OmegaConf.to_container(cfg, resolve=True),
+        "config": redact_config(OmegaConf.to_container(cfg, resolve=True)),
         "features": datamodule.features,
         "git_commit": git_commit(),
     }
@@ -58,26 +59,75 @@ def build(cfg: DictConfig):
 
 
 def train(cfg: DictConfig) -> float:
-    """Fit (and test) the model; return `cfg.optimized_metric` for a sweeper."""
+    """Fit, then test the best checkpoint; return `cfg.optimized_metric` for a sweeper."""
     L.seed_everything(cfg.seed, workers=True)
     if cfg.get("torch_threads"):
         torch.set_num_threads(int(cfg.torch_threads))
+    scrub_hydra_outputs()
     datamodule, model, trainer = build(cfg)
-    if cfg.get("train", True):
-        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    if (
-        cfg.get("test")
-        and trainer.checkpoint_callback
-        and trainer.checkpoint_callback.best_model_path
-    ):
-        trainer.test(model, datamodule=datamodule, verbose=False)
+    try:
+        metrics = _fit_and_test(cfg, datamodule, model, trainer)
+    except DatabaseLost as exc:
+        raise DatabaseLost(f"{_own_message(exc)}; {_resume_advice(trainer)}") from exc
     if cfg.get("register_run") and trainer.is_global_zero:
         from desivoid_ml.embed.runs import register_run
 
         run_id = register_run(datamodule.db, model, trainer, metrics)
         log.info("registered run %s", run_id)
     return _metric(cfg.get("optimized_metric"), metrics)
+
+
+def _fit_and_test(cfg: DictConfig, datamodule, model, trainer) -> dict[str, float]:
+    """Validation metrics of the fit, then test metrics of the best checkpoint."""
+    if cfg.get("train", True):
+        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    callback = trainer.checkpoint_callback
+    if cfg.get("test") and callback and callback.best_model_path:
+        trainer.test(model, datamodule=datamodule, ckpt_path="best", verbose=False)
+        metrics.update(
+            {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+        )
+    return metrics
+
+
+def _own_message(exc: BaseException) -> str:
+    """The error's own line: a DataLoader worker's error arrives wrapped in its traceback."""
+    text = str(exc).strip()
+    if "Original Traceback" not in text:
+        return text
+    return text.splitlines()[-1].split(": ", 1)[-1]
+
+
+def _resume_advice(trainer) -> str:
+    """The command that resumes from the last checkpoint written (or restarts, if none)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    callback = trainer.checkpoint_callback
+    last = callback.last_model_path if callback else ""
+    if HydraConfig.initialized():
+        kept = [o for o in HydraConfig.get().overrides.task if not o.startswith("ckpt_path=")]
+    else:
+        kept = []
+    command = redact_text(" ".join(["python train.py", *kept]))
+    if last and Path(last).exists():
+        return f"resume with: {command} ckpt_path={last}"
+    return f"no checkpoint was written yet; start again with: {command}"
+
+
+def scrub_hydra_outputs() -> None:
+    """Mask passwords in the files Hydra wrote before the task ran (.hydra/*.yaml, multirun.yaml):
+    a DSN given on the command line would otherwise sit there in clear."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized() or not HydraConfig.get().runtime.get("output_dir"):
+        return
+    output = Path(HydraConfig.get().runtime.output_dir)
+    for path in [*output.glob(".hydra/*.yaml"), output.parent / "multirun.yaml"]:
+        if path.is_file():
+            text = path.read_text()
+            if redact_text(text) != text:
+                path.write_text(redact_text(text))
 
 
 def _metric(name: str | None, metrics: dict[str, float]) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from lightning import LightningDataModule
@@ -9,9 +11,13 @@ from psycopg import sql
 from torch.utils.data import DataLoader
 
 from desivoid_ml.data.normalization import Normalization, compute
-from desivoid_ml.data.query import Fractions, shard_expression, split_predicate
+from desivoid_ml.data.query import SPLIT_BUCKETS, SPLITS, Fractions, shard_expression
+from desivoid_ml.data.reconnect import RetryPolicy
 from desivoid_ml.data.stream import FeatureStream, StreamSpec
 from desivoid_ml.db.connection import Database, Namespace, connect, resolve_dsn
+
+# Each DataLoader worker streams a shard of its own and `__len__` counts all of them: exact.
+warnings.filterwarnings("ignore", message="Your `IterableDataset` has `__len__` defined")
 
 
 class FeatureDataModule(LightningDataModule):
@@ -31,6 +37,8 @@ class FeatureDataModule(LightningDataModule):
         shuffle_buffer: int = 65_536,
         pca_components: int | None = None,
         cache_dir: str | None = None,
+        reconnect_attempts: int = 5,
+        reconnect_window_s: float = 120.0,
     ):
         super().__init__()
         if not features:
@@ -46,10 +54,13 @@ class FeatureDataModule(LightningDataModule):
         self.shuffle_buffer = shuffle_buffer
         self.pca_k = pca_components
         self.cache_dir = cache_dir
+        self.reconnect = RetryPolicy(reconnect_attempts, reconnect_window_s)
         self.normalization: Normalization | None = None
         self.pca_basis: np.ndarray | None = None
         self._train: FeatureStream | None = None
         self._pad_to: int | None = None
+        self._batches: dict[str, int] = {}  # per split: batches this rank yields in an epoch
+        self._counted_for: tuple[int, int] | None = None
 
     @property
     def n_features(self) -> int:
@@ -65,8 +76,10 @@ class FeatureDataModule(LightningDataModule):
         if self.pca_k and self.pca_basis is None:
             self.pca_basis = self._fit_pca(min(self.pca_k, self.n_features))
         trainer = getattr(self, "trainer", None)
-        if trainer is not None and trainer.world_size > 1:
-            self._pad_to = self._most_batches_per_shard(trainer.world_size)
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
+        if self._counted_for != (rank, world):
+            self._count_batches(rank, world)
+            self._counted_for = (rank, world)
 
     def set_epoch(self, epoch: int) -> None:
         """Called at each training epoch start: the shuffle differs per epoch, from the seed."""
@@ -89,6 +102,8 @@ class FeatureDataModule(LightningDataModule):
             with_keys=with_keys,
             pad_to_batches=self._pad_to if split == "train" else None,
             cache_dir=self.cache_dir if split != "all" else None,
+            batches=self._batches.get(split),
+            reconnect=self.reconnect,
         )
 
     def _loader(self, dataset: FeatureStream) -> DataLoader:
@@ -111,19 +126,40 @@ class FeatureDataModule(LightningDataModule):
     def predict_dataloader(self) -> DataLoader:
         return self._loader(FeatureStream(self.spec("all", with_keys=True)))
 
-    def _most_batches_per_shard(self, world_size: int) -> int:
-        """Batches of the fullest train shard, so every DDP rank can take as many steps."""
-        shards = world_size * max(self.num_workers, 1)
+    def _count_batches(self, rank: int, world: int) -> None:
+        """Batches per epoch of this rank in each split (progress bars get a total and an ETA);
+        under DDP, the train padding: the fullest shard's batches, so every rank takes as many
+        steps."""
+        workers = max(self.num_workers, 1)
+        rows = self._rows_per_split_and_shard(world * workers)
+        mine = range(rank * workers, (rank + 1) * workers)
+        for split in (*SPLITS, "all"):
+            per_shard = rows[split]
+            self._batches[split] = sum(self._ceil_batches(per_shard[s]) for s in mine)
+        if world > 1:
+            self._pad_to = max(self._ceil_batches(n) for n in rows["train"])
+            self._batches["train"] = self._pad_to * workers
+
+    def _ceil_batches(self, rows: int) -> int:
+        return -(-rows // self.batch_size)
+
+    def _rows_per_split_and_shard(self, shards: int) -> dict[str, list[int]]:
+        """Row counts per split and shard, from one scan of the table."""
+        rows = {split: [0] * shards for split in (*SPLITS, "all")}
         with connect(self.db.dsn) as conn:
             counts = conn.execute(
-                sql.SQL("SELECT count(*) FROM {} WHERE {} GROUP BY {}").format(
-                    sql.Identifier(self.db.ns.features, self.table),
-                    split_predicate("train", self.fractions),
+                sql.SQL(
+                    "SELECT key_hash & {} AS bucket, {} AS shard, count(*) FROM {} GROUP BY 1, 2"
+                ).format(
+                    sql.Literal(SPLIT_BUCKETS - 1),
                     shard_expression(shards),
+                    sql.Identifier(self.db.ns.features, self.table),
                 )
             ).fetchall()
-        most = max((c[0] for c in counts), default=0)
-        return -(-most // self.batch_size)
+        for bucket, shard, n in counts:
+            rows[self.fractions.split_of_bucket(bucket)][shard] += n
+            rows["all"][shard] += n
+        return rows
 
     def _fit_pca(self, k: int) -> np.ndarray:
         """Top-k principal axes of the standardised train rows (missing entries at 0)."""

@@ -40,6 +40,12 @@ class Fractions:
         index = SPLITS.index(split)
         return edges[index], edges[index + 1]
 
+    def split_of_bucket(self, bucket: int) -> str:
+        """The split a `key_hash & 1023` bucket belongs to."""
+        return next(
+            s for s in SPLITS if self.bucket_range(s)[0] <= bucket < self.bucket_range(s)[1]
+        )
+
 
 def split_predicate(split: str, fractions: Fractions) -> sql.Composable:
     """WHERE clause selecting one split ('all' selects every row)."""

@@ -27,7 +27,7 @@ from desivoid_ml.data.query import (
     shard_predicate,
     split_predicate,
 )
-from desivoid_ml.db.connection import connect
+from desivoid_ml.data.reconnect import ReconnectingConnection, RetryPolicy
 from desivoid_ml.db.copy_read import iter_copy_blocks
 from desivoid_ml.prefetch import prefetch
 
@@ -50,6 +50,8 @@ class StreamSpec:
     with_keys: bool = False
     pad_to_batches: int | None = None  # DDP: every shard yields this many batches (see below)
     cache_dir: str | None = None  # keep decoded rows on disk for later epochs (data/cache.py)
+    batches: int | None = None  # batches this rank yields per epoch, when known (progress bars)
+    reconnect: RetryPolicy = RetryPolicy()  # when the database drops out mid-epoch
 
 
 def table_pages(conn, schema: str, table: str) -> int:
@@ -85,12 +87,19 @@ class FeatureStream(IterableDataset):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    def __len__(self) -> int:
+        """Batches this rank yields per epoch (all its workers together), when the DataModule
+        counted them; otherwise the length is unknown (TypeError, as for any iterable)."""
+        if self.spec.batches is None:
+            raise TypeError("batches per epoch not counted")
+        return self.spec.batches
+
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         shard, shards = shard_of_this_worker(self.rank, self.world)
         rng = np.random.default_rng([self.spec.seed, self.epoch, shard])
         emitted = 0
-        with connect(self.spec.dsn) as conn:
-            conn.autocommit = True
+        what = f"the {self.spec.split} split of {self.spec.schema}.{self.spec.table}"
+        with ReconnectingConnection(self.spec.dsn, self.spec.reconnect, what) as conn:
             rows = prefetch(self._source(conn, shard, shards, rng))  # decode while we shuffle
             for batch in self._batches(rows, rng):
                 emitted += 1
@@ -106,8 +115,8 @@ class FeatureStream(IterableDataset):
             "key_hash": torch.zeros(0, dtype=torch.int64),
         }
 
-    def _blocks(self, conn, rng: np.random.Generator) -> list[tuple[int, int | None]]:
-        pages = table_pages(conn, self.spec.schema, self.spec.table)
+    def _blocks(self, conn: ReconnectingConnection) -> list[tuple[int, int | None]]:
+        pages = conn.run(lambda c: table_pages(c, self.spec.schema, self.spec.table))
         starts = list(range(0, max(pages, 1), self.spec.block_pages))
         blocks = [(s, s + self.spec.block_pages) for s in starts[:-1]] + [(starts[-1], None)]
         if self.spec.shuffle:  # every shard permutes with the same epoch seed: same block order
@@ -115,29 +124,38 @@ class FeatureStream(IterableDataset):
             blocks = [blocks[i] for i in order]
         return blocks
 
-    def _source(self, conn, shard: int, shards: int, rng) -> Iterator[np.ndarray]:
+    def _source(
+        self, conn: ReconnectingConnection, shard: int, shards: int, rng
+    ) -> Iterator[np.ndarray]:
         """Rows from the local cache when it holds this shard, else from the database."""
         if not self.spec.cache_dir:
             return self._rows(conn, shard, shards, rng)
-        cache = ShardCache(self.spec.cache_dir, cache_key(conn, self.spec), shard, shards)
+        key = conn.run(lambda c: cache_key(c, self.spec))
+        cache = ShardCache(self.spec.cache_dir, key, shard, shards)
         if cache.exists():
             shuffle = self.spec.shuffle
             order = np.random.default_rng([self.spec.seed, self.epoch]) if shuffle else None
             return cache.blocks(self.spec.shuffle_buffer, order)
         return cache.write_through(self._rows(conn, shard, shards, rng))
 
-    def _rows(self, conn, shard: int, shards: int, rng) -> Iterator[np.ndarray]:
+    def _rows(
+        self, conn: ReconnectingConnection, shard: int, shards: int, rng
+    ) -> Iterator[np.ndarray]:
+        """Each block of pages is read whole before any of it is handed on: when the database
+        drops out, the block is read again on a new connection and no row is seen twice."""
         spec = self.spec
         fields = copy_fields(list(spec.features), spec.with_keys)
         table = sql.Identifier(spec.schema, spec.table)
-        for first, last in self._blocks(conn, rng):
+        for first, last in self._blocks(conn):
             where = [
                 page_predicate(first, last),
                 split_predicate(spec.split, spec.fractions),
                 shard_predicate(shard, shards),
             ]
             query = block_query(table, spec.features, where, spec.with_keys)
-            yield from iter_copy_blocks(conn, query, fields, rows_per_block=spec.shuffle_buffer)
+            yield from conn.run(
+                lambda c, q=query: list(iter_copy_blocks(c, q, fields, spec.shuffle_buffer))
+            )
 
     def _batches(self, blocks: Iterator[np.ndarray], rng) -> Iterator[dict[str, torch.Tensor]]:
         """Whole batches through a shuffle buffer: rows are gathered straight into each batch by

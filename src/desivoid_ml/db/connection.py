@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 
 from desivoid_ml.errors import DatabaseUnavailable
+from desivoid_ml.secrets import redact_text
 
 DSN_ENV = "DESIVOID_DSN"
 NAMESPACE_ENV = "DESIVOID_NAMESPACE"
@@ -65,15 +65,6 @@ class Database:
         return connect(self.dsn, autocommit=autocommit)
 
 
-def redact(dsn: str) -> str:
-    """The DSN with any password hidden, for messages."""
-    parts = urlsplit(dsn)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return dsn
-
-
 def connect(dsn: str, autocommit: bool = False) -> psycopg.Connection:
     """psycopg.connect with a short timeout and an actionable error."""
     try:
@@ -85,7 +76,8 @@ def connect(dsn: str, autocommit: bool = False) -> psycopg.Connection:
             if os.environ.get(DSN_ENV)
             else "run `desivoid db start` or check data/pg/log"
         )
-        raise DatabaseUnavailable(f"cannot connect to {redact(dsn)}: {reason}; {hint}") from exc
+        message = f"cannot connect to {redact_text(dsn)}: {reason}; {hint}"
+        raise DatabaseUnavailable(message) from exc
 
 
 def resolve_dsn(start_embedded: bool = True) -> str:

@@ -164,6 +164,7 @@ class AutoencoderModule(LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["normalization"] = self.normalization.to_dict() if self.normalization else None
         checkpoint["run_info"] = self.run_info
+        checkpoint["best_val"] = self.best_val  # val/recon_mse_best survives a resume
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         basis = checkpoint.get("state_dict", {}).get("pca_basis")
@@ -171,4 +172,6 @@ class AutoencoderModule(LightningModule):
             self.pca_basis = torch.zeros_like(basis)  # its width is only known from the checkpoint
         if checkpoint.get("normalization"):
             self.normalization = Normalization(**checkpoint["normalization"])
-        self.run_info = checkpoint.get("run_info", {})
+        # a resumed run keeps its own config; a checkpoint loaded for inference brings its one
+        self.run_info = self.run_info or checkpoint.get("run_info", {})
+        self.best_val = float(checkpoint.get("best_val", float("inf")))
