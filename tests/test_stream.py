@@ -57,11 +57,30 @@ def test_two_ranks_two_workers_see_every_row_once(table_db) -> None:
     assert set(seen) == _sql_keys(table_db, "train")
 
 
-def test_splits_partition_the_table(table_db) -> None:
-    splits = {s: set(_keys(FeatureStream(_spec(table_db, s)), 0)) for s in ("train", "val", "test")}
-    assert sum(len(v) for v in splits.values()) == 20_000
-    assert not (splits["train"] & splits["val"]) and not (splits["val"] & splits["test"])
-    assert 0.75 < len(splits["train"]) / 20_000 < 0.85
+def test_splits_are_disjoint_and_cover_the_table(table_db) -> None:
+    splits = {s: _keys(FeatureStream(_spec(table_db, s)), 0) for s in ("train", "val", "test")}
+    everything = _sql_keys(table_db, "all")
+    assert sum(len(v) for v in splits.values()) == len(everything) == 20_000
+    assert set().union(*map(set, splits.values())) == everything
+    train, val, test = (set(v) for v in splits.values())
+    assert not (train & val) and not (val & test) and not (train & test)
+    assert 0.75 < len(train) / 20_000 < 0.85
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_loaders_know_their_length(table_db, workers) -> None:
+    dm = FeatureDataModule(
+        FEATURES,
+        dsn=table_db.dsn,
+        namespace=table_db.ns.prefix,
+        batch_size=300,
+        block_pages=8,
+        shuffle_buffer=2000,
+        num_workers=workers,
+    )
+    dm.setup("fit")
+    for loader in (dm.train_dataloader(), dm.val_dataloader(), dm.test_dataloader()):
+        assert len(loader) == sum(1 for _ in loader) > 0
 
 
 def test_shuffle_is_reproducible_and_differs_per_epoch(table_db) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from featuretable import make_feature_table
+from featuretable import FEATURES, make_feature_table
+from psycopg import sql
 from trainconfig import CONFIGS, train_config
 
 from desivoid_ml.embed.runs import get_run
@@ -90,3 +91,47 @@ def test_registry_keeps_the_feature_order(table_db, tmp_path) -> None:
     run = get_run(table_db, "latest")
     assert list(run.features) == ["flag", "c", "a", "b"]
     assert run.normalization["features"] == ["flag", "c", "a", "b"]
+
+
+def test_test_metrics_come_from_the_best_checkpoint_and_are_kept(table_db, tmp_path) -> None:
+    cfg = train_config(table_db, tmp_path, ["optimized_metric=test/recon_mse"])
+    returned = train(cfg)
+    run = get_run(table_db, "latest")
+    assert run.metrics["test/recon_mse"] == pytest.approx(returned)
+    best = torch.load(run.checkpoint_path, weights_only=False)
+    assert Path(run.checkpoint_path).name != "last.ckpt"
+    assert returned == pytest.approx(_test_mse(table_db, run.checkpoint_path), rel=1e-4)
+    assert best["best_val"] == pytest.approx(run.metrics["val/recon_mse_best"])
+
+
+def _test_mse(db, checkpoint: str) -> float:
+    """Masked reconstruction MSE of a checkpoint over the test split, weighted by batch size."""
+    from desivoid_ml.data.datamodule import FeatureDataModule
+    from desivoid_ml.models.autoencoder import AutoencoderModule
+
+    model = AutoencoderModule.load_from_checkpoint(checkpoint, weights_only=False).eval()
+    dm = FeatureDataModule(FEATURES, dsn=db.dsn, namespace=db.ns.prefix, batch_size=512)
+    total = rows = 0.0
+    with torch.no_grad():
+        for batch in dm.test_dataloader():
+            n = len(batch["x"])
+            total += float(model._losses(batch["x"])["recon_mse"]) * n
+            rows += n
+    return total / rows
+
+
+def test_best_validation_value_survives_a_resume(table_db, tmp_path) -> None:
+    train(train_config(table_db, tmp_path / "first", ["test=false", "register_run=false"]))
+    last = tmp_path / "first" / "checkpoints" / "last.ckpt"
+    first_best = torch.load(last, weights_only=False)["best_val"]
+    with table_db.connect() as conn:  # the resumed epoch does worse than any before
+        conn.execute(
+            sql.SQL("UPDATE {} SET a = a + 50").format(
+                sql.Identifier(table_db.ns.features, "galaxy")
+            )
+        )
+    overrides = ["trainer.max_epochs=3", f"ckpt_path={last}", "test=false"]
+    train(train_config(table_db, tmp_path / "second", overrides))
+    run = get_run(table_db, "latest")
+    assert run.metrics["val/recon_mse"] > first_best
+    assert run.metrics["val/recon_mse_best"] == pytest.approx(first_best)
