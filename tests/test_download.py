@@ -23,7 +23,6 @@ from desivoid_ml.download import (
     DownloadError,
     RemoteFile,
     download_all,
-    main,
     parse_sha256sum,
 )
 
@@ -264,7 +263,8 @@ def test_main_downloads_desivast_from_a_mirror(
     (folder / files[0].checksums).write_text("".join(lines))
     monkeypatch.setenv(BASE_URL_ENV, server.url)
     dest = tmp_path / "dr1"
-    assert main(["--only", "desivast", "--dest", str(dest), "--no-progress"]) == 0
+    result = _cli("download", "--only", "desivast", "--dest", str(dest), "--no-progress")
+    assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in dest.glob("*.fits")) == sorted(f.name for f in files)
 
 
@@ -273,8 +273,9 @@ def test_main_reports_errors_in_one_line(
 ) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
-    assert main(["--dest", str(blocker / "x"), "--base-url", "http://127.0.0.1:9"]) == 1
-    err = capsys.readouterr().err
+    result = _cli("download", "--dest", str(blocker / "x"), "--base-url", "http://127.0.0.1:9")
+    assert result.returncode == 2
+    err = result.stderr
     assert err.startswith("error: destination not writable") and err.count("\n") == 1
 
 
@@ -282,8 +283,9 @@ def test_dry_run_lists_urls_under_the_base(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(BASE_URL_ENV, "http://mirror.test/dr1/")
-    assert main(["--dry-run", "--only", "fastspec"]) == 0
-    out = capsys.readouterr().out.splitlines()
+    result = _cli("download", "--dry-run", "--only", "fastspec")
+    assert result.returncode == 0
+    out = result.stdout.splitlines()
     urls = [line.split()[-1] for line in out[:12]]
     assert urls[0] == (
         "http://mirror.test/dr1/fastspecfit/iron/v3.0/catalogs/"
@@ -291,6 +293,17 @@ def test_dry_run_lists_urls_under_the_base(
     )
     assert [u[-7:-5] for u in urls] == [f"{hp:02d}" for hp in range(12)]
     assert "26.4 GiB" in out[-1]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    """`desivoid ARGS` in a child process (exit status and stderr as a user sees them)."""
+    return subprocess.run(
+        [sys.executable, "-m", "desivoid_ml.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
 
 
 def test_script_help() -> None:

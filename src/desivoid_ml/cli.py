@@ -326,14 +326,30 @@ def report(
 @app.command()
 def download(
     dest: Path = typer.Option(Path("data/dr1"), help="Folder for the DR1 files."),
-    only: str | None = typer.Option(None, help="fastspec or desivast"),
-    dry_run: bool = typer.Option(False, help="List what would be fetched."),
+    only: str | None = typer.Option(None, help="One dataset only: fastspec or desivast."),
+    dry_run: bool = typer.Option(False, help="List URLs and sizes; download nothing."),
+    base_url: str | None = typer.Option(
+        None, help="Mirror of the DR1 VAC tree (default $DESIVOID_DR1_URL, else data.desi.lbl.gov)."
+    ),
+    sha256_file: str | None = typer.Option(
+        None, help="sha256sum-format list (path or URL) overriding the published checksums."
+    ),
+    retries: int = typer.Option(3, help="Automatic resumes per file after a dropped connection."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     """Fetch the public DR1 FastSpecFit and DESIVAST files (resumable, sha256-checked)."""
     from desivoid_ml import download as dl
 
-    argv = ["--dest", str(dest)] + (["--only", only] if only else []) + (["--dry-run"] * dry_run)
-    raise typer.Exit(dl.main(argv))
+    files = dl.select(only)
+    base = dl.resolve_base_url(base_url)
+    if dry_run:
+        typer.echo("\n".join(dl.describe(files, base)))
+        return
+    try:
+        paths = dl.download_all(dest, files, base, sha256_file, progress, retries)
+    except KeyboardInterrupt:
+        raise DesivoidError("interrupted: run the same command again to resume") from None
+    out.print(f"{len(paths)} files ready in {dest}")
 
 
 def main() -> None:

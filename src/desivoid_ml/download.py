@@ -6,7 +6,6 @@ with an HTTP Range request; NAME appears only after its sha256 matched the publi
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
 import shutil
@@ -30,6 +29,7 @@ from rich.progress import (
 from rich.text import Text
 
 from desivoid_ml.checksums import sha256_file
+from desivoid_ml.errors import DesivoidError
 from desivoid_ml.dr1_files import (  # noqa: F401  (the public file table, re-exported)
     BASE_URL_ENV,
     DATASETS,
@@ -48,7 +48,7 @@ STATE_FILE = ".verified.json"  # size, mtime and sha256 of verified files: re-ru
 USER_AGENT = "desivoid_ml-download/0.1"
 
 
-class DownloadError(RuntimeError):
+class DownloadError(DesivoidError):
     """A download failed; the message is one line meant for the user."""
 
 
@@ -444,41 +444,3 @@ def describe(files: Iterable[RemoteFile], base_url: str) -> list[str]:
     total = sum(f.size or 0 for f in files)
     lines.append(f"{_human(total):>10}  total, {len(files)} files")
     return lines
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The command line of scripts/download_dr1.py."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--dest", default=DEFAULT_DEST, help="directory to fill (default %(default)s)")
-    p.add_argument("--only", choices=sorted(DATASETS), help="download one dataset only")
-    p.add_argument("--dry-run", action="store_true", help="list URLs and sizes, download nothing")
-    p.add_argument(
-        "--base-url",
-        help=f"mirror of the DR1 VAC tree (default ${BASE_URL_ENV}, else {DEFAULT_BASE_URL})",
-    )
-    p.add_argument("--sha256-file", help="sha256sum-format list overriding the published ones")
-    p.add_argument("--retries", type=int, default=RETRIES, help="resumes per file after a drop")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the download command line; return the exit status."""
-    args = build_parser().parse_args(argv)
-    files = select(args.only)
-    base = resolve_base_url(args.base_url)
-    if args.dry_run:
-        print("\n".join(describe(files, base)))
-        return 0
-    try:
-        paths = download_all(
-            args.dest, files, base, args.sha256_file, not args.no_progress, args.retries
-        )
-    except DownloadError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted: run the same command again to resume", file=sys.stderr)
-        return 130
-    _say(f"{len(paths)} files ready in {args.dest}")
-    return 0
