@@ -9,7 +9,6 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
-import sys
 import tempfile
 import urllib.error
 import urllib.request
@@ -29,7 +28,6 @@ from rich.progress import (
 from rich.text import Text
 
 from desivoid_ml.checksums import sha256_file
-from desivoid_ml.errors import DesivoidError
 from desivoid_ml.dr1_files import (  # noqa: F401  (the public file table, re-exported)
     BASE_URL_ENV,
     DATASETS,
@@ -37,6 +35,7 @@ from desivoid_ml.dr1_files import (  # noqa: F401  (the public file table, re-ex
     RemoteFile,
     resolve_base_url,
 )
+from desivoid_ml.errors import DesivoidError
 
 DEFAULT_DEST = "data/dr1"
 CHUNK_BYTES = 1 << 20  # bounded memory per read, few enough syscalls for multi-GB files
