@@ -36,16 +36,6 @@ def test_train_saves_a_complete_checkpoint_and_registers_the_run(table_db, tmp_p
     assert "train/loss" in metrics_csv and "val/pca_recon_mse" in metrics_csv
 
 
-def test_resume_from_checkpoint(table_db, tmp_path) -> None:
-    train(train_config(table_db, tmp_path / "first", ["trainer.max_epochs=1"]))
-    last = tmp_path / "first" / "checkpoints" / "last.ckpt"
-    train(
-        train_config(table_db, tmp_path / "second", ["trainer.max_epochs=2", f"ckpt_path={last}"])
-    )
-    resumed = torch.load(tmp_path / "second" / "checkpoints" / "last.ckpt", weights_only=False)
-    assert resumed["epoch"] == 1 and resumed["global_step"] > 0
-
-
 def test_unknown_metric_fails_loudly(table_db, tmp_path) -> None:
     cfg = train_config(
         table_db,
@@ -94,7 +84,9 @@ def test_registry_keeps_the_feature_order(table_db, tmp_path) -> None:
 
 
 def test_test_metrics_come_from_the_best_checkpoint_and_are_kept(table_db, tmp_path) -> None:
-    cfg = train_config(table_db, tmp_path, ["optimized_metric=test/recon_mse"])
+    cfg = train_config(
+        table_db, tmp_path, ["optimized_metric=test/recon_mse", "+trainer.limit_train_batches=8"]
+    )
     returned = train(cfg)
     run = get_run(table_db, "latest")
     assert run.metrics["test/recon_mse"] == pytest.approx(returned)
@@ -121,7 +113,8 @@ def _test_mse(db, checkpoint: str) -> float:
 
 
 def test_best_validation_value_survives_a_resume(table_db, tmp_path) -> None:
-    train(train_config(table_db, tmp_path / "first", ["test=false", "register_run=false"]))
+    quick = ["+trainer.limit_train_batches=8", "test=false"]
+    train(train_config(table_db, tmp_path / "first", [*quick, "register_run=false"]))
     last = tmp_path / "first" / "checkpoints" / "last.ckpt"
     first_best = torch.load(last, weights_only=False)["best_val"]
     with table_db.connect() as conn:  # the resumed epoch does worse than any before
@@ -130,8 +123,10 @@ def test_best_validation_value_survives_a_resume(table_db, tmp_path) -> None:
                 sql.Identifier(table_db.ns.features, "galaxy")
             )
         )
-    overrides = ["trainer.max_epochs=3", f"ckpt_path={last}", "test=false"]
+    overrides = [*quick, "trainer.max_epochs=3", f"ckpt_path={last}"]
     train(train_config(table_db, tmp_path / "second", overrides))
+    resumed = torch.load(tmp_path / "second" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert resumed["epoch"] == 2 and resumed["global_step"] == 3 * 8
     run = get_run(table_db, "latest")
     assert run.metrics["val/recon_mse"] > first_best
     assert run.metrics["val/recon_mse_best"] == pytest.approx(first_best)
