@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import psycopg
 import torch
 from psycopg import sql
@@ -63,13 +62,3 @@ def compute(
         )
     std = [float(s) if s and s > 0 else 1.0 for s in stds]
     return Normalization(list(features), [float(m) for m in means], std)
-
-
-def masked_mse(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean squared error over observed entries only."""
-    return ((prediction - target) ** 2 * mask).sum() / mask.sum().clamp_min(1.0)
-
-
-def per_feature_mse(prediction: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Masked MSE per feature (column)."""
-    return ((prediction - target) ** 2 * mask).sum(axis=0) / np.maximum(mask.sum(axis=0), 1)

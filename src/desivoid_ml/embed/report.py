@@ -25,7 +25,7 @@ from sklearn.decomposition import PCA  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
-from desivoid_ml.data.normalization import per_feature_mse  # noqa: E402
+from desivoid_ml.models.losses import per_feature_mse  # noqa: E402
 from desivoid_ml.data.query import Fractions  # noqa: E402
 from desivoid_ml.db.connection import Database  # noqa: E402
 from desivoid_ml.db.copy_read import read_copy  # noqa: E402

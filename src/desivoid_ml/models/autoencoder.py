@@ -16,7 +16,8 @@ import torch
 from lightning import LightningModule
 from torch import nn
 
-from desivoid_ml.data.normalization import Normalization, masked_mse
+from desivoid_ml.data.normalization import Normalization
+from desivoid_ml.models.losses import masked_mse
 
 
 def mlp(sizes: list[int], dropout: float) -> nn.Sequential:
