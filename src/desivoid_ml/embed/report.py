@@ -25,7 +25,6 @@ from sklearn.decomposition import PCA  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
-from desivoid_ml.models.losses import per_feature_mse  # noqa: E402
 from desivoid_ml.data.query import Fractions  # noqa: E402
 from desivoid_ml.db.connection import Database  # noqa: E402
 from desivoid_ml.db.copy_read import read_copy  # noqa: E402
@@ -34,6 +33,7 @@ from desivoid_ml.embed.inference import load_model  # noqa: E402
 from desivoid_ml.embed.runs import Run, get_run  # noqa: E402
 from desivoid_ml.embed.similarity import example_void_galaxy, similar  # noqa: E402
 from desivoid_ml.embed.store import embedded_run  # noqa: E402
+from desivoid_ml.models.losses import per_feature_mse  # noqa: E402
 
 SAMPLE_ROWS = 40_000
 ENVIRONMENT_COLUMN = "vf_in_void"
