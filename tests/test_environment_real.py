@@ -72,3 +72,63 @@ def test_float64_distances_match_astropy() -> None:
     ours = Cosmology(0.315).comoving_distance(z)
     reference = Cosmology(0.315).astropy.comoving_distance(z).value
     assert np.max(np.abs(ours / reference - 1)) < 1e-10
+
+
+# The toolkit's distances (c = 299792 km/s, float32) differ from astropy's by up to 6.8e-6
+# relative on this set: the flag is compared outside that band around the tolerance.
+TOOLKIT_DISTANCE_RELATIVE = 7e-6
+
+
+@pytest.fixture(scope="module")
+def voidfinder_run(galaxies: Table, real_fits_dir: Path):
+    catalog = read_fits_catalog(real_fits_dir / "voids" / "TEST10K_VoidFinder.fits")
+    truth = Table.read(real_fits_dir / "voids" / "TEST10K_VoidFinder_membership.fits")
+    xyz = catalog.cosmology.cartesian(galaxies["ra"], galaxies["dec"], galaxies["z"])
+    return catalog, truth, xyz
+
+
+def _signed_margin(xyz: np.ndarray, catalog) -> np.ndarray:
+    """Brute force: min over every hole of (distance to its centre - its radius)."""
+    margin = np.full(len(xyz), np.inf)
+    for start in range(0, len(catalog.hole_radius), 500):
+        centres = catalog.hole_xyz[start : start + 500]
+        d2 = np.zeros((len(xyz), len(centres)))
+        for axis in range(3):
+            d2 += np.subtract.outer(xyz[:, axis], centres[:, axis]) ** 2
+        d = np.sqrt(d2, out=d2) - catalog.hole_radius[start : start + 500]
+        np.minimum(margin, d.min(axis=1), out=margin)
+    return margin
+
+
+def test_boundary_flag_matches_the_toolkits_margin(voidfinder_run) -> None:
+    catalog, truth, xyz = voidfinder_run
+    rule = voidfinder.BoundaryRule()
+    out = voidfinder.classify(xyz, catalog, None, rule)
+    tolerance = rule.tolerance(xyz)
+    band = TOOLKIT_DISTANCE_RELATIVE * np.linalg.norm(xyz, axis=1)
+    margin = np.abs(np.asarray(truth["margin_mpch"]))  # min over holes of (d - R), toolkit's
+    surely_on = margin <= tolerance - band
+    surely_off = margin > tolerance + band
+    assert surely_on.sum() > 3000  # real boundary galaxies: VoidFinder grows holes onto them
+    assert out["on_boundary"][surely_on].all()
+    assert not out["on_boundary"][surely_off].any()
+    assert np.array_equal(out["on_boundary"], margin <= tolerance)  # none fell in the band here
+
+
+def test_each_boundary_policy_does_what_it_says(voidfinder_run) -> None:
+    catalog, truth, xyz = voidfinder_run
+    wall = voidfinder.classify(xyz, catalog, None, voidfinder.BoundaryRule(policy="wall"))
+    toolkit = voidfinder.classify(xyz, catalog, None, voidfinder.BoundaryRule(policy="toolkit"))
+    signed = _signed_margin(xyz, catalog)
+    tolerance = voidfinder.BoundaryRule().tolerance(xyz)
+    assert np.array_equal(toolkit["in_void"], signed < 0)  # d < R, as computed
+    assert np.array_equal(wall["in_void"], signed < -tolerance)  # clear of every surface
+    # they differ only on boundary galaxies, where "wall" never says void
+    differ = wall["in_void"] != toolkit["in_void"]
+    assert differ.sum() > 1000 and wall["on_boundary"][differ].all()
+    assert toolkit["in_void"][differ].all()
+    assert (wall["vflag"][differ] != voidfinder.IN_VOID).all()
+    assert (toolkit["vflag"][differ] == voidfinder.IN_VOID).all()
+    clear = np.asarray(truth["ambiguous"]) == 0
+    for out in (wall, toolkit):
+        assert np.array_equal(out["in_void"][clear], np.asarray(truth["in_void"])[clear] == 1)

@@ -87,6 +87,10 @@ def test_features_match_the_toolkit(features_db, real_fits: Path) -> None:
         got["vf_in_void"][clear].astype(bool), np.asarray(vf["in_void"])[clear] == 1
     )
     assert np.array_equal(got["vf_void_id"][clear].astype(int), np.asarray(vf["void_id"])[clear])
+    boundary = got["vf_on_boundary"].astype(bool)
+    assert summary.on_boundary == boundary.sum() > 3000
+    assert summary.boundary_policy == "wall" and summary.on_boundary_in_void == 0
+    assert (np.abs(np.asarray(vf["margin_mpch"]))[boundary] < 0.01).all()
     for algorithm in ("zobov", "vide"):
         truth = Table.read(real_fits / "voids" / f"TEST10K_V2_{algorithm.upper()}_membership.fits")
         assert np.array_equal(

@@ -24,6 +24,7 @@ from desivoid_ml.errors import DesivoidError
 from desivoid_ml.features.cosmology import Cosmology
 from desivoid_ml.features.density import kth_neighbour_density
 from desivoid_ml.features.environment import (
+    EnvironmentOptions,
     GalaxySample,
     GalzoneCheck,
     classify_catalog,
@@ -32,6 +33,7 @@ from desivoid_ml.features.environment import (
 )
 from desivoid_ml.features.proximity import create_proximity
 from desivoid_ml.features.void_catalogs import VoidCatalog, read_db_catalogs
+from desivoid_ml.features.voidfinder import BoundaryRule
 from desivoid_ml.progress import NullReporter, Reporter
 
 KEY_WIDTH = 16  # survey and program travel as char(16) so every COPY tuple has a fixed size
@@ -54,6 +56,9 @@ class FeatureSummary:
     in_void_fraction: dict[str, float]
     compute_s: float
     load_s: float
+    boundary_policy: str = "wall"
+    on_boundary: int = 0  # VoidFinder boundary galaxies (vf_on_boundary)
+    on_boundary_in_void: int = 0  # ... of which vf_in_void under the policy
 
 
 def build(db: Database, cfg: DictConfig, reporter: Reporter | None = None) -> FeatureSummary:
@@ -86,6 +91,21 @@ def build(db: Database, cfg: DictConfig, reporter: Reporter | None = None) -> Fe
         whole.in_void_fraction(),
         timer["compute"],
         load_s,
+        whole.options.boundary.policy,
+        whole.counts.get("vf_on_boundary", 0),
+        whole.counts.get("vf_on_boundary_in_void", 0),
+    )
+
+
+def environment_options(cfg: DictConfig) -> EnvironmentOptions:
+    """The classification settings of the feature config."""
+    return EnvironmentOptions(
+        BoundaryRule(
+            float(cfg.voidfinder.boundary_tolerance_mpch),
+            float(cfg.voidfinder.boundary_tolerance_relative),
+            str(cfg.voidfinder.boundary_policy),
+        ),
+        float(cfg.v2.position_tolerance_mpch),
     )
 
 
@@ -95,6 +115,8 @@ class _WholeSample:
     def __init__(self, sample: GalaxySample, catalogs: list[VoidCatalog], cfg: DictConfig):
         self.sample = sample
         self.catalogs = catalogs
+        self.options = environment_options(cfg)
+        self.counts: dict[str, int] = {}
         resolution = cfg.voidfinder.mask_resolution
         self.masks = [survey_mask(sample, catalog, resolution) for catalog in catalogs]
         self.density = _positions_and_density(sample, cfg)
@@ -105,7 +127,8 @@ class _WholeSample:
         """All computed columns of galaxies start..stop."""
         part = self.sample.rows(start, stop)
         results = [
-            classify_catalog(part, c, m) for c, m in zip(self.catalogs, self.masks, strict=True)
+            classify_catalog(part, c, m, self.options)
+            for c, m in zip(self.catalogs, self.masks, strict=True)
         ]
         for catalog, result in zip(self.catalogs, results, strict=True):
             self.galzone.add(part, catalog, result)
@@ -113,8 +136,15 @@ class _WholeSample:
         for name, values in columns.items():
             if name.endswith("_in_void"):
                 self.in_void[name] = self.in_void.get(name, 0) + int(values[part.valid].sum())
+        if "vf_on_boundary" in columns:
+            boundary = columns["vf_on_boundary"] & part.valid
+            self._count("vf_on_boundary", int(boundary.sum()))
+            self._count("vf_on_boundary_in_void", int((boundary & columns["vf_in_void"]).sum()))
         columns.update({name: values[start:stop] for name, values in self.density.items()})
         return columns
+
+    def _count(self, name: str, value: int) -> None:
+        self.counts[name] = self.counts.get(name, 0) + value
 
     def in_void_fraction(self) -> dict[str, float]:
         valid = max(int(self.sample.valid.sum()), 1)

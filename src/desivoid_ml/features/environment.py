@@ -63,11 +63,23 @@ def covered(sample: GalaxySample, catalog: VoidCatalog) -> np.ndarray:
     return sample.valid & (sample.cap == catalog.cap)
 
 
+@dataclass(frozen=True)
+class EnvironmentOptions:
+    """Settings of the classification (configs/features/default.yaml `voidfinder`, `v2`)."""
+
+    boundary: voidfinder.BoundaryRule = field(default_factory=voidfinder.BoundaryRule)
+    v2_position_tolerance_mpch: float = v2.POSITION_TOLERANCE_MPCH
+
+
 def classify_catalog(
-    sample: GalaxySample, catalog: VoidCatalog, mask: voidfinder.SkyMask | None = None
+    sample: GalaxySample,
+    catalog: VoidCatalog,
+    mask: voidfinder.SkyMask | None = None,
+    options: EnvironmentOptions | None = None,
 ) -> dict[str, np.ndarray]:
     """Full-length columns for one catalog; uncovered galaxies get the 'outside' defaults.
     `mask` is the VoidFinder survey mask (see `survey_mask`; build it from the whole sample)."""
+    options = options or EnvironmentOptions()
     rows = covered(sample, catalog)
     n = len(sample.ra)
     out: dict[str, np.ndarray] = {
@@ -79,14 +91,16 @@ def classify_catalog(
     }
     if isinstance(catalog, V2Catalog):
         out["void_id_largest"] = np.full(n, -1, dtype=np.int64)
+    else:
+        out["on_boundary"] = np.zeros(n, dtype=bool)  # on a hole's surface (see BoundaryRule)
     if not rows.any():
         return out
     xyz = catalog.cosmology.cartesian(sample.ra[rows], sample.dec[rows], sample.z[rows])
     if isinstance(catalog, VoidFinderCatalog):
-        found = voidfinder.classify(xyz, catalog, mask)
+        found = voidfinder.classify(xyz, catalog, mask, options.boundary)
     else:
         target = sample.targetid[rows] if sample.targetid is not None else None
-        found = v2.classify(xyz, target, catalog)
+        found = v2.classify(xyz, target, catalog, options.v2_position_tolerance_mpch)
         found["vflag"] = np.where(
             found["in_void"],
             voidfinder.IN_VOID,
