@@ -194,6 +194,8 @@ def features(
         f"boundary_tolerance_mpch): {summary.on_boundary:,}, of which in void under "
         f"boundary_policy={summary.boundary_policy}: {summary.on_boundary_in_void:,}"
     )
+    for catalog, source in summary.masks.items():
+        out.print(f"{catalog} survey mask: {source}")
 
 
 @app.command()

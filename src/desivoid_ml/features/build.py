@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import psycopg
@@ -20,6 +20,7 @@ from psycopg import sql
 from desivoid_ml.db.connection import Database
 from desivoid_ml.db.copy_binary import HEADER, TRAILER, CopyColumn, RowEncoder
 from desivoid_ml.db.copy_read import read_copy
+from desivoid_ml.db.introspect import table_columns
 from desivoid_ml.errors import DesivoidError
 from desivoid_ml.features.cosmology import Cosmology
 from desivoid_ml.features.density import kth_neighbour_density
@@ -44,7 +45,9 @@ POSITION_FIELDS = [
     ("ra", "double precision"),
     ("dec", "double precision"),
     ("z", "double precision"),
+    ("absmag_r", "double precision"),
 ]
+ABSMAG_R = "absmag01_sdss_r"  # VoidFinder's MAGLIM cut is on this column (NaN when absent/0)
 NUMPY_TO_PG = {"b": "boolean", "i": "bigint", "f": "double precision", "U": "text"}
 
 
@@ -59,6 +62,7 @@ class FeatureSummary:
     boundary_policy: str = "wall"
     on_boundary: int = 0  # VoidFinder boundary galaxies (vf_on_boundary)
     on_boundary_in_void: int = 0  # ... of which vf_in_void under the policy
+    masks: dict[str, str] = field(default_factory=dict)  # VoidFinder catalog -> mask used
 
 
 def build(db: Database, cfg: DictConfig, reporter: Reporter | None = None) -> FeatureSummary:
@@ -71,8 +75,11 @@ def build(db: Database, cfg: DictConfig, reporter: Reporter | None = None) -> Fe
             "no void catalogs ingested; run `desivoid ingest` on DESIVAST files first"
         )
     with db.connect() as conn:
-        positions = _positions(conn, db)
-    sample = GalaxySample(positions["ra"], positions["dec"], positions["z"], positions["targetid"])
+        positions, has_absmag = _positions(conn, db)
+    absmag = positions["absmag_r"] if has_absmag else None
+    sample = GalaxySample(
+        positions["ra"], positions["dec"], positions["z"], positions["targetid"], absmag
+    )
     whole = _WholeSample(sample, catalogs, cfg)
     timer = {"compute": time.perf_counter() - started}
     with db.connect() as conn, conn.transaction():
@@ -94,6 +101,7 @@ def build(db: Database, cfg: DictConfig, reporter: Reporter | None = None) -> Fe
         whole.options.boundary.policy,
         whole.counts.get("vf_on_boundary", 0),
         whole.counts.get("vf_on_boundary_in_void", 0),
+        {c.name: m.source for c, m in zip(catalogs, whole.masks, strict=True) if m is not None},
     )
 
 
@@ -164,16 +172,25 @@ def _chunks(whole: _WholeSample, chunk_rows: int, timer: dict, step):
         step.advance(stop - start)
 
 
-def _positions(conn: psycopg.Connection, db: Database) -> np.ndarray:
-    query = sql.SQL(
-        "SELECT targetid, survey::char({w}), program::char({w}), "
-        "COALESCE(ra, 'NaN'), COALESCE(dec, 'NaN'), COALESCE(z, 'NaN') FROM {}"
-    ).format(sql.Identifier(db.ns.raw, "galaxies"), w=sql.Literal(KEY_WIDTH))
-    if not conn.execute("SELECT to_regclass(%s)", (f"{db.ns.raw}.galaxies",)).fetchone()[0]:
+def _positions(conn: psycopg.Connection, db: Database) -> tuple[np.ndarray, bool]:
+    """Keys, ra, dec, z and ABSMAG01_SDSS_R (NaN where 0 = failed fit); whether the column is
+    there."""
+    columns = table_columns(conn, db.ns.raw, "galaxies")
+    if not columns:
         raise DesivoidError(
             "raw.galaxies does not exist; run `desivoid ingest` on FastSpecFit files"
         )
-    return read_copy(conn, query, POSITION_FIELDS)
+    has_absmag = ABSMAG_R in columns
+    absmag = (
+        sql.SQL("COALESCE(NULLIF({}, 0)::float8, 'NaN')").format(sql.Identifier(ABSMAG_R))
+        if has_absmag
+        else sql.SQL("'NaN'::float8")
+    )
+    query = sql.SQL(
+        "SELECT targetid, survey::char({w}), program::char({w}), "
+        "COALESCE(ra, 'NaN'), COALESCE(dec, 'NaN'), COALESCE(z, 'NaN'), {} FROM {}"
+    ).format(absmag, sql.Identifier(db.ns.raw, "galaxies"), w=sql.Literal(KEY_WIDTH))
+    return read_copy(conn, query, POSITION_FIELDS), has_absmag
 
 
 def _positions_and_density(sample: GalaxySample, cfg: DictConfig) -> dict[str, np.ndarray]:

@@ -13,6 +13,7 @@ import numpy as np
 from astropy.coordinates import SkyCoord
 
 from desivoid_ml.features import v2, voidfinder
+from desivoid_ml.features.sky_mask import SkyMask, mask_from_image, sky_mask
 from desivoid_ml.features.void_catalogs import V2Catalog, VoidCatalog, VoidFinderCatalog
 
 ALGORITHM_PREFIX = {
@@ -32,6 +33,7 @@ class GalaxySample:
     dec: np.ndarray
     z: np.ndarray
     targetid: np.ndarray | None = None
+    absmag_r: np.ndarray | None = None  # ABSMAG01_SDSS_R, for VoidFinder's MAGLIM; NaN unknown
     valid: np.ndarray = field(init=False)
     cap: np.ndarray = field(init=False)
 
@@ -47,13 +49,25 @@ class GalaxySample:
     def rows(self, start: int, stop: int) -> GalaxySample:
         """The galaxies start..stop, as a sample of their own."""
         target = self.targetid[start:stop] if self.targetid is not None else None
-        return GalaxySample(self.ra[start:stop], self.dec[start:stop], self.z[start:stop], target)
+        absmag = self.absmag_r[start:stop] if self.absmag_r is not None else None
+        return GalaxySample(
+            self.ra[start:stop], self.dec[start:stop], self.z[start:stop], target, absmag
+        )
 
 
 def galactic_cap(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
     """'NGC' where Galactic latitude b >= 0, else 'SGC'."""
     b = SkyCoord(ra=ra, dec=dec, unit="deg", frame="icrs").galactic.b.deg
     return np.where(b >= 0, "NGC", "SGC")
+
+
+def bright_enough(sample: GalaxySample, catalog: VoidCatalog) -> np.ndarray:
+    """VoidFinder's magnitude cut: ABSMAG01_SDSS_R < MAGLIM where the catalog applied one and
+    the sample has magnitudes (a missing magnitude fails the cut); else every galaxy passes."""
+    limit = getattr(catalog, "magnitude_limit", None)
+    if limit is None or sample.absmag_r is None:
+        return np.ones(len(sample.ra), dtype=bool)
+    return np.nan_to_num(sample.absmag_r, nan=np.inf) < limit
 
 
 def covered(sample: GalaxySample, catalog: VoidCatalog) -> np.ndarray:
@@ -74,7 +88,7 @@ class EnvironmentOptions:
 def classify_catalog(
     sample: GalaxySample,
     catalog: VoidCatalog,
-    mask: voidfinder.SkyMask | None = None,
+    mask: SkyMask | None = None,
     options: EnvironmentOptions | None = None,
 ) -> dict[str, np.ndarray]:
     """Full-length columns for one catalog; uncovered galaxies get the 'outside' defaults.
@@ -98,6 +112,7 @@ def classify_catalog(
     xyz = catalog.cosmology.cartesian(sample.ra[rows], sample.dec[rows], sample.z[rows])
     if isinstance(catalog, VoidFinderCatalog):
         found = voidfinder.classify(xyz, catalog, mask, options.boundary)
+        found["in_input"] &= bright_enough(sample, catalog)[rows]
     else:
         target = sample.targetid[rows] if sample.targetid is not None else None
         found = v2.classify(xyz, target, catalog, options.v2_position_tolerance_mpch)
@@ -113,13 +128,18 @@ def classify_catalog(
 
 def survey_mask(
     sample: GalaxySample, catalog: VoidCatalog, resolution: int | None = None
-) -> voidfinder.SkyMask | None:
-    """VAST-style survey mask of a VoidFinder catalog, from the galaxies it covers (None for V2
-    catalogs and without distance limits)."""
+) -> SkyMask | None:
+    """Survey mask of a VoidFinder catalog: its MASK HDU when the file has one, else rebuilt
+    as the VAST toolkit does from the galaxies it covers that pass its magnitude cut (`resolution`
+    overrides MSKRES for a rebuilt mask). None for V2 catalogs and without distance limits."""
     if not isinstance(catalog, VoidFinderCatalog) or catalog.distance_limits is None:
         return None
-    rows = covered(sample, catalog)
-    return voidfinder.sky_mask(
+    if catalog.mask_image is not None:
+        return mask_from_image(
+            catalog.mask_image, catalog.mask_resolution, catalog.distance_limits, catalog.name
+        )
+    rows = covered(sample, catalog) & bright_enough(sample, catalog)
+    return sky_mask(
         sample.ra[rows],
         sample.dec[rows],
         catalog.distance_limits,

@@ -14,48 +14,12 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from desivoid_ml.errors import DesivoidError
-from desivoid_ml.features.cosmology import sky_from_cartesian
+from desivoid_ml.features.sky_mask import SkyMask
 from desivoid_ml.features.void_catalogs import VoidFinderCatalog
 
 WALL, IN_VOID, EDGE, OUTSIDE = 0, 1, 2, 9
 EDGE_STEP_MPCH = 10.0  # VAST: a ±10 Mpc/h step along x, y or z that leaves the survey = edge
 HOLES_PER_QUERY = 4096  # bounds the memory of the sphere-galaxy pair lists
-
-
-@dataclass(frozen=True)
-class SkyMask:
-    """Survey footprint as an RA/Dec grid of cells holding galaxies (VAST's mask, MSKRES cells
-    per degree), plus the catalog's comoving distance limits."""
-
-    cells: np.ndarray  # bool, (360 * resolution, 180 * resolution)
-    resolution: int
-    distance_limits: tuple[float, float]
-
-    def contains(self, xyz: np.ndarray) -> np.ndarray:
-        ra, dec, r = sky_from_cartesian(xyz)
-        i, j = self._cell(ra, dec)
-        low, high = self.distance_limits
-        return self.cells[i, j] & (r >= low) & (r <= high)
-
-    def _cell(self, ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        i = np.clip((ra * self.resolution).astype(np.int64), 0, self.cells.shape[0] - 1)
-        j = np.clip(
-            ((np.nan_to_num(dec) + 90.0) * self.resolution).astype(np.int64),
-            0,
-            self.cells.shape[1] - 1,
-        )
-        return i, j
-
-
-def sky_mask(
-    ra: np.ndarray, dec: np.ndarray, distance_limits: tuple[float, float], resolution: int = 1
-) -> SkyMask:
-    """The footprint of a galaxy sample: every RA/Dec cell with at least one galaxy."""
-    cells = np.zeros((360 * resolution, 180 * resolution), dtype=bool)
-    mask = SkyMask(cells, resolution, distance_limits)
-    i, j = mask._cell(np.asarray(ra) % 360.0, np.asarray(dec))
-    cells[i, j] = True
-    return mask
 
 
 @dataclass(frozen=True)
