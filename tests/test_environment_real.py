@@ -193,3 +193,19 @@ def test_vf_in_input_applies_the_magnitude_limit(galaxies, voidfinder_run) -> No
     assert mask.source.startswith("rebuilt from 5,000 galaxies")  # the bright ones
     assert np.array_equal(limited["in_input"], plain["in_input"] & (absmag < -20.0))
     assert plain["in_input"][1::2].sum() > 1000 and not limited["in_input"][1::2].any()
+
+
+def test_the_v2_position_tolerance_setting_is_read(galaxies, real_fits_dir) -> None:
+    from desivoid_ml.features.build import environment_options
+    from desivoid_ml.features.config import load_config
+
+    catalog = read_fits_catalog(real_fits_dir / "voids" / "TEST10K_V2_ZOBOV.fits")
+    ra, dec = np.asarray(galaxies["ra"], float), np.asarray(galaxies["dec"], float)
+    sample = GalaxySample(ra, dec, galaxies["z"])  # no TARGETIDs: matched by position
+
+    def in_input(overrides: list[str]) -> int:
+        options = environment_options(load_config(overrides))
+        return int(classify_catalog(sample, catalog, None, options)["in_input"].sum())
+
+    assert in_input([]) == len(ra)  # 0.01 Mpc/h: every galaxy is a GALZONE row
+    assert in_input(["v2.position_tolerance_mpch=1e-9"]) < len(ra) // 2  # float rounding

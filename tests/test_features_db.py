@@ -219,3 +219,32 @@ def test_a_mask_hdu_and_a_magnitude_limit_reach_the_features(db, real_fits, tmp_
     assert not in_input[east | ~bright].any()
     assert in_input[~east & bright].sum() > 1000
     assert (got["vf_vflag"][east & ~got["vf_in_void"].astype(bool)] == 9).all()
+
+
+def test_following_the_omegam_advice_works(db, real_fits, tmp_path) -> None:
+    import re
+
+    from desivoid_ml.errors import DesivoidError
+
+    with fits.open(real_fits / "voids" / "TEST10K_VoidFinder.fits") as hdul:
+        del hdul[0].header["OMEGAM"]
+        hdul.writeto(tmp_path / "DESIVAST_BGS_VOLLIM_VoidFinder_NOOM.fits")
+    galaxies = _sdss_as_fastspec(real_fits, tmp_path / "sdss.fits")
+    ingest(db, [galaxies, tmp_path / "DESIVAST_BGS_VOLLIM_VoidFinder_NOOM.fits"], IngestOptions([]))
+    with pytest.raises(DesivoidError, match="no OMEGAM keyword") as error:
+        build(db, load_config(["chunk_rows=5000"]))
+    advice = re.search(r"`desivoid features (\S+)`", str(error.value))
+    assert advice, str(error.value)
+    assert advice.group(1) == "void_catalogs.omegam=0.3"
+    cfg = load_config(["chunk_rows=5000", "void_catalogs.omegam=0.26"])  # the advice, real Ωm
+    cfg.properties = OmegaConf.create({"z": {"value": "z"}})
+    summary = build(db, cfg)
+    assert summary.rows == 10_000
+    vf = Table.read(real_fits / "voids" / "TEST10K_VoidFinder_membership.fits")
+    got = _features(db)
+    keep = np.ones(10_000, dtype=bool)
+    keep[list(BAD_ROWS)] = False
+    clear = keep & (np.asarray(vf["ambiguous"]) == 0)
+    assert np.array_equal(
+        got["vf_in_void"][clear].astype(bool), np.asarray(vf["in_void"])[clear] == 1
+    )

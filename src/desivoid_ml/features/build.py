@@ -69,7 +69,8 @@ def build(db: Database, cfg: DictConfig, reporter: Reporter | None = None) -> Fe
     """Rebuild features.galaxy (and features.voids) from the raw tables, chunk by chunk."""
     reporter = reporter or NullReporter()
     started = time.perf_counter()
-    catalogs = read_db_catalogs(db)
+    fallback = cfg.void_catalogs.omegam
+    catalogs = read_db_catalogs(db, float(fallback) if fallback is not None else None)
     if not catalogs:
         raise DesivoidError(
             "no void catalogs ingested; run `desivoid ingest` on DESIVAST files first"

@@ -46,6 +46,16 @@ def _check(cfg: DictConfig) -> None:
                 f"feature config {key}={value!r} is not a valid {kind.__name__}"
                 + (f" (one of {', '.join(BOUNDARY_POLICIES)})" if kind is str else "")
             )
+    fallback = OmegaConf.select(cfg, "void_catalogs.omegam")
+    if fallback is not None and not _number_in(fallback, 0.0, 1.0):
+        raise DesivoidError(f"feature config void_catalogs.omegam={fallback!r} is not in (0, 1]")
     for name, spec in cfg.properties.items():
         if "value" not in spec:
             raise DesivoidError(f"feature property {name!r} has no `value` SQL expression")
+
+
+def _number_in(value, low: float, high: float) -> bool:
+    try:
+        return low < float(value) <= high
+    except (TypeError, ValueError):
+        return False

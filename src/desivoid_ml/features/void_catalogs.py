@@ -119,13 +119,14 @@ def build_voidfinder(
     holes: dict,
     omegam: float | None = None,
     mask_image: np.ndarray | None = None,
+    advice: str | None = None,
 ) -> VoidFinderCatalog:
     """A VoidFinderCatalog from MAXIMALS and HOLES columns (lower-case names, Z as zc)."""
     if "void" not in maximals:
         maximals["void"] = np.arange(len(maximals["x"]))
     return VoidFinderCatalog(
         name=name,
-        cosmology=from_header(header, name, omegam),
+        cosmology=from_header(header, name, omegam, advice),
         cap=cap,
         hole_xyz=_xyz(holes),
         hole_radius=holes["radius"].astype(np.float64),
@@ -149,6 +150,7 @@ def build_v2(
     zonevoid: dict,
     galzone: dict,
     omegam: float | None = None,
+    advice: str | None = None,
 ) -> V2Catalog:
     """A V2Catalog from VOIDS, ZONEVOID and GALZONE columns."""
     if "void" not in voids:
@@ -157,7 +159,7 @@ def build_v2(
     return V2Catalog(
         name=name,
         algorithm=algorithm,
-        cosmology=from_header(header, name, omegam),
+        cosmology=from_header(header, name, omegam, advice),
         cap=cap,
         gal_target=galzone["target"].astype(np.int64) if "target" in galzone else None,
         gal_xyz=_xyz(galzone),
@@ -224,8 +226,13 @@ def _image(hdul: fits.HDUList, extname: str) -> np.ndarray | None:
     return None
 
 
+DB_OMEGAM_ADVICE = (
+    "say which Ωm it was made with, e.g. `desivoid features void_catalogs.omegam=0.3`"
+)
+
+
 def read_db_catalogs(db: Database, omegam: float | None = None) -> list[VoidCatalog]:
-    """Every catalog registered in raw.void_catalogs."""
+    """Every catalog registered in raw.void_catalogs; `omegam` for those without OMEGAM."""
     with db.connect() as conn:
         rows = conn.execute(
             sql.SQL("SELECT catalog, algorithm, cap, header FROM {} ORDER BY catalog").format(
@@ -249,6 +256,7 @@ def read_db_catalogs(db: Database, omegam: float | None = None) -> list[VoidCata
                         cols("vf_holes", HOLES_COLUMNS),
                         omegam,
                         read_db_mask(conn, db.ns.raw, name),
+                        DB_OMEGAM_ADVICE,
                     )
                 )
             else:
@@ -262,6 +270,7 @@ def read_db_catalogs(db: Database, omegam: float | None = None) -> list[VoidCata
                         cols("v2_zonevoid", ZONEVOID_COLUMNS),
                         cols("v2_galzone", GALZONE_COLUMNS),
                         omegam,
+                        DB_OMEGAM_ADVICE,
                     )
                 )
     return catalogs
