@@ -7,13 +7,14 @@ Galactic cap (NGC: b >= 0, SGC: b < 0) classifies only that cap's galaxies; the 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 from astropy.coordinates import SkyCoord
 
 from desivoid_ml.features import v2, voidfinder
-from desivoid_ml.features.sky_mask import SkyMask, mask_from_image, sky_mask
+from desivoid_ml.features.sky_mask import MaskBuilder, SkyMask, mask_from_image
 from desivoid_ml.features.void_catalogs import V2Catalog, VoidCatalog, VoidFinderCatalog
 
 ALGORITHM_PREFIX = {
@@ -27,38 +28,55 @@ ALGORITHM_PREFIX = {
 
 @dataclass
 class GalaxySample:
-    """Sky positions and redshifts (and DESI TARGETIDs when known) of the galaxies to classify."""
+    """Sky positions and redshifts (and DESI TARGETIDs, r-band absolute magnitudes when known) of
+    the galaxies to classify. `valid` and `north` (Galactic b >= 0) are derived unless given."""
 
     ra: np.ndarray
     dec: np.ndarray
     z: np.ndarray
     targetid: np.ndarray | None = None
     absmag_r: np.ndarray | None = None  # ABSMAG01_SDSS_R, for VoidFinder's MAGLIM; NaN unknown
-    valid: np.ndarray = field(init=False)
-    cap: np.ndarray = field(init=False)
+    valid: np.ndarray | None = None
+    north: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        finite = np.isfinite(self.ra) & np.isfinite(self.dec) & np.isfinite(self.z)
-        self.valid = finite & (np.nan_to_num(self.z) > 0)
-        self.cap = galactic_cap(np.nan_to_num(self.ra), np.nan_to_num(self.dec))
+        if self.valid is None:
+            finite = np.isfinite(self.ra) & np.isfinite(self.dec) & np.isfinite(self.z)
+            self.valid = finite & (np.nan_to_num(self.z) > 0)
+        if self.north is None:
+            self.north = galactic_north(self.ra, self.dec)
 
     @property
     def excluded(self) -> int:
         return int((~self.valid).sum())
 
     def rows(self, start: int, stop: int) -> GalaxySample:
-        """The galaxies start..stop, as a sample of their own."""
-        target = self.targetid[start:stop] if self.targetid is not None else None
-        absmag = self.absmag_r[start:stop] if self.absmag_r is not None else None
-        return GalaxySample(
-            self.ra[start:stop], self.dec[start:stop], self.z[start:stop], target, absmag
-        )
+        """The galaxies start..stop, as a sample of their own (views, nothing recomputed)."""
+        part = slice(start, stop)
+        optional = [a[part] if a is not None else None for a in (self.targetid, self.absmag_r)]
+        ra, dec, z = self.ra[part], self.dec[part], self.z[part]
+        return GalaxySample(ra, dec, z, *optional, self.valid[part], self.north[part])
+
+
+def galactic_north(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    """Galactic latitude b >= 0: the sign of the position's projection on the north Galactic
+    pole (astropy's pole, so the same answer as its ICRS -> Galactic transform, far faster)."""
+    ra_rad = np.radians(np.nan_to_num(np.asarray(ra, dtype=np.float64)))
+    dec_rad = np.radians(np.nan_to_num(np.asarray(dec, dtype=np.float64)))
+    px, py, pz = _galactic_pole()
+    cos_dec = np.cos(dec_rad)
+    return px * cos_dec * np.cos(ra_rad) + py * cos_dec * np.sin(ra_rad) + pz * np.sin(dec_rad) >= 0
+
+
+@functools.cache
+def _galactic_pole() -> tuple[float, float, float]:
+    pole = SkyCoord(l=0.0, b=90.0, unit="deg", frame="galactic").icrs.cartesian
+    return float(pole.x), float(pole.y), float(pole.z)
 
 
 def galactic_cap(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
     """'NGC' where Galactic latitude b >= 0, else 'SGC'."""
-    b = SkyCoord(ra=ra, dec=dec, unit="deg", frame="icrs").galactic.b.deg
-    return np.where(b >= 0, "NGC", "SGC")
+    return np.where(galactic_north(ra, dec), "NGC", "SGC")
 
 
 def bright_enough(sample: GalaxySample, catalog: VoidCatalog) -> np.ndarray:
@@ -74,7 +92,7 @@ def covered(sample: GalaxySample, catalog: VoidCatalog) -> np.ndarray:
     """Galaxies this catalog classifies: valid, and in its cap if it has one."""
     if catalog.cap is None:
         return sample.valid
-    return sample.valid & (sample.cap == catalog.cap)
+    return sample.valid & (sample.north if catalog.cap == "NGC" else ~sample.north)
 
 
 @dataclass(frozen=True)
@@ -127,24 +145,27 @@ def classify_catalog(
 
 
 def survey_mask(
-    sample: GalaxySample, catalog: VoidCatalog, resolution: int | None = None
+    sample: GalaxySample,
+    catalog: VoidCatalog,
+    resolution: int | None = None,
+    chunk_rows: int = 1_000_000,
 ) -> SkyMask | None:
     """Survey mask of a VoidFinder catalog: its MASK HDU when the file has one, else rebuilt
     as the VAST toolkit does from the galaxies it covers that pass its magnitude cut (`resolution`
-    overrides MSKRES for a rebuilt mask). None for V2 catalogs and without distance limits."""
+    overrides MSKRES for a rebuilt mask), `chunk_rows` galaxies at a time. None for V2 catalogs
+    and without distance limits."""
     if not isinstance(catalog, VoidFinderCatalog) or catalog.distance_limits is None:
         return None
     if catalog.mask_image is not None:
         return mask_from_image(
             catalog.mask_image, catalog.mask_resolution, catalog.distance_limits, catalog.name
         )
-    rows = covered(sample, catalog) & bright_enough(sample, catalog)
-    return sky_mask(
-        sample.ra[rows],
-        sample.dec[rows],
-        catalog.distance_limits,
-        resolution or catalog.mask_resolution,
-    )
+    builder = MaskBuilder(resolution or catalog.mask_resolution)
+    for start in range(0, len(sample.ra), chunk_rows):
+        part = sample.rows(start, start + chunk_rows)
+        rows = covered(part, catalog) & bright_enough(part, catalog)
+        builder.add(part.ra[rows], part.dec[rows])
+    return builder.mask(catalog.distance_limits)
 
 
 def combine_by_algorithm(
