@@ -18,7 +18,6 @@ import signal
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -48,10 +47,8 @@ COLUMNS = [CopyColumn("targetid", "bigint"), CopyColumn("survey", "text", text_w
     CopyColumn(name, "double precision") for name in ("ra", "dec", "z")] + [
     CopyColumn(name, "real") for name in ("logmstar", "logmstar_ivar", "absmag01_sdss_g",
                                           "absmag01_sdss_r")]
-COMPUTE = {"_positions": "read positions (COPY out)", "read_db_catalogs": "read void catalogs",
-           "classify_catalog": "classify, all catalogs", "_positions_and_density": "xyz + density"}
-LOAD = {"_stage_only": "stage (COPY in)", "_replace_table": "features.galaxy + keys",
-        "create_proximity": "features.voids + functions"}
+PHASES = ["read void catalogs", "read positions", "survey masks", "density", "classify",
+          "stage (COPY in)", "features.galaxy", "proximity", "analyze"]
 
 
 def prepare_voids(db: Database, folder: Path, n: int, seed: int) -> dict[str, np.ndarray]:
@@ -122,32 +119,16 @@ def load_galaxies(db: Database, known: dict[str, np.ndarray], n: int, seed: int)
         conn.execute(sql.SQL("ANALYZE {}").format(table))
 
 
-def _time_calls(name: str, phases: dict[str, float]) -> None:
-    """Wrap build.<name> so its calls add their seconds to phases[name] (src stays untouched)."""
-    original = getattr(build, name)
-
-    def timed(*args, **kwargs):
-        started = time.perf_counter()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            phases[name] += time.perf_counter() - started
-
-    setattr(build, name, timed)
-
-
 def build_child(properties: list[str]) -> dict[str, float]:
     """One feature build in a fresh process: seconds per phase and this process's peak RSS (MB)."""
-    phases: dict[str, float] = defaultdict(float)
-    for name in [*COMPUTE, *LOAD]:
-        _time_calls(name, phases)
     cfg = load_config()
     cfg.properties = OmegaConf.create({k: cfg.properties[k] for k in properties})
     summary = build.build(open_database(PREFIX), cfg)
-    return dict(phases) | {"compute_s": summary.compute_s, "load_s": summary.load_s,
-                           "catalogs": len(summary.catalogs),
-                           "vf_in_void": summary.in_void_fraction.get("vf", math.nan),
-                           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return summary.phases | {"compute_s": summary.compute_s, "load_s": summary.load_s,
+                             "catalogs": len(summary.catalogs),
+                             "vf_in_void": summary.in_void_fraction.get("vf", math.nan),
+                             "peak_rss_mb": resource.getrusage(
+                                 resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def run_build(properties: list[str], repeat: int) -> dict[str, float]:
@@ -163,21 +144,12 @@ def run_build(properties: list[str], repeat: int) -> dict[str, float]:
 def report(args, voids: str, known: int, sizes: tuple[int, int], runs: list[dict]) -> None:
     """The table of figures at N and 4N, then the one machine-readable line (for the 4N run)."""
     (n, big), (a, b) = sizes, runs
-    for r in runs:  # the build computes chunk by chunk inside _stage: take that compute out
-        before = sum(r[name] for name in ("_positions", "read_db_catalogs",
-                                          "_positions_and_density"))
-        r["_stage_only"] = r["_stage"] - (r["compute_s"] - before)
     total = [r["compute_s"] + r["load_s"] for r in runs]
     nlogn = big * math.log(big) / (n * math.log(n))
     extrapolated = total[1] * TARGET_ROWS * math.log(TARGET_ROWS) / (big * math.log(big))
-    other = {k: [r[k] - sum(r[p] for p in names) for r in runs]
-             for k, names in (("compute_s", COMPUTE), ("load_s", LOAD))}
-    rows = [("compute s", [r["compute_s"] for r in runs])]
-    rows += [(f"  {label}", [r[name] for r in runs]) for name, label in COMPUTE.items()]
-    rows += [("  other (galactic cap, combine)", other["compute_s"]),
-             ("load s", [r["load_s"] for r in runs])]
-    rows += [(f"  {label}", [r[name] for r in runs]) for name, label in LOAD.items()]
-    rows += [("  other (commit, ANALYZE)", other["load_s"]), ("total s", total),
+    rows = [("compute s", [r["compute_s"] for r in runs]), ("load s", [r["load_s"] for r in runs])]
+    rows += [(f"  {name}", [r.get(name, 0.0) for r in runs]) for name in PHASES]
+    rows += [("total s", total),
              ("rows/s", [size / t for size, t in zip(sizes, total, strict=True)]),
              ("peak RSS MB", [r["peak_rss_mb"] for r in runs])]
     print(f"\nbench_features: {a['catalogs']} void catalogs from write_catalogs("
@@ -200,8 +172,43 @@ def report(args, voids: str, known: int, sizes: tuple[int, int], runs: list[dict
           f"peak_rss_mb={b['peak_rss_mb']:.0f}")
 
 
+NEAR_QUERY = """
+SELECT count(*) FROM {voids} v JOIN {galaxy} g
+  ON point(g.x, g.y) <@ box(point(v.x - %(d)s, v.y - %(d)s), point(v.x + %(d)s, v.y + %(d)s))
+WHERE v.catalog = %(catalog)s AND v.void = %(void)s
+  AND (g.x - v.x) ^ 2 + (g.y - v.y) ^ 2 + (g.zc - v.z) ^ 2 < %(d)s ^ 2"""
+
+
+def pages_touched(conn, galaxy: sql.Identifier, voids: sql.Identifier, params: dict) -> int:
+    """Shared buffers (hit + read) one galaxies-near-void query touches: what it reads on a cold
+    cache, independent of what happens to be cached."""
+    plan = conn.execute(sql.SQL("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + NEAR_QUERY).format(
+        voids=voids, galaxy=galaxy), params).fetchone()[0][0]["Plan"]
+    return plan["Shared Hit Blocks"] + plan["Shared Read Blocks"]
+
+
+def proximity_pages(db: Database, voids: list[tuple]) -> tuple[float, float]:
+    """Median pages per query on features.galaxy (written in spatial order) and on a copy in
+    raw.galaxies' order (the layout before spatial ordering)."""
+    fs = db.ns.features
+    galaxy, copy = sql.Identifier(fs, "galaxy"), sql.Identifier(fs, "galaxy_table_order")
+    with db.connect(autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE TABLE {} AS SELECT * FROM {} ORDER BY targetid").format(
+            copy, galaxy))
+        conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (point(x, y))").format(copy))
+        conn.execute(sql.SQL("ANALYZE {}").format(copy))
+        pages = {name: [] for name in ("spatial", "table")}
+        for catalog, void, radius in voids:
+            params = {"catalog": catalog, "void": void, "d": 2 * radius}
+            for name, table in (("spatial", galaxy), ("table", copy)):
+                pages[name].append(pages_touched(conn, table, sql.Identifier(fs, "voids"), params))
+        conn.execute(sql.SQL("DROP TABLE {}").format(copy))
+    return float(np.median(pages["spatial"])), float(np.median(pages["table"]))
+
+
 def proximity_latency(db: Database, rows: int, queries: int = 30) -> None:
-    """Median and max ms of the two proximity functions on the final table, and their plan."""
+    """Median and max ms of the two proximity functions on the final table, their plan, and the
+    pages a query touches with and without the spatial order."""
     fs = db.ns.features
     with db.connect() as conn:
         voids = conn.execute(sql.SQL(
@@ -227,9 +234,12 @@ def proximity_latency(db: Database, rows: int, queries: int = 30) -> None:
             "EXPLAIN SELECT g.targetid FROM {} g, {} v WHERE v.catalog = %s AND v.void = %s AND "
             "point(g.x, g.y) <@ box(point(v.x - 30, v.y - 30), point(v.x + 30, v.y + 30))").format(
             sql.Identifier(fs, "galaxy"), sql.Identifier(fs, "voids")), (catalog, void))]
+    spatial, table = proximity_pages(db, voids)
     print(f"\nproximity on {rows:,} galaxies ({queries} queries each):")
     print(f"  galaxies_near_void(d = 2 R_void): median {np.median(near):.1f} ms, max "
           f"{max(near):.1f} ms, {found / len(voids):,.0f} galaxies per void")
+    print(f"  pages touched per query (= reads on a cold cache): median {spatial:,.0f} in "
+          f"spatial order vs {table:,.0f} in raw.galaxies order; ratio {spatial / table:.3f}")
     print(f"  nearest_void(targetid): median {np.median(nearest):.1f} ms, "
           f"max {max(nearest):.1f} ms")
     print("  plan: " + " / ".join(line.strip() for line in plan if "Scan" in line))

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
+from astropy.io import fits
 from astropy.table import Table
 
 from desivoid_ml.features import v2, voidfinder
 from desivoid_ml.features.cosmology import Cosmology
-from desivoid_ml.features.void_catalogs import read_fits_catalog
+from desivoid_ml.features.environment import GalaxySample, classify_catalog, survey_mask
+from desivoid_ml.features.void_catalogs import magnitude_limit, read_fits_catalog
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +75,137 @@ def test_float64_distances_match_astropy() -> None:
     ours = Cosmology(0.315).comoving_distance(z)
     reference = Cosmology(0.315).astropy.comoving_distance(z).value
     assert np.max(np.abs(ours / reference - 1)) < 1e-10
+
+
+# The toolkit's distances (c = 299792 km/s, float32) differ from astropy's by up to 6.8e-6
+# relative on this set: the flag is compared outside that band around the tolerance.
+TOOLKIT_DISTANCE_RELATIVE = 7e-6
+
+
+@pytest.fixture(scope="module")
+def voidfinder_run(galaxies: Table, real_fits_dir: Path):
+    catalog = read_fits_catalog(real_fits_dir / "voids" / "TEST10K_VoidFinder.fits")
+    truth = Table.read(real_fits_dir / "voids" / "TEST10K_VoidFinder_membership.fits")
+    xyz = catalog.cosmology.cartesian(galaxies["ra"], galaxies["dec"], galaxies["z"])
+    return catalog, truth, xyz
+
+
+def _signed_margin(xyz: np.ndarray, catalog) -> np.ndarray:
+    """Brute force: min over every hole of (distance to its centre - its radius)."""
+    margin = np.full(len(xyz), np.inf)
+    for start in range(0, len(catalog.hole_radius), 500):
+        centres = catalog.hole_xyz[start : start + 500]
+        d2 = np.zeros((len(xyz), len(centres)))
+        for axis in range(3):
+            d2 += np.subtract.outer(xyz[:, axis], centres[:, axis]) ** 2
+        d = np.sqrt(d2, out=d2) - catalog.hole_radius[start : start + 500]
+        np.minimum(margin, d.min(axis=1), out=margin)
+    return margin
+
+
+def test_boundary_flag_matches_the_toolkits_margin(voidfinder_run) -> None:
+    catalog, truth, xyz = voidfinder_run
+    rule = voidfinder.BoundaryRule()
+    out = voidfinder.classify(xyz, catalog, None, rule)
+    tolerance = rule.tolerance(xyz)
+    band = TOOLKIT_DISTANCE_RELATIVE * np.linalg.norm(xyz, axis=1)
+    margin = np.abs(np.asarray(truth["margin_mpch"]))  # min over holes of (d - R), toolkit's
+    surely_on = margin <= tolerance - band
+    surely_off = margin > tolerance + band
+    assert surely_on.sum() > 3000  # real boundary galaxies: VoidFinder grows holes onto them
+    assert out["on_boundary"][surely_on].all()
+    assert not out["on_boundary"][surely_off].any()
+    assert np.array_equal(out["on_boundary"], margin <= tolerance)  # none fell in the band here
+
+
+def test_each_boundary_policy_does_what_it_says(voidfinder_run) -> None:
+    catalog, truth, xyz = voidfinder_run
+    wall = voidfinder.classify(xyz, catalog, None, voidfinder.BoundaryRule(policy="wall"))
+    toolkit = voidfinder.classify(xyz, catalog, None, voidfinder.BoundaryRule(policy="toolkit"))
+    signed = _signed_margin(xyz, catalog)
+    tolerance = voidfinder.BoundaryRule().tolerance(xyz)
+    assert np.array_equal(toolkit["in_void"], signed < 0)  # d < R, as computed
+    assert np.array_equal(wall["in_void"], signed < -tolerance)  # clear of every surface
+    # they differ only on boundary galaxies, where "wall" never says void
+    differ = wall["in_void"] != toolkit["in_void"]
+    assert differ.sum() > 1000 and wall["on_boundary"][differ].all()
+    assert toolkit["in_void"][differ].all()
+    assert (wall["vflag"][differ] != voidfinder.IN_VOID).all()
+    assert (toolkit["vflag"][differ] == voidfinder.IN_VOID).all()
+    clear = np.asarray(truth["ambiguous"]) == 0
+    for out in (wall, toolkit):
+        assert np.array_equal(out["in_void"][clear], np.asarray(truth["in_void"])[clear] == 1)
+
+
+def test_vflag_matches_the_toolkit_with_its_own_mask_rebuilt(galaxies, voidfinder_run) -> None:
+    catalog, truth, xyz = voidfinder_run
+    sample = GalaxySample(
+        np.asarray(galaxies["ra"], float), np.asarray(galaxies["dec"], float), galaxies["z"]
+    )
+    mask = survey_mask(sample, catalog)
+    assert mask.source.startswith("rebuilt from 10,000 galaxies")
+    out = voidfinder.classify(xyz, catalog, mask)
+    clear = np.asarray(truth["ambiguous"]) == 0
+    agree = out["vflag"][clear] == np.asarray(truth["vflag"])[clear]
+    assert agree.mean() >= 0.999
+    assert {0, 1, 2, 9} <= set(out["vflag"][clear].tolist())  # every class is compared
+    not_void = clear & (np.asarray(truth["vflag"]) != 1)  # the toolkit's 9 = outside its sample
+    assert np.array_equal(out["in_input"][not_void], np.asarray(truth["vflag"])[not_void] != 9)
+
+
+def test_a_mask_hdu_is_used_instead_of_the_galaxies(galaxies, real_fits_dir, tmp_path) -> None:
+    source = real_fits_dir / "voids" / "TEST10K_VoidFinder.fits"
+    image = np.zeros((360, 180), dtype=np.int16)
+    image[:180, :] = 1  # a survey of RA < 180 only
+    with fits.open(source) as hdul:
+        hdul.insert(1, fits.ImageHDU(image, name="MASK"))
+        hdul.writeto(tmp_path / "masked.fits")
+    catalog = read_fits_catalog(tmp_path / "masked.fits")
+    ra = np.asarray(galaxies["ra"], float)
+    sample = GalaxySample(ra, np.asarray(galaxies["dec"], float), galaxies["z"])
+    mask = survey_mask(sample, catalog)
+    assert mask.source == "MASK HDU"
+    result = classify_catalog(sample, catalog, mask)
+    east = ra >= 180
+    assert east.sum() > 1000 and not result["in_input"][east].any()
+    assert (result["vflag"][east & ~result["in_void"]] == voidfinder.OUTSIDE).all()
+    assert result["in_input"][~east].sum() > 3000
+
+
+def test_magnitude_limit_from_the_header() -> None:
+    assert magnitude_limit({"MAGCUT": False}) is None  # the real test file
+    assert magnitude_limit({"MAGCUT": True, "MAGLIM": -20.0}) == -20.0  # synthetic DR1-like
+    assert magnitude_limit({"MAGLIM": ""}) is None  # DR1's empty MAGLIM
+    assert magnitude_limit({"MAGCUT": False, "MAGLIM": -20.0}) is None
+
+
+def test_vf_in_input_applies_the_magnitude_limit(galaxies, voidfinder_run) -> None:
+    catalog, _, _ = voidfinder_run
+    n = len(galaxies)
+    absmag = np.where(np.arange(n) % 2 == 0, -21.0, -19.0)
+    absmag[5] = np.nan  # failed fit: not in a magnitude-limited sample
+    ra, dec = np.asarray(galaxies["ra"], float), np.asarray(galaxies["dec"], float)
+    sample = GalaxySample(ra, dec, galaxies["z"], absmag_r=absmag)
+    plain = classify_catalog(sample, catalog, survey_mask(sample, catalog))
+    cut = dataclasses.replace(catalog, magnitude_limit=-20.0)
+    mask = survey_mask(sample, cut)
+    limited = classify_catalog(sample, cut, mask)
+    assert mask.source.startswith("rebuilt from 5,000 galaxies")  # the bright ones
+    assert np.array_equal(limited["in_input"], plain["in_input"] & (absmag < -20.0))
+    assert plain["in_input"][1::2].sum() > 1000 and not limited["in_input"][1::2].any()
+
+
+def test_the_v2_position_tolerance_setting_is_read(galaxies, real_fits_dir) -> None:
+    from desivoid_ml.features.build import environment_options
+    from desivoid_ml.features.config import load_config
+
+    catalog = read_fits_catalog(real_fits_dir / "voids" / "TEST10K_V2_ZOBOV.fits")
+    ra, dec = np.asarray(galaxies["ra"], float), np.asarray(galaxies["dec"], float)
+    sample = GalaxySample(ra, dec, galaxies["z"])  # no TARGETIDs: matched by position
+
+    def in_input(overrides: list[str]) -> int:
+        options = environment_options(load_config(overrides))
+        return int(classify_catalog(sample, catalog, None, options)["in_input"].sum())
+
+    assert in_input([]) == len(ra)  # 0.01 Mpc/h: every galaxy is a GALZONE row
+    assert in_input(["v2.position_tolerance_mpch=1e-9"]) < len(ra) // 2  # float rounding

@@ -16,6 +16,7 @@ from desivoid_ml.features.config import load_config
 from desivoid_ml.ingest.runner import IngestOptions, ingest
 
 BAD_ROWS = {7: np.nan, 8: -0.01, 9: 0.0}  # row -> redshift that must be excluded
+ABSMAG = np.array([-21.0, -19.0, 0.0], dtype=np.float32)  # by row % 3; 0 = FastSpecFit failed
 
 
 def _sdss_as_fastspec(real_fits: Path, out: Path) -> Path:
@@ -39,6 +40,7 @@ def _sdss_as_fastspec(real_fits: Path, out: Path) -> Path:
     specphot = [fits.Column(c.name, c.format, array=c.array) for c in ids] + [
         fits.Column("LOGMSTAR", "E", array=np.full(n, 10.0, dtype=np.float32)),
         fits.Column("LOGMSTAR_IVAR", "E", array=(np.arange(n) % 2).astype(np.float32)),
+        fits.Column("ABSMAG01_SDSS_R", "E", array=ABSMAG[np.arange(n) % 3]),
     ]
     fits.HDUList(
         [
@@ -87,6 +89,14 @@ def test_features_match_the_toolkit(features_db, real_fits: Path) -> None:
         got["vf_in_void"][clear].astype(bool), np.asarray(vf["in_void"])[clear] == 1
     )
     assert np.array_equal(got["vf_void_id"][clear].astype(int), np.asarray(vf["void_id"])[clear])
+    boundary = got["vf_on_boundary"].astype(bool)
+    assert summary.on_boundary == boundary.sum() > 3000
+    assert summary.boundary_policy == "wall" and summary.on_boundary_in_void == 0
+    assert (np.abs(np.asarray(vf["margin_mpch"]))[boundary] < 0.01).all()
+    # vflag with the toolkit's own mask, rebuilt (the file has no MASK HDU; MAGCUT = F)
+    agree = got["vf_vflag"][clear].astype(int) == np.asarray(vf["vflag"])[clear]
+    assert agree.mean() >= 0.999
+    assert summary.masks["TEST10K_VoidFinder"].startswith("rebuilt from 9,997 galaxies")
     for algorithm in ("zobov", "vide"):
         truth = Table.read(real_fits / "voids" / f"TEST10K_V2_{algorithm.upper()}_membership.fits")
         assert np.array_equal(
@@ -186,3 +196,55 @@ def test_a_catalog_of_other_galaxies_is_a_clear_error(db, real_fits: Path, tmp_p
         assert not conn.execute("SELECT to_regclass(%s)", (f"{db.ns.features}.galaxy",)).fetchone()[
             0
         ]
+
+
+def test_a_mask_hdu_and_a_magnitude_limit_reach_the_features(db, real_fits, tmp_path) -> None:
+    with fits.open(real_fits / "voids" / "TEST10K_VoidFinder.fits") as hdul:
+        image = np.zeros((360, 180), dtype=np.int16)
+        image[:180, :] = 1  # a survey of RA < 180 only
+        hdul.insert(1, fits.ImageHDU(image, name="MASK"))
+        hdul[0].header["MAGCUT"] = True
+        hdul[0].header["MAGLIM"] = -20.0
+        hdul.writeto(tmp_path / "DESIVAST_BGS_VOLLIM_VoidFinder_TEST.fits")
+    galaxies = _sdss_as_fastspec(real_fits, tmp_path / "sdss.fits")
+    ingest(db, [galaxies, tmp_path / "DESIVAST_BGS_VOLLIM_VoidFinder_TEST.fits"], IngestOptions([]))
+    cfg = load_config(["chunk_rows=4000"])
+    cfg.properties = OmegaConf.create({"ra": {"value": "ra"}})
+    summary = build(db, cfg)
+    assert summary.masks == {"VoidFinder_TEST": "MASK HDU"}
+    got = _features(db)
+    in_input = got["vf_in_input"].astype(bool)
+    east = got["ra"].astype(float) >= 180
+    bright = (np.arange(len(in_input)) % 3) == 0  # ABSMAG -21; -19 and 0 fail MAGLIM -20
+    assert not in_input[east | ~bright].any()
+    assert in_input[~east & bright].sum() > 1000
+    assert (got["vf_vflag"][east & ~got["vf_in_void"].astype(bool)] == 9).all()
+
+
+def test_following_the_omegam_advice_works(db, real_fits, tmp_path) -> None:
+    import re
+
+    from desivoid_ml.errors import DesivoidError
+
+    with fits.open(real_fits / "voids" / "TEST10K_VoidFinder.fits") as hdul:
+        del hdul[0].header["OMEGAM"]
+        hdul.writeto(tmp_path / "DESIVAST_BGS_VOLLIM_VoidFinder_NOOM.fits")
+    galaxies = _sdss_as_fastspec(real_fits, tmp_path / "sdss.fits")
+    ingest(db, [galaxies, tmp_path / "DESIVAST_BGS_VOLLIM_VoidFinder_NOOM.fits"], IngestOptions([]))
+    with pytest.raises(DesivoidError, match="no OMEGAM keyword") as error:
+        build(db, load_config(["chunk_rows=5000"]))
+    advice = re.search(r"`desivoid features (\S+)`", str(error.value))
+    assert advice, str(error.value)
+    assert advice.group(1) == "void_catalogs.omegam=0.3"
+    cfg = load_config(["chunk_rows=5000", "void_catalogs.omegam=0.26"])  # the advice, real Ωm
+    cfg.properties = OmegaConf.create({"z": {"value": "z"}})
+    summary = build(db, cfg)
+    assert summary.rows == 10_000
+    vf = Table.read(real_fits / "voids" / "TEST10K_VoidFinder_membership.fits")
+    got = _features(db)
+    keep = np.ones(10_000, dtype=bool)
+    keep[list(BAD_ROWS)] = False
+    clear = keep & (np.asarray(vf["ambiguous"]) == 0)
+    assert np.array_equal(
+        got["vf_in_void"][clear].astype(bool), np.asarray(vf["in_void"])[clear] == 1
+    )

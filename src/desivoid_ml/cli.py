@@ -190,6 +190,13 @@ def features(
         f"catalogs: {', '.join(summary.catalogs)}; excluded (z <= 0 or NaN): "
         f"{summary.excluded:,}; compute {summary.compute_s:.1f} s, load {summary.load_s:.1f} s"
     )
+    out.print(
+        f"VoidFinder boundary galaxies (on a hole surface within voidfinder."
+        f"boundary_tolerance_mpch): {summary.on_boundary:,}, of which in void under "
+        f"boundary_policy={summary.boundary_policy}: {summary.on_boundary_in_void:,}"
+    )
+    for catalog, source in summary.masks.items():
+        out.print(f"{catalog} survey mask: {source}")
 
 
 @app.command()

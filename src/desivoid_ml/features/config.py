@@ -6,6 +6,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
 from desivoid_ml.errors import DesivoidError
+from desivoid_ml.features.voidfinder import BOUNDARY_POLICIES
 from desivoid_ml.settings import config_dir
 
 
@@ -29,6 +30,10 @@ def _check(cfg: DictConfig) -> None:
         ("density.k", int, lambda v: v >= 1),
         ("chunk_rows", int, lambda v: v >= 1),
         ("density.omegam", float, lambda v: 0 < v <= 1),
+        ("voidfinder.boundary_tolerance_mpch", float, lambda v: v >= 0),
+        ("voidfinder.boundary_tolerance_relative", float, lambda v: 0 <= v < 0.01),
+        ("voidfinder.boundary_policy", str, lambda v: v in BOUNDARY_POLICIES),
+        ("v2.position_tolerance_mpch", float, lambda v: v > 0),
     ]
     for key, kind, ok in rules:
         value = OmegaConf.select(cfg, key)
@@ -37,7 +42,20 @@ def _check(cfg: DictConfig) -> None:
         except (TypeError, ValueError):
             good = False
         if not good:
-            raise DesivoidError(f"feature config {key}={value!r} is not a valid {kind.__name__}")
+            raise DesivoidError(
+                f"feature config {key}={value!r} is not a valid {kind.__name__}"
+                + (f" (one of {', '.join(BOUNDARY_POLICIES)})" if kind is str else "")
+            )
+    fallback = OmegaConf.select(cfg, "void_catalogs.omegam")
+    if fallback is not None and not _number_in(fallback, 0.0, 1.0):
+        raise DesivoidError(f"feature config void_catalogs.omegam={fallback!r} is not in (0, 1]")
     for name, spec in cfg.properties.items():
         if "value" not in spec:
             raise DesivoidError(f"feature property {name!r} has no `value` SQL expression")
+
+
+def _number_in(value, low: float, high: float) -> bool:
+    try:
+        return low < float(value) <= high
+    except (TypeError, ValueError):
+        return False

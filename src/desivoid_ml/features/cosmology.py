@@ -64,16 +64,23 @@ class Cosmology:
         )
 
 
-def from_header(header: dict, catalog: str, omegam: float | None = None) -> Cosmology:
-    """The cosmology of a catalog's PRIMARY header (OMEGAM, HP), or an explicit override."""
-    value = omegam if omegam is not None else header.get("OMEGAM")
+def from_header(
+    header: dict,
+    catalog: str,
+    omegam: float | None = None,
+    advice: str | None = None,
+) -> Cosmology:
+    """The cosmology of a catalog's PRIMARY header (OMEGAM, HP); `omegam` stands in where the
+    header has no OMEGAM, and `advice` is what the error without either tells the user to do."""
+    value = header.get("OMEGAM")
+    value = value if value not in (None, "") else omegam
     if value is None:
+        advice = advice or "pass --omegam to say which cosmology it was made with"
         raise DesivoidError(
-            f"void catalog {catalog} has no OMEGAM keyword in its PRIMARY header; "
-            "pass --omegam to say which cosmology it was made with"
+            f"void catalog {catalog} has no OMEGAM keyword in its PRIMARY header; {advice}"
         )
     h = header.get("HP")
-    return Cosmology(float(value), float(h) if h is not None else 1.0)
+    return Cosmology(float(value), float(h) if h not in (None, "") else 1.0)
 
 
 def sky_from_cartesian(xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

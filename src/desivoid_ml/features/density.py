@@ -2,24 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.spatial import cKDTree
+
+QUERY_ROWS = 262_144  # galaxies per KD-tree query: bounds the (rows, k + 1) result arrays
+
+
+def kth_neighbour_distance(
+    xyz: np.ndarray, k: int, progress: Callable[[int], None] | None = None
+) -> np.ndarray:
+    """Distance (Mpc/h) from each point to its k-th nearest other point; NaN with <= k points.
+
+    The tree is built over `xyz` itself (no copy: pass C-contiguous float64) and queried in
+    blocks in the tree's own leaf order, which keeps successive queries in cache (3-4x faster on
+    millions of galaxies than table order) and the memory to one block of results.
+    """
+    if k < 1:
+        raise ValueError("density.k must be at least 1")
+    distance = np.full(len(xyz), np.nan)
+    if len(xyz) <= k:
+        return distance
+    tree = cKDTree(xyz, copy_data=False, balanced_tree=False, compact_nodes=False)
+    order = tree.indices
+    for start in range(0, len(order), QUERY_ROWS):
+        rows = order[start : start + QUERY_ROWS]
+        found, _ = tree.query(xyz[rows], k=[k + 1], workers=-1)  # neighbour 1 is the point
+        distance[rows] = found[:, 0]
+        if progress is not None:
+            progress(len(rows))
+    return distance
+
+
+def density_from_distance(distance: np.ndarray, k: int) -> np.ndarray:
+    """Number density k / (4/3 π d³) in (Mpc/h)^-3."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return k / (4.0 / 3.0 * np.pi * distance**3)
 
 
 def kth_neighbour_density(xyz: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """(distance to the k-th other galaxy in Mpc/h, number density k / (4/3 π d³) in (Mpc/h)^-3)."""
-    if k < 1:
-        raise ValueError("density.k must be at least 1")
-    if len(xyz) <= k:
-        nan = np.full(len(xyz), np.nan)
-        return nan, nan.copy()
-    tree = cKDTree(xyz)
-    # Querying in the tree's own leaf order keeps successive queries in cache: 3-4x faster on
-    # millions of galaxies than querying in table order (same answers).
-    order = tree.indices
-    distance = np.empty(len(xyz))
-    found, _ = tree.query(xyz[order], k=[k + 1], workers=-1)  # neighbour 1 is the galaxy itself
-    distance[order] = found[:, 0]
-    with np.errstate(divide="ignore"):
-        density = k / (4.0 / 3.0 * np.pi * distance**3)
-    return distance, density
+    distance = kth_neighbour_distance(np.ascontiguousarray(xyz, dtype=np.float64), k)
+    return distance, density_from_distance(distance, k)

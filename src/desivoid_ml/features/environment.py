@@ -7,12 +7,14 @@ Galactic cap (NGC: b >= 0, SGC: b < 0) classifies only that cap's galaxies; the 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 from astropy.coordinates import SkyCoord
 
 from desivoid_ml.features import v2, voidfinder
+from desivoid_ml.features.sky_mask import MaskBuilder, SkyMask, mask_from_image
 from desivoid_ml.features.void_catalogs import V2Catalog, VoidCatalog, VoidFinderCatalog
 
 ALGORITHM_PREFIX = {
@@ -26,48 +28,90 @@ ALGORITHM_PREFIX = {
 
 @dataclass
 class GalaxySample:
-    """Sky positions and redshifts (and DESI TARGETIDs when known) of the galaxies to classify."""
+    """Sky positions and redshifts (and DESI TARGETIDs, r-band absolute magnitudes when known) of
+    the galaxies to classify. `valid` and `north` (Galactic b >= 0) are derived unless given."""
 
     ra: np.ndarray
     dec: np.ndarray
     z: np.ndarray
     targetid: np.ndarray | None = None
-    valid: np.ndarray = field(init=False)
-    cap: np.ndarray = field(init=False)
+    absmag_r: np.ndarray | None = None  # ABSMAG01_SDSS_R, for VoidFinder's MAGLIM; NaN unknown
+    valid: np.ndarray | None = None
+    north: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        finite = np.isfinite(self.ra) & np.isfinite(self.dec) & np.isfinite(self.z)
-        self.valid = finite & (np.nan_to_num(self.z) > 0)
-        self.cap = galactic_cap(np.nan_to_num(self.ra), np.nan_to_num(self.dec))
+        if self.valid is None:
+            finite = np.isfinite(self.ra) & np.isfinite(self.dec) & np.isfinite(self.z)
+            self.valid = finite & (np.nan_to_num(self.z) > 0)
+        if self.north is None:
+            self.north = galactic_north(self.ra, self.dec)
 
     @property
     def excluded(self) -> int:
         return int((~self.valid).sum())
 
     def rows(self, start: int, stop: int) -> GalaxySample:
-        """The galaxies start..stop, as a sample of their own."""
-        target = self.targetid[start:stop] if self.targetid is not None else None
-        return GalaxySample(self.ra[start:stop], self.dec[start:stop], self.z[start:stop], target)
+        """The galaxies start..stop, as a sample of their own (views, nothing recomputed)."""
+        part = slice(start, stop)
+        optional = [a[part] if a is not None else None for a in (self.targetid, self.absmag_r)]
+        ra, dec, z = self.ra[part], self.dec[part], self.z[part]
+        return GalaxySample(ra, dec, z, *optional, self.valid[part], self.north[part])
+
+
+def galactic_north(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    """Galactic latitude b >= 0: the sign of the position's projection on the north Galactic
+    pole (astropy's pole, so the same answer as its ICRS -> Galactic transform, far faster)."""
+    ra_rad = np.radians(np.nan_to_num(np.asarray(ra, dtype=np.float64)))
+    dec_rad = np.radians(np.nan_to_num(np.asarray(dec, dtype=np.float64)))
+    px, py, pz = _galactic_pole()
+    cos_dec = np.cos(dec_rad)
+    return px * cos_dec * np.cos(ra_rad) + py * cos_dec * np.sin(ra_rad) + pz * np.sin(dec_rad) >= 0
+
+
+@functools.cache
+def _galactic_pole() -> tuple[float, float, float]:
+    pole = SkyCoord(l=0.0, b=90.0, unit="deg", frame="galactic").icrs.cartesian
+    return float(pole.x), float(pole.y), float(pole.z)
 
 
 def galactic_cap(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
     """'NGC' where Galactic latitude b >= 0, else 'SGC'."""
-    b = SkyCoord(ra=ra, dec=dec, unit="deg", frame="icrs").galactic.b.deg
-    return np.where(b >= 0, "NGC", "SGC")
+    return np.where(galactic_north(ra, dec), "NGC", "SGC")
+
+
+def bright_enough(sample: GalaxySample, catalog: VoidCatalog) -> np.ndarray:
+    """VoidFinder's magnitude cut: ABSMAG01_SDSS_R < MAGLIM where the catalog applied one and
+    the sample has magnitudes (a missing magnitude fails the cut); else every galaxy passes."""
+    limit = getattr(catalog, "magnitude_limit", None)
+    if limit is None or sample.absmag_r is None:
+        return np.ones(len(sample.ra), dtype=bool)
+    return np.nan_to_num(sample.absmag_r, nan=np.inf) < limit
 
 
 def covered(sample: GalaxySample, catalog: VoidCatalog) -> np.ndarray:
     """Galaxies this catalog classifies: valid, and in its cap if it has one."""
     if catalog.cap is None:
         return sample.valid
-    return sample.valid & (sample.cap == catalog.cap)
+    return sample.valid & (sample.north if catalog.cap == "NGC" else ~sample.north)
+
+
+@dataclass(frozen=True)
+class EnvironmentOptions:
+    """Settings of the classification (configs/features/default.yaml `voidfinder`, `v2`)."""
+
+    boundary: voidfinder.BoundaryRule = field(default_factory=voidfinder.BoundaryRule)
+    v2_position_tolerance_mpch: float = v2.POSITION_TOLERANCE_MPCH
 
 
 def classify_catalog(
-    sample: GalaxySample, catalog: VoidCatalog, mask: voidfinder.SkyMask | None = None
+    sample: GalaxySample,
+    catalog: VoidCatalog,
+    mask: SkyMask | None = None,
+    options: EnvironmentOptions | None = None,
 ) -> dict[str, np.ndarray]:
     """Full-length columns for one catalog; uncovered galaxies get the 'outside' defaults.
     `mask` is the VoidFinder survey mask (see `survey_mask`; build it from the whole sample)."""
+    options = options or EnvironmentOptions()
     rows = covered(sample, catalog)
     n = len(sample.ra)
     out: dict[str, np.ndarray] = {
@@ -79,14 +123,17 @@ def classify_catalog(
     }
     if isinstance(catalog, V2Catalog):
         out["void_id_largest"] = np.full(n, -1, dtype=np.int64)
+    else:
+        out["on_boundary"] = np.zeros(n, dtype=bool)  # on a hole's surface (see BoundaryRule)
     if not rows.any():
         return out
     xyz = catalog.cosmology.cartesian(sample.ra[rows], sample.dec[rows], sample.z[rows])
     if isinstance(catalog, VoidFinderCatalog):
-        found = voidfinder.classify(xyz, catalog, mask)
+        found = voidfinder.classify(xyz, catalog, mask, options.boundary)
+        found["in_input"] &= bright_enough(sample, catalog)[rows]
     else:
         target = sample.targetid[rows] if sample.targetid is not None else None
-        found = v2.classify(xyz, target, catalog)
+        found = v2.classify(xyz, target, catalog, options.v2_position_tolerance_mpch)
         found["vflag"] = np.where(
             found["in_void"],
             voidfinder.IN_VOID,
@@ -98,19 +145,27 @@ def classify_catalog(
 
 
 def survey_mask(
-    sample: GalaxySample, catalog: VoidCatalog, resolution: int | None = None
-) -> voidfinder.SkyMask | None:
-    """VAST-style survey mask of a VoidFinder catalog, from the galaxies it covers (None for V2
-    catalogs and without distance limits)."""
+    sample: GalaxySample,
+    catalog: VoidCatalog,
+    resolution: int | None = None,
+    chunk_rows: int = 1_000_000,
+) -> SkyMask | None:
+    """Survey mask of a VoidFinder catalog: its MASK HDU when the file has one, else rebuilt
+    as the VAST toolkit does from the galaxies it covers that pass its magnitude cut (`resolution`
+    overrides MSKRES for a rebuilt mask), `chunk_rows` galaxies at a time. None for V2 catalogs
+    and without distance limits."""
     if not isinstance(catalog, VoidFinderCatalog) or catalog.distance_limits is None:
         return None
-    rows = covered(sample, catalog)
-    return voidfinder.sky_mask(
-        sample.ra[rows],
-        sample.dec[rows],
-        catalog.distance_limits,
-        resolution or catalog.mask_resolution,
-    )
+    if catalog.mask_image is not None:
+        return mask_from_image(
+            catalog.mask_image, catalog.mask_resolution, catalog.distance_limits, catalog.name
+        )
+    builder = MaskBuilder(resolution or catalog.mask_resolution)
+    for start in range(0, len(sample.ra), chunk_rows):
+        part = sample.rows(start, start + chunk_rows)
+        rows = covered(part, catalog) & bright_enough(part, catalog)
+        builder.add(part.ra[rows], part.dec[rows])
+    return builder.mask(catalog.distance_limits)
 
 
 def combine_by_algorithm(

@@ -14,7 +14,7 @@ from desivoid_ml.features.void_catalogs import V2Catalog
 from desivoid_ml.features.voidfinder import nearest_void_distance
 
 # VAST works in float64 for V2, but input redshifts are often float32: 0.01 Mpc/h is far above
-# that rounding and far below galaxy separations.
+# that rounding and far below galaxy separations (features config `v2.position_tolerance_mpch`).
 POSITION_TOLERANCE_MPCH = 0.01
 
 
@@ -62,10 +62,14 @@ def zone_voids(zone: np.ndarray, catalog: V2Catalog) -> tuple[np.ndarray, np.nda
 
 
 def classify(
-    xyz: np.ndarray, target: np.ndarray | None, catalog: V2Catalog
+    xyz: np.ndarray,
+    target: np.ndarray | None,
+    catalog: V2Catalog,
+    tolerance: float = POSITION_TOLERANCE_MPCH,
 ) -> dict[str, np.ndarray]:
-    """in_void, void_id (smallest), void_id_largest, zone, in_input and r/R per galaxy."""
-    row, in_input = match_galzone(xyz, target, catalog)
+    """in_void, void_id (smallest), void_id_largest, zone, in_input and r/R per galaxy;
+    `tolerance` (Mpc/h) is how close a galaxy must be to a GALZONE position to be in the input."""
+    row, in_input = match_galzone(xyz, target, catalog, tolerance)
     zone = catalog.gal_zone[row]
     void0, void1 = zone_voids(zone, catalog)
     _, r_over_r = nearest_void_distance(xyz, catalog.void_xyz, catalog.void_radius)

@@ -35,6 +35,8 @@ class VoidFinderCatalog:
     void_radius: np.ndarray  # R_EFF, or the maximal RADIUS where R_EFF is -1
     distance_limits: tuple[float, float] | None
     mask_resolution: int = 1  # MSKRES: survey-mask cells per degree
+    mask_image: np.ndarray | None = None  # the file's MASK HDU, when it has one
+    magnitude_limit: float | None = None  # MAGLIM, when the header says the cut was applied
 
     algorithm = "VoidFinder"
 
@@ -72,6 +74,18 @@ def _effective_radius(radius: np.ndarray, r_eff: np.ndarray | None) -> np.ndarra
     return np.where(r_eff > 0, r_eff, radius).astype(np.float64)
 
 
+def magnitude_limit(header: dict) -> float | None:
+    """MAGLIM (absolute r magnitude; VoidFinder keeps galaxies brighter than it) unless MAGCUT
+    says no cut was applied or the value is empty."""
+    value = header.get("MAGLIM")
+    if header.get("MAGCUT") is False or value in (None, ""):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _limits(header: dict) -> tuple[float, float] | None:
     if header.get("DLIML") is None or header.get("DLIMU") is None:
         return None
@@ -104,13 +118,15 @@ def build_voidfinder(
     maximals: dict,
     holes: dict,
     omegam: float | None = None,
+    mask_image: np.ndarray | None = None,
+    advice: str | None = None,
 ) -> VoidFinderCatalog:
     """A VoidFinderCatalog from MAXIMALS and HOLES columns (lower-case names, Z as zc)."""
     if "void" not in maximals:
         maximals["void"] = np.arange(len(maximals["x"]))
     return VoidFinderCatalog(
         name=name,
-        cosmology=from_header(header, name, omegam),
+        cosmology=from_header(header, name, omegam, advice),
         cap=cap,
         hole_xyz=_xyz(holes),
         hole_radius=holes["radius"].astype(np.float64),
@@ -120,6 +136,8 @@ def build_voidfinder(
         void_radius=_effective_radius(maximals["radius"], maximals.get("r_eff")),
         distance_limits=_limits(header),
         mask_resolution=int(header.get("MSKRES") or 1),
+        mask_image=mask_image,
+        magnitude_limit=magnitude_limit(header),
     )
 
 
@@ -132,6 +150,7 @@ def build_v2(
     zonevoid: dict,
     galzone: dict,
     omegam: float | None = None,
+    advice: str | None = None,
 ) -> V2Catalog:
     """A V2Catalog from VOIDS, ZONEVOID and GALZONE columns."""
     if "void" not in voids:
@@ -140,7 +159,7 @@ def build_v2(
     return V2Catalog(
         name=name,
         algorithm=algorithm,
-        cosmology=from_header(header, name, omegam),
+        cosmology=from_header(header, name, omegam, advice),
         cap=cap,
         gal_target=galzone["target"].astype(np.int64) if "target" in galzone else None,
         gal_xyz=_xyz(galzone),
@@ -185,6 +204,7 @@ def read_fits_catalog(path: Path, omegam: float | None = None) -> VoidCatalog:
                 cols("MAXIMALS", MAXIMALS_COLUMNS),
                 cols("HOLES", HOLES_COLUMNS),
                 omegam,
+                _image(hdul, "MASK"),
             )
         return build_v2(
             info["catalog"],
@@ -198,8 +218,21 @@ def read_fits_catalog(path: Path, omegam: float | None = None) -> VoidCatalog:
         )
 
 
+def _image(hdul: fits.HDUList, extname: str) -> np.ndarray | None:
+    """The data of an image HDU with this EXTNAME, or None."""
+    for hdu in hdul[1:]:
+        if hdu.name.upper() == extname and hdu.is_image and hdu.data is not None:
+            return np.asarray(hdu.data)
+    return None
+
+
+DB_OMEGAM_ADVICE = (
+    "say which Ωm it was made with, e.g. `desivoid features void_catalogs.omegam=0.3`"
+)
+
+
 def read_db_catalogs(db: Database, omegam: float | None = None) -> list[VoidCatalog]:
-    """Every catalog registered in raw.void_catalogs."""
+    """Every catalog registered in raw.void_catalogs; `omegam` for those without OMEGAM."""
     with db.connect() as conn:
         rows = conn.execute(
             sql.SQL("SELECT catalog, algorithm, cap, header FROM {} ORDER BY catalog").format(
@@ -222,6 +255,8 @@ def read_db_catalogs(db: Database, omegam: float | None = None) -> list[VoidCata
                         cols("vf_maximals", MAXIMALS_COLUMNS),
                         cols("vf_holes", HOLES_COLUMNS),
                         omegam,
+                        read_db_mask(conn, db.ns.raw, name),
+                        DB_OMEGAM_ADVICE,
                     )
                 )
             else:
@@ -235,9 +270,28 @@ def read_db_catalogs(db: Database, omegam: float | None = None) -> list[VoidCata
                         cols("v2_zonevoid", ZONEVOID_COLUMNS),
                         cols("v2_galzone", GALZONE_COLUMNS),
                         omegam,
+                        DB_OMEGAM_ADVICE,
                     )
                 )
     return catalogs
+
+
+def read_db_mask(conn, schema: str, catalog: str) -> np.ndarray | None:
+    """The MASK HDU stored at ingest (raw.vf_masks), or None."""
+    if not conn.execute("SELECT to_regclass(%s)", (f"{schema}.vf_masks",)).fetchone()[0]:
+        return None
+    row = conn.execute(
+        sql.SQL("SELECT n_ra, n_dec, cells FROM {} WHERE catalog = %s").format(
+            sql.Identifier(schema, "vf_masks")
+        ),
+        (catalog,),
+    ).fetchone()
+    if row is None:
+        return None
+    n_ra, n_dec, cells = row
+    return np.unpackbits(np.frombuffer(cells, dtype=np.uint8), count=n_ra * n_dec).reshape(
+        n_ra, n_dec
+    )
 
 
 def _db_columns(

@@ -1,6 +1,7 @@
 """VoidFinder environment: inside any HOLES sphere, else wall / edge / outside (VAST's vflag).
 
 A void is the union of its holes; a point strictly inside a hole (d < RADIUS) is in that void.
+Galaxies on a hole's surface (within a tolerance) are flagged and follow a configurable policy.
 Where spheres of several voids cover a point, VAST's toolkit reports the smallest void id: so do
 we (checked against the toolkit's own classification in tests).
 """
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from desivoid_ml.features.cosmology import sky_from_cartesian
+from desivoid_ml.errors import DesivoidError
+from desivoid_ml.features.sky_mask import SkyMask
 from desivoid_ml.features.void_catalogs import VoidFinderCatalog
 
 WALL, IN_VOID, EDGE, OUTSIDE = 0, 1, 2, 9
@@ -21,63 +23,72 @@ HOLES_PER_QUERY = 4096  # bounds the memory of the sphere-galaxy pair lists
 
 
 @dataclass(frozen=True)
-class SkyMask:
-    """Survey footprint as an RA/Dec grid of cells holding galaxies (VAST's mask, MSKRES cells
-    per degree), plus the catalog's comoving distance limits."""
+class BoundaryRule:
+    """Galaxies on a hole's surface. VoidFinder grows each hole until four galaxies touch it, so
+    "d < R" decides them by rounding. A galaxy is on the boundary when its margin, min over holes
+    of (d - R), is within tolerance_mpch + tolerance_relative * (its distance from us) of 0; the
+    relative part covers the toolkit's own distances (c = 299792 km/s, float32), which differ
+    from astropy's by up to 7e-6 relative. Policy `toolkit` keeps d < R (the VAST toolkit's
+    answer, rounding included); `wall`: in a void only when margin < -tolerance."""
 
-    cells: np.ndarray  # bool, (360 * resolution, 180 * resolution)
-    resolution: int
-    distance_limits: tuple[float, float]
+    tolerance_mpch: float = 1e-3
+    tolerance_relative: float = 1e-5
+    policy: str = "wall"
 
-    def contains(self, xyz: np.ndarray) -> np.ndarray:
-        ra, dec, r = sky_from_cartesian(xyz)
-        i, j = self._cell(ra, dec)
-        low, high = self.distance_limits
-        return self.cells[i, j] & (r >= low) & (r <= high)
+    def __post_init__(self) -> None:
+        if self.policy not in BOUNDARY_POLICIES:
+            raise DesivoidError(
+                f"voidfinder.boundary_policy={self.policy!r} is not one of "
+                f"{', '.join(BOUNDARY_POLICIES)}"
+            )
 
-    def _cell(self, ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        i = np.clip((ra * self.resolution).astype(np.int64), 0, self.cells.shape[0] - 1)
-        j = np.clip(
-            ((np.nan_to_num(dec) + 90.0) * self.resolution).astype(np.int64),
-            0,
-            self.cells.shape[1] - 1,
-        )
-        return i, j
+    def tolerance(self, xyz: np.ndarray) -> np.ndarray:
+        """Per point, in Mpc/h."""
+        return self.tolerance_mpch + self.tolerance_relative * np.linalg.norm(xyz, axis=1)
 
 
-def sky_mask(
-    ra: np.ndarray, dec: np.ndarray, distance_limits: tuple[float, float], resolution: int = 1
-) -> SkyMask:
-    """The footprint of a galaxy sample: every RA/Dec cell with at least one galaxy."""
-    cells = np.zeros((360 * resolution, 180 * resolution), dtype=bool)
-    mask = SkyMask(cells, resolution, distance_limits)
-    i, j = mask._cell(np.asarray(ra) % 360.0, np.asarray(dec))
-    cells[i, j] = True
-    return mask
+BOUNDARY_POLICIES = ("toolkit", "wall")
+
+
+def hole_margin(
+    xyz: np.ndarray, catalog: VoidFinderCatalog, tolerance: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per point: min over holes of (distance to centre - radius), +inf where no hole surface
+    is within `tolerance`; the smallest void id among holes with d < R (the toolkit's rule); and
+    among holes with d < R - tolerance (clear of the surface). -1 for none."""
+    tolerance = np.zeros(len(xyz)) if tolerance is None else tolerance
+    none = np.iinfo(np.int64).max
+    margin = np.full(len(xyz), np.inf)
+    strict = np.full(len(xyz), none, dtype=np.int64)
+    clear = np.full(len(xyz), none, dtype=np.int64)
+    if len(xyz) and len(catalog.hole_radius):
+        tree = cKDTree(xyz)
+        reach = float(tolerance.max())
+        for start in range(0, len(catalog.hole_radius), HOLES_PER_QUERY):
+            stop = start + HOLES_PER_QUERY
+            centres = catalog.hole_xyz[start:stop]
+            radii = catalog.hole_radius[start:stop]
+            hits = tree.query_ball_point(centres, radii + reach, return_sorted=False)
+            counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
+            if counts.sum() == 0:
+                continue
+            points = np.fromiter((p for h in hits for p in h), dtype=np.int64, count=counts.sum())
+            holes = np.repeat(np.arange(len(hits)), counts)
+            offset = xyz[points] - centres[holes]
+            pair = np.sqrt(np.einsum("ij,ij->i", offset, offset)) - radii[holes]
+            void = catalog.hole_void[start:stop][holes]
+            np.minimum.at(margin, points, pair)
+            np.minimum.at(strict, points[pair < 0], void[pair < 0])
+            deep = pair < -tolerance[points]
+            np.minimum.at(clear, points[deep], void[deep])
+    strict[strict == none] = -1
+    clear[clear == none] = -1
+    return margin, strict, clear
 
 
 def smallest_containing_void(xyz: np.ndarray, catalog: VoidFinderCatalog) -> np.ndarray:
     """Per point, the smallest void id among the holes that strictly contain it, else -1."""
-    result = np.full(len(xyz), np.iinfo(np.int64).max, dtype=np.int64)
-    if len(xyz) == 0 or len(catalog.hole_radius) == 0:
-        return np.full(len(xyz), -1, dtype=np.int64)
-    tree = cKDTree(xyz)
-    for start in range(0, len(catalog.hole_radius), HOLES_PER_QUERY):
-        stop = start + HOLES_PER_QUERY
-        centres = catalog.hole_xyz[start:stop]
-        radii = catalog.hole_radius[start:stop]
-        hits = tree.query_ball_point(centres, radii, return_sorted=False)
-        counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
-        if counts.sum() == 0:
-            continue
-        points = np.fromiter((p for h in hits for p in h), dtype=np.int64, count=counts.sum())
-        holes = np.repeat(np.arange(len(hits)), counts)
-        # the ball query includes d == R; VAST's membership is strict
-        inside = np.einsum("ij,ij->i", xyz[points] - centres[holes], xyz[points] - centres[holes])
-        strict = inside < radii[holes] ** 2
-        np.minimum.at(result, points[strict], catalog.hole_void[start:stop][holes[strict]])
-    result[result == np.iinfo(np.int64).max] = -1
-    return result
+    return hole_margin(xyz, catalog)[1]
 
 
 def nearest_void_distance(
@@ -108,11 +119,18 @@ def vflag(xyz: np.ndarray, void_id: np.ndarray, mask: SkyMask | None) -> np.ndar
 
 
 def classify(
-    xyz: np.ndarray, catalog: VoidFinderCatalog, mask: SkyMask | None
+    xyz: np.ndarray,
+    catalog: VoidFinderCatalog,
+    mask: SkyMask | None,
+    rule: BoundaryRule | None = None,
 ) -> dict[str, np.ndarray]:
-    """in_void, void_id, vflag, r/R_void (to the nearest maximal sphere centre) and in_input
-    (inside the survey mask and distance limits: VoidFinder's own sample) per point."""
-    void_id = smallest_containing_void(xyz, catalog)
+    """in_void, void_id, vflag, on_boundary, r/R_void (to the nearest maximal sphere centre) and
+    in_input (inside the survey mask and distance limits: VoidFinder's own sample) per point."""
+    rule = rule or BoundaryRule()
+    tolerance = rule.tolerance(xyz)
+    margin, strict, clear = hole_margin(xyz, catalog, tolerance)
+    on_boundary = np.abs(margin) <= tolerance
+    void_id = strict if rule.policy == "toolkit" else clear
     _, r_over_r = nearest_void_distance(xyz, catalog.void_xyz, catalog.void_radius)
     in_input = mask.contains(xyz) if mask is not None else np.ones(len(xyz), dtype=bool)
     return {
@@ -120,5 +138,6 @@ def classify(
         "in_void": void_id >= 0,
         "void_id": void_id,
         "vflag": vflag(xyz, void_id, mask),
+        "on_boundary": on_boundary,
         "r_over_rvoid": r_over_r,
     }

@@ -26,6 +26,7 @@ from desivoid_ml.ingest.catalogs import plan_file
 from desivoid_ml.ingest.fits_reader import scan
 from desivoid_ml.ingest.plans import FilePlan, TableLoad
 from desivoid_ml.ingest.tables import FILE_ID, add_index, add_primary_key, analyze, ensure_table
+from desivoid_ml.ingest.vf_mask import store_mask
 from desivoid_ml.prefetch import prefetch
 from desivoid_ml.progress import NullReporter, Reporter
 
@@ -180,6 +181,8 @@ def _register_catalog(conn, ns: Namespace, plan: FilePlan, file_id: int) -> None
             json.dumps(manifest.header_dict(plan.fits.primary_header)),
         ),
     )
+    if info["algorithm"] == "VoidFinder":
+        store_mask(conn, ns, plan.fits, info["catalog"], file_id)  # its MASK HDU, if any
 
 
 def _load_table(
