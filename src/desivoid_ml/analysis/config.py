@@ -27,6 +27,11 @@ def _check(cfg: DictConfig) -> None:
     """Settings that must be usable, with a message naming the setting."""
     if not cfg.algorithms:
         raise DesivoidError("analysis config `algorithms` is empty: name at least one")
+    for name in cfg.algorithms:
+        if name not in PREFIXES:
+            raise DesivoidError(
+                f"unknown algorithm {name!r} in analysis config; choose from {', '.join(PREFIXES)}"
+            )
     if not cfg.properties:
         raise DesivoidError("analysis config `properties` is empty: name at least one column")
     for key, low in (
@@ -38,6 +43,14 @@ def _check(cfg: DictConfig) -> None:
         value = cfg[section][name]
         if not isinstance(value, int) or value < low:
             raise DesivoidError(f"analysis config {key}={value!r} must be an integer >= {low}")
+
+
+PREFIXES = {"VoidFinder": "vf", "VIDE": "vide", "ZOBOV": "zobov", "REVOLVER": "revolver"}
+
+
+def algorithm_prefixes(cfg: DictConfig) -> dict[str, str]:
+    """Column prefix -> algorithm name, in the configured order."""
+    return {PREFIXES[name]: name for name in cfg.algorithms}
 
 
 def controls_for(cfg: DictConfig, prop: str) -> list[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
-from desivoid_ml.analysis.config import controls_for
+from desivoid_ml.analysis.config import algorithm_prefixes, controls_for
 from desivoid_ml.analysis.figures import property_figure
 from desivoid_ml.analysis.sample import AnalysisData, load
 from desivoid_ml.analysis.stats import Bootstrap, Distributions, compare
@@ -68,7 +68,7 @@ def analyze(
         controls = controls_for(cfg, prop)
         figure = out / f"void_wall_{prop}.png"
         panels: dict[str, tuple[Distributions, str]] = {}
-        for prefix, algorithm in cfg.algorithms.items():
+        for prefix, algorithm in algorithm_prefixes(cfg).items():
             comparison, dist = _compare_one(data, prefix, prop, controls, cfg.control.bins, boot)
             panels[algorithm] = (dist, " + ".join(controls))
             rows.append(

@@ -12,7 +12,7 @@ import numpy as np
 from omegaconf import DictConfig
 from psycopg import sql
 
-from desivoid_ml.analysis.config import controls_for
+from desivoid_ml.analysis.config import algorithm_prefixes, controls_for
 from desivoid_ml.db.connection import Database
 from desivoid_ml.db.copy_read import read_copy
 from desivoid_ml.db.introspect import table_columns
@@ -44,7 +44,7 @@ def load(db: Database, cfg: DictConfig) -> AnalysisData:
     """Check the request against features.galaxy, then read the analysis samples."""
     table = sql.Identifier(db.ns.features, "galaxy")
     columns = needed_columns(cfg)
-    prefixes = list(cfg.algorithms)
+    prefixes = list(algorithm_prefixes(cfg))
     with db.connect() as conn:
         present = table_columns(conn, db.ns.features, "galaxy")
         _check_columns(cfg, present, columns)
@@ -89,34 +89,34 @@ def _check_columns(cfg: DictConfig, present: dict[str, str], columns: list[str])
 
 def _check_algorithms(conn, table: sql.Identifier, cfg: DictConfig, present: dict) -> None:
     """Every algorithm has its columns and at least one galaxy in its input sample."""
-    for prefix, name in cfg.algorithms.items():
+    for prefix, name in algorithm_prefixes(cfg).items():
         missing = [c for c in (f"{prefix}_in_input", f"{prefix}_in_void") if c not in present]
         if missing:
             raise DesivoidError(
                 f"algorithm {name} ({prefix}_*) is absent from features.galaxy (no {missing[0]}); "
-                f"leave it out with `desivoid analyze '~algorithms.{prefix}'`"
+                "leave it out with `desivoid analyze 'algorithms=[...]'`"
             )
     counts = conn.execute(
         sql.SQL("SELECT {} FROM {}").format(
             sql.SQL(", ").join(
                 sql.SQL("count(*) FILTER (WHERE {})").format(sql.Identifier(f"{p}_in_input"))
-                for p in cfg.algorithms
+                for p in algorithm_prefixes(cfg)
             ),
             table,
         )
     ).fetchone()
-    for (prefix, name), count in zip(cfg.algorithms.items(), counts, strict=True):
+    for (prefix, name), count in zip(algorithm_prefixes(cfg).items(), counts, strict=True):
         if not count:
             raise DesivoidError(
                 f"algorithm {name} is absent from the database: no galaxy is in its input "
                 f"sample ({prefix}_in_input); ingest its DESIVAST catalogs and run `desivoid "
-                f"features`, or leave it out with `desivoid analyze '~algorithms.{prefix}'`"
+                f"features`, or leave it out with `desivoid analyze 'algorithms=[...]'`"
             )
 
 
 def _check_samples(cfg: DictConfig, data: AnalysisData) -> None:
     """Each analysis sample has void and wall galaxies."""
-    for prefix, name in cfg.algorithms.items():
+    for prefix, name in algorithm_prefixes(cfg).items():
         sample = data.in_input[prefix]
         void = int((sample & data.in_void[prefix]).sum())
         wall = int(sample.sum()) - void

@@ -471,7 +471,7 @@ git commit {html.escape(str(run.git_commit))}.</p>
 <h2>Embedding map ({method}, all splits, {len(sample.codes):,} galaxies)</h2>
 <img src="embedding_map.png" alt="embedding map">
 <h2>Void vs wall galaxies</h2>{_void_wall_html(void_wall)}
-<h2>Does the embedding see the environment?</h2>{_auc_html(run, auc, test, fractions)}
+<h2>Does the embedding carry environment?</h2>{_auc_html(run, auc, test, fractions)}
 <h2>Reconstruction error per feature (test split, {len(test.codes):,} galaxies)</h2>
 <img src="reconstruction.png" alt="reconstruction error">
 <h2>An example void galaxy and its nearest neighbours</h2>
