@@ -325,7 +325,7 @@ def report(
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def analyze(
     overrides: list[str] | None = typer.Argument(
-        None, help="Config overrides (configs/analysis), e.g. 'properties=[g_r,logmstar]'."
+        None, help="Config overrides (configs/analysis), e.g. 'properties=\\[g_r,logmstar]'."
     ),
     run: str | None = typer.Option(
         None, help="Write into reports/<run>/ (its report shows the table); 'latest' works."
@@ -342,11 +342,12 @@ def analyze(
     to reports/<run or 'analysis'>/, and replaces the table ml.void_wall.
 
     Columns: n_void / n_wall: galaxies with the property known; median_void / median_wall;
-    shift [lo, hi]: median_void - median_wall, 16th-84th percentile bootstrap; ks_p, ad_p:
+    shift, shift_lo, shift_hi: median_void - median_wall and its 16th and 84th bootstrap
+    percentiles; ks_p, ad_p:
     two-sample p-values (AD clipped to [0.001, 0.25] by scipy); control: the variables held
     fixed; n_void_matched / n_wall_matched: galaxies in control cells holding both;
-    median_wall_matched: the reweighted wall median; matched_shift [matched_lo, matched_hi]:
-    the shift at fixed controls with its 68 % bootstrap interval.
+    median_wall_matched: the reweighted wall median; matched_shift, matched_lo, matched_hi:
+    the shift at fixed controls and its 16th and 84th bootstrap percentiles; figure: its PNG.
     """
     from desivoid_ml.analysis.config import load_config
     from desivoid_ml.analysis.run import analyze as run_analysis
