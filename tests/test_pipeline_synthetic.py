@@ -169,3 +169,18 @@ def test_report_shows_the_void_wall_table_and_split(reported) -> None:
         assert f"<td>{algorithm}</td><td>g_r</td>" in text
     assert (page.parent / "void_wall_g_r.png").stat().st_size > 10_000
     assert "<b>test split</b>" in text and "raw inputs (ceiling)" in text
+
+
+def test_feature_sets_keep_properties_and_environment_apart() -> None:
+    from hydra import compose, initialize_config_dir
+
+    def features(*overrides: str) -> dict:
+        with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+            return dict(compose("train", overrides=list(overrides)).data.features)
+
+    properties, environment = features("experiment=ae16"), features("data/feature_set=environment")
+    assert properties == features()  # the default set
+    assert features("experiment=ae16_env") == {**properties, **environment}
+    distance_or_environment = ("void", "density", "flux", "kcorr")
+    assert "z" not in properties
+    assert not [n for n in properties if any(m in n for m in distance_or_environment)]
