@@ -9,7 +9,7 @@ GALAXIES ?= 20000
 SEED     ?= 42
 EPOCHS   ?= 10
 
-.PHONY: setup test test-all demo ingest validate features train embed report bench lint clean db-stop
+.PHONY: setup test test-all demo ingest validate features train embed analyze report bench lint clean db-stop
 
 setup: $(STAMP)
 
@@ -47,19 +47,23 @@ train: setup
 embed: setup
 	$(DESIVOID) embed --run latest
 
+analyze: setup
+	$(DESIVOID) analyze
+
 report: setup
 	$(DESIVOID) report --run latest
 
 # The whole job on the embedded database and a small synthetic DR1-like set.
 demo: setup
-	@echo "==> [1/8] database";           $(DESIVOID) db start
-	@echo "==> [2/8] synthesise + ingest"; $(MAKE) --no-print-directory ingest
-	@echo "==> [3/8] validate";           $(DESIVOID) validate
-	@echo "==> [4/8] features";           $(DESIVOID) features
-	@echo "==> [5/8] train (ae16)";       $(PY) train.py experiment=ae16 trainer.max_epochs=$(EPOCHS) trainer.enable_progress_bar=false
-	@echo "==> [6/8] embed";              $(DESIVOID) embed --run latest
-	@echo "==> [7/8] similar galaxies";   $(DESIVOID) similar -k 10
-	@echo "==> [8/8] report";             $(DESIVOID) report --run latest
+	@echo "==> [1/9] database";           $(DESIVOID) db start
+	@echo "==> [2/9] synthesise + ingest"; $(MAKE) --no-print-directory ingest
+	@echo "==> [3/9] validate";           $(DESIVOID) validate
+	@echo "==> [4/9] features";           $(DESIVOID) features
+	@echo "==> [5/9] train (ae16, galaxy properties only)"; $(PY) train.py experiment=ae16 trainer.max_epochs=$(EPOCHS) trainer.enable_progress_bar=false
+	@echo "==> [6/9] embed";              $(DESIVOID) embed --run latest
+	@echo "==> [7/9] void vs wall";       $(DESIVOID) analyze --run latest
+	@echo "==> [8/9] similar galaxies";   $(DESIVOID) similar -k 10
+	@echo "==> [9/9] report";             $(DESIVOID) report --run latest
 
 bench: setup
 	$(PY) scripts/bench_ingest.py

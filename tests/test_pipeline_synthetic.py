@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -9,9 +10,11 @@ import pytest
 from psycopg import sql
 from trainconfig import CONFIGS
 
+from desivoid_ml.analysis.config import load_config as analysis_config
+from desivoid_ml.analysis.run import analyze
 from desivoid_ml.embed.inference import embed
-from desivoid_ml.embed.report import environment_auc, load_sample
-from desivoid_ml.embed.runs import get_run
+from desivoid_ml.embed.report import environment_is_input, write_report
+from desivoid_ml.embed.runs import get_run, list_runs
 from desivoid_ml.features.build import build
 from desivoid_ml.features.config import load_config
 from desivoid_ml.ingest.config import load_options
@@ -67,21 +70,19 @@ def _offset_at_fixed_redshift(z, values, void, bins: int = 8) -> tuple[float, fl
     return float(np.sum(weights * diffs) / weights.sum()), float(np.sqrt(1 / weights.sum()))
 
 
-@pytest.fixture(scope="module")
-def trained(pipeline, tmp_path_factory):
+def _train(db, experiment: str, out) -> None:
     from hydra import compose, initialize_config_dir
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import open_dict
 
-    out = tmp_path_factory.mktemp("train")
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         cfg = compose(
             "train",
             return_hydra_config=True,
             overrides=[
-                "experiment=ae16",
-                f"db.dsn='{pipeline.dsn}'",
-                f"db.namespace={pipeline.ns.prefix}",
+                f"experiment={experiment}",
+                f"db.dsn='{db.dsn}'",
+                f"db.namespace={db.ns.prefix}",
                 "trainer.max_epochs=10",
                 "test=false",
             ],
@@ -92,17 +93,94 @@ def trained(pipeline, tmp_path_factory):
         cfg.trainer.enable_progress_bar = False
         del cfg.hydra
     train(cfg)
+
+
+@pytest.fixture(scope="module")
+def trained(pipeline, tmp_path_factory):
+    """ae8, then ae16 (the newest run): both on galaxy properties only."""
+    for experiment in ("ae8", "ae16"):
+        _train(pipeline, experiment, tmp_path_factory.mktemp(experiment))
     return pipeline
 
 
 def test_autoencoder_beats_pca_by_a_fifth(trained) -> None:
-    metrics = get_run(trained, "latest").metrics
+    """At 8-d (16 properties: ae16 has no bottleneck, PCA with 16 components is exact)."""
+    run = next(r for r in list_runs(trained) if r.code_dim == 8)
+    metrics = run.metrics
     assert math.isfinite(metrics["val/recon_mse_best"])
     assert metrics["val/recon_mse_best"] < 0.8 * metrics["val/pca_recon_mse"], metrics
 
 
-def test_embedding_predicts_void_membership_better_than_mass(trained) -> None:
+def test_analyze_recovers_the_planted_shifts_at_fixed_redshift_and_luminosity(
+    pipeline, tmp_path
+) -> None:
+    """The plant is defined at fixed redshift and luminosity: match on exactly those."""
+    cfg = analysis_config(
+        [
+            "algorithms=[VoidFinder]",
+            "properties=[g_r,log_ssfr,logmstar]",
+            "control.match=[z,abs_mag_r]",
+        ]
+    )
+    rows = {r["property"]: r for r in analyze(pipeline, cfg, tmp_path).rows}
+    planted = {
+        "g_r": PLANTED.delta_gr,
+        "log_ssfr": PLANTED.delta_log_ssfr,
+        "logmstar": PLANTED.delta_logmstar,
+    }
+    for prop, effect in planted.items():
+        row = rows[prop]
+        sigma = (row["matched_hi"] - row["matched_lo"]) / 2
+        assert row["control"] == "z,abs_mag_r" and row["n_void_matched"] > 1000
+        assert abs(row["matched_shift"] - effect) < 3 * sigma, (prop, row)
+        assert sigma < abs(effect) / 5, (prop, sigma)
+
+
+@pytest.fixture(scope="module")
+def reported(trained, tmp_path_factory):
+    """ae16 (properties only) embedded, analyze run with defaults, then the report."""
+    out = tmp_path_factory.mktemp("reports")
     embed(trained, "latest")
-    auc = environment_auc(load_sample(trained, get_run(trained, "latest")))
-    assert auc["n_test"] > 1000
-    assert auc["auc_embedding"] > auc["auc_logmstar"] + 0.1, auc
+    analyze(trained, analysis_config(["bootstrap.resamples=100"]), out / "analysis")
+    page = write_report(trained, "latest", out)
+    return trained, page
+
+
+def test_embedding_sees_environment_it_was_not_given(reported) -> None:
+    """On the run's own test split: embedding beats log M* (interval of the difference above 0)
+    and keeps >= 95 % of the raw inputs' AUC above 0.5."""
+    db, page = reported
+    run = get_run(db, "latest")
+    assert environment_is_input(run) == []
+    auc = json.loads((page.parent / "summary.json").read_text())["environment_auc"]["vf"]
+    assert auc["n"] > 1000
+    difference, low, _ = auc["embedding_minus_logmstar"]
+    assert low > 0, auc
+    embedding, inputs = auc["auc"]["embedding"][0], auc["auc"]["inputs"][0]
+    assert embedding - 0.5 >= 0.95 * (inputs - 0.5), auc
+    assert run.metrics["env_auc/vf/embedding_lo"] == pytest.approx(auc["auc"]["embedding"][1])
+
+
+def test_report_shows_the_void_wall_table_and_split(reported) -> None:
+    _, page = reported
+    text = page.read_text()
+    assert "Void vs wall galaxies" in text and "matched shift [68 %]" in text
+    for algorithm in ("VoidFinder", "VIDE", "ZOBOV", "REVOLVER"):
+        assert f"<td>{algorithm}</td><td>g_r</td>" in text
+    assert (page.parent / "void_wall_g_r.png").stat().st_size > 10_000
+    assert "<b>test split</b>" in text and "raw inputs (ceiling)" in text
+
+
+def test_feature_sets_keep_properties_and_environment_apart() -> None:
+    from hydra import compose, initialize_config_dir
+
+    def features(*overrides: str) -> dict:
+        with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+            return dict(compose("train", overrides=list(overrides)).data.features)
+
+    properties, environment = features("experiment=ae16"), features("data/feature_set=environment")
+    assert properties == features()  # the default set
+    assert features("experiment=ae16_env") == {**properties, **environment}
+    distance_or_environment = ("void", "density", "flux", "kcorr")
+    assert "z" not in properties
+    assert not [n for n in properties if any(m in n for m in distance_or_environment)]

@@ -1,16 +1,19 @@
 """`desivoid report --run ID`: an HTML page of PNG figures about a trained run and its embeddings.
 
 Figures: training/validation loss with the PCA baseline; a 2-D map of the embeddings coloured by
-void membership and by sSFR; reconstruction error per feature (autoencoder vs PCA); an example void
-galaxy and its nearest neighbours. Plus the answer to "does the embedding carry environment?":
-ROC AUC of a logistic regression predicting void membership from the embedding vs from stellar
-mass alone, fitted on train-split galaxies and scored on test-split ones.
+void membership and by sSFR; reconstruction error per feature (autoencoder vs PCA) on the run's
+own test split; an example void galaxy and its nearest neighbours; the void-vs-wall table of
+`desivoid analyze` (ml.void_wall) with its figures. And "does the embedding see the
+environment?": ROC AUC of void membership per algorithm from the embedding, log M*, log M* +
+g-r and the run's raw inputs, cross-validated within the run's own test split (the fractions
+stored with the run), with bootstrap intervals; merged into ml.runs.metrics.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,10 +25,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from psycopg import sql  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
-from sklearn.metrics import roc_auc_score  # noqa: E402
 
-from desivoid_ml.data.query import Fractions  # noqa: E402
+from desivoid_ml.analysis.environment_auc import compare_inputs  # noqa: E402
+from desivoid_ml.analysis.store import read_table  # noqa: E402
+from desivoid_ml.data.query import Fractions, split_predicate  # noqa: E402
 from desivoid_ml.db.connection import Database  # noqa: E402
 from desivoid_ml.db.copy_read import read_copy  # noqa: E402
 from desivoid_ml.db.introspect import table_columns  # noqa: E402
@@ -35,95 +38,148 @@ from desivoid_ml.embed.similarity import example_void_galaxy, similar  # noqa: E
 from desivoid_ml.embed.store import embedded_run  # noqa: E402
 from desivoid_ml.models.losses import per_feature_mse  # noqa: E402
 
-SAMPLE_ROWS = 40_000
-ENVIRONMENT_COLUMN = "vf_in_void"
+SAMPLE_ROWS = 40_000  # galaxies on the embedding map (all splits)
+TEST_ROWS = 100_000  # at most this many test-split galaxies are scored
+ALGORITHMS = {"vf": "VoidFinder", "vide": "VIDE", "zobov": "ZOBOV", "revolver": "REVOLVER"}
+ENVIRONMENT_MARKERS = ("in_void", "r_over_rvoid", "density", "vflag", "void_id")
 
 
 @dataclass
 class Sample:
-    """Embeddings of a sample of galaxies with the properties the figures need."""
+    """Embeddings of a hash-selected sample of galaxies with what the figures need."""
 
+    split: str
     codes: np.ndarray
-    in_void: np.ndarray  # 1, 0, or -1 when unknown
+    labels: dict[str, np.ndarray]  # per algorithm prefix: 1 void, 0 wall, -1 not in its sample
     log_ssfr: np.ndarray
     logmstar: np.ndarray
-    split_train: np.ndarray
+    g_r: np.ndarray
     features: np.ndarray
 
+    @property
+    def in_void(self) -> np.ndarray:
+        """VoidFinder label (-1 where unknown), for the map."""
+        return self.labels.get("vf", np.full(len(self.codes), -1))
 
-def load_sample(db: Database, run: Run, rows: int = SAMPLE_ROWS) -> Sample:
-    """A hash-selected sample (stable across calls) of embedded galaxies."""
+
+def run_fractions(run: Run) -> Fractions:
+    """The split fractions stored with the run (the defaults for runs that stored none)."""
+    stored = ((run.config or {}).get("data") or {}).get("fractions")
+    return Fractions(**stored) if stored else Fractions()
+
+
+def load_sample(db: Database, run: Run, split: str = "all", rows: int = SAMPLE_ROWS) -> Sample:
+    """At most about `rows` embedded galaxies of one split of the run (stable across calls)."""
+    fractions = run_fractions(run)
     with db.connect() as conn:
         run_id, partition, dim = embedded_run(conn, db, run.run_id)
         total = conn.execute(
             sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(db.ns.ml, partition))
         ).fetchone()[0]
-        keep = max(1, min(1024, int(np.ceil(1024 * rows / max(total, 1)))))
+        share = 1.0 if split == "all" else max(getattr(fractions, split), 1e-9)
+        keep = max(1, min(1024, int(np.ceil(1024 * rows / max(total * share, 1)))))
         present = table_columns(conn, db.ns.features, "galaxy")
-        low, high = Fractions().bucket_range("train")
         exprs = [f"COALESCE(({e})::float4, 'NaN')" for e in run.features.values()]
+        prefixes = [p for p in ALGORITHMS if {f"{p}_in_void", f"{p}_in_input"} <= set(present)]
+        labels = [
+            sql.SQL(f"CASE WHEN {p}_in_input THEN COALESCE({p}_in_void::int, -1) ELSE -1 END")
+            for p in prefixes
+        ]
         query = sql.SQL(
-            "SELECT e.embedding::vector({d}), {env}, {ssfr}, {mass}, "
-            "((f.key_hash & 1023) >= {low} AND (f.key_hash & 1023) < {high}), {feats} "
+            "SELECT e.embedding::vector({d}), {cols}{labels}{feats} "
             "FROM {part} e JOIN {galaxy} f USING (targetid, survey, program) "
-            "WHERE ((f.key_hash >> 20) & 1023) < {keep}"
+            "WHERE ((f.key_hash >> 20) & 1023) < {keep} AND {split}"
         ).format(
             d=sql.Literal(dim),
-            low=sql.Literal(low),
-            high=sql.Literal(high),
-            env=sql.SQL(
-                f"COALESCE({ENVIRONMENT_COLUMN}::int, -1)"
-                if ENVIRONMENT_COLUMN in present
-                else "-1"
+            cols=sql.SQL(", ").join(
+                _float_or_nan(c, present) for c in ("log_ssfr", "logmstar", "g_r")
             ),
-            ssfr=sql.SQL(
-                "COALESCE(log_ssfr::float4, 'NaN')" if "log_ssfr" in present else "'NaN'::float4"
-            ),
-            mass=sql.SQL(
-                "COALESCE(logmstar::float4, 'NaN')" if "logmstar" in present else "'NaN'::float4"
-            ),
-            feats=sql.SQL(", ").join(sql.SQL(e) for e in exprs),
+            labels=sql.SQL("").join(sql.SQL(", ") + label for label in labels),
+            feats=sql.SQL("").join(sql.SQL(", ") + sql.SQL(e) for e in exprs),
             part=sql.Identifier(db.ns.ml, partition),
             galaxy=sql.Identifier(db.ns.features, "galaxy"),
             keep=sql.Literal(keep),
+            split=split_predicate(split, fractions),
         )
-        fields = [
-            ("code", f"vector({dim})"),
-            ("in_void", "integer"),
-            ("log_ssfr", "real"),
-            ("logmstar", "real"),
-            ("train", "boolean"),
-        ]
+        fields = [("code", f"vector({dim})"), ("log_ssfr", "real"), ("logmstar", "real")]
+        fields += [("g_r", "real")] + [(f"l_{p}", "integer") for p in prefixes]
         fields += [(f"f{i}", "real") for i in range(len(exprs))]
         data = read_copy(conn, query, fields)
     features = np.stack([data[f"f{i}"] for i in range(len(exprs))], axis=1)
     return Sample(
+        split,
         data["code"],
-        data["in_void"],
+        {p: data[f"l_{p}"] for p in prefixes},
         data["log_ssfr"],
         data["logmstar"],
-        data["train"].astype(bool),
+        data["g_r"],
         features,
     )
 
 
-def environment_auc(sample: Sample) -> dict[str, float]:
-    """ROC AUC for void membership on test-split galaxies: embedding vs log stellar mass."""
-    known = (sample.in_void >= 0) & np.isfinite(sample.logmstar)
-    train, test = known & sample.split_train, known & ~sample.split_train
-    y_train, y_test = sample.in_void[train], sample.in_void[test]
-    if len(np.unique(y_train)) < 2 or len(np.unique(y_test)) < 2:
-        return {
-            "auc_embedding": float("nan"),
-            "auc_logmstar": float("nan"),
-            "n_test": int(test.sum()),
-        }
-    scores = {}
-    for name, x in (("auc_embedding", sample.codes), ("auc_logmstar", sample.logmstar[:, None])):
-        model = LogisticRegression(max_iter=2000).fit(x[train], y_train)
-        scores[name] = float(roc_auc_score(y_test, model.predict_proba(x[test])[:, 1]))
-    scores["n_test"] = int(test.sum())
-    return scores
+def _float_or_nan(column: str, present: dict) -> sql.Composable:
+    if column in present:
+        return sql.SQL("COALESCE({}::float4, 'NaN')").format(sql.Identifier(column))
+    return sql.SQL("'NaN'::float4")
+
+
+def environment_inputs(run: Run, sample: Sample) -> dict[str, np.ndarray]:
+    """The inputs compared: the embedding, log M*, log M* + g-r, and the model's own inputs
+    (standardised, 0 where missing, plus the missing-value mask)."""
+    z, mask = load_model(run).normalization.apply(torch.from_numpy(sample.features))
+    return {
+        "embedding": sample.codes.astype(np.float64),
+        "logmstar": sample.logmstar[:, None].astype(np.float64),
+        "logmstar_g_r": np.stack([sample.logmstar, sample.g_r], axis=1).astype(np.float64),
+        "inputs": torch.cat([z, mask], dim=1).numpy().astype(np.float64),
+    }
+
+
+def environment_auc(run: Run, sample: Sample) -> dict[str, dict]:
+    """Per algorithm: AUCs with 95 % intervals, on galaxies of its sample with M* and g-r."""
+    inputs = environment_inputs(run, sample)
+    known = np.isfinite(sample.logmstar) & np.isfinite(sample.g_r)
+    results = {}
+    for prefix, labels in sample.labels.items():
+        rows = known & (labels >= 0)
+        y = labels[rows].astype(int)
+        results[prefix] = compare_inputs({k: x[rows] for k, x in inputs.items()}, y)
+    return results
+
+
+def environment_is_input(run: Run) -> list[str]:
+    """Input features of the run that are environment columns (then the AUC is by construction)."""
+    return [
+        name
+        for name, expr in run.features.items()
+        if any(marker in f"{name} {expr}" for marker in ENVIRONMENT_MARKERS)
+    ]
+
+
+def auc_metrics(auc: dict[str, dict]) -> dict[str, float]:
+    """Flat `env_auc/<alg>/<input>[_lo|_hi]` metrics for ml.runs.metrics."""
+    flat: dict[str, float] = {}
+    for prefix, result in auc.items():
+        entries = dict(result.get("auc", {}))
+        for extra in ("embedding_minus_logmstar", "embedding_share_of_inputs"):
+            if extra in result:
+                entries[extra] = result[extra]
+        for name, (value, low, high) in entries.items():
+            key = f"env_auc/{prefix}/{name}"
+            flat.update({key: value, f"{key}_lo": low, f"{key}_hi": high})
+    return flat
+
+
+def merge_metrics(db: Database, run: Run, metrics: dict[str, float]) -> None:
+    """Add these keys to the run's metrics jsonb (others kept)."""
+    clean = {k: (v if np.isfinite(v) else None) for k, v in metrics.items()}
+    with db.connect() as conn:
+        conn.execute(
+            sql.SQL("UPDATE {} SET metrics = metrics || %s::jsonb WHERE run_id = %s").format(
+                sql.Identifier(db.ns.ml, "runs")
+            ),
+            (json.dumps(clean), run.run_id),
+        )
 
 
 def _loss_figure(run: Run, path: Path) -> bool:
@@ -218,7 +274,10 @@ def _reconstruction_figure(run: Run, sample: Sample, path: Path) -> dict[str, fl
     ax.bar(positions - 0.2, ae_err, width=0.4, label=f"autoencoder ({run.code_dim}-d)")
     ax.bar(positions + 0.2, pca_err, width=0.4, label=f"PCA ({basis.shape[1]} components)")
     ax.set_xticks(positions, names, rotation=60, ha="right")
-    ax.set(ylabel="masked MSE (standardised)", title="reconstruction error per feature")
+    ax.set(
+        ylabel="masked MSE (standardised)",
+        title=f"reconstruction error per feature ({sample.split} split)",
+    )
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -238,32 +297,153 @@ def write_report(db: Database, run_id: str | None, out_root: Path = Path("report
     out = out_root / run.run_id
     out.mkdir(parents=True, exist_ok=True)
     sample = load_sample(db, run)
+    test = load_sample(db, run, "test", TEST_ROWS)
     has_loss = _loss_figure(run, out / "loss.png")
     method = _map_figure(sample, out / "embedding_map.png")
-    errors = _reconstruction_figure(run, sample, out / "reconstruction.png")
-    auc = environment_auc(sample)
+    errors = _reconstruction_figure(run, test, out / "reconstruction.png")
+    auc = environment_auc(run, test)
+    merge_metrics(db, run, auc_metrics(auc))
+    void_wall = _void_wall(db, run, out)
     example, neighbours = _example(db, run)
     (out / "summary.json").write_text(
         json.dumps(
             {
                 "run": run.run_id,
                 "metrics": run.metrics,
+                "split_fractions": vars(run_fractions(run)),
                 "environment_auc": auc,
+                "environment_inputs": environment_is_input(run),
+                "reconstruction_mse_test": errors,
                 "reconstruction_mse": errors,
                 "sample_rows": len(sample.codes),
+                "test_rows": len(test.codes),
+                "void_wall_rows": len(void_wall),
             },
             indent=2,
+            default=str,
         )
     )
-    page = _html(run, auc, method, has_loss, example, neighbours, len(sample.codes))
+    page = _html(run, auc, method, has_loss, example, neighbours, sample, test, void_wall)
     (out / "index.html").write_text(page)
     return out / "index.html"
 
 
-def _html(run: Run, auc: dict, method: str, has_loss: bool, example, neighbours, n: int) -> str:
+def _void_wall(db: Database, run: Run, out: Path) -> list[dict]:
+    """ml.void_wall rows, their figures copied beside the page (figure -> its file name)."""
+    rows = read_table(db)
+    for row in rows:
+        source = Path(row.get("figure") or "")
+        if source.is_file():
+            target = out / source.name
+            if source.resolve() != target.resolve():
+                shutil.copyfile(source, target)
+            row["figure"] = source.name
+        else:
+            row["figure"] = None
+    return rows
+
+
+INPUT_LABELS = {
+    "embedding": "embedding",
+    "logmstar": "log M*",
+    "logmstar_g_r": "log M* + g-r",
+    "inputs": "raw inputs (ceiling)",
+}
+
+
+def _auc_html(run: Run, auc: dict[str, dict], test: Sample, fractions: Fractions) -> str:
+    given = environment_is_input(run)
+    note = (
+        f"<p><b>Environment is an input of this run</b> ({html.escape(', '.join(given))}): "
+        "the embedding is told the environment, so a high AUC here is by construction.</p>"
+        if given
+        else "<p>This run was trained on galaxy properties only: no environment column is an "
+        "input, so whatever the embedding knows about voids it learned from the properties.</p>"
+    )
+    head = (
+        f"<p>Split: the run's own <b>test split</b> ({fractions.test:.0%} of galaxies by key "
+        f"hash; fractions train {fractions.train:g} / val {fractions.val:g} / test "
+        f"{fractions.test:g} stored with the run), {len(test.codes):,} galaxies. Each "
+        "algorithm uses the galaxies of its own input sample with log M* and g-r known. "
+        "Logistic regression, 5-fold stratified cross-validation within the test split; ROC AUC "
+        "of the pooled out-of-fold scores; 95 % intervals from a paired bootstrap "
+        "(300 resamples).</p>"
+    )
+    if not auc:
+        return note + head + "<p>No void-membership columns in features.galaxy.</p>"
+    cols = list(INPUT_LABELS)
+    table = "<table><tr><th>algorithm</th><th>galaxies (void)</th>"
+    table += "".join(f"<th>{html.escape(INPUT_LABELS[c])}</th>" for c in cols)
+    table += "<th>embedding - log M*</th><th>embedding's share of the inputs' AUC - 0.5</th></tr>"
+    for prefix, result in auc.items():
+        table += f"<tr><td>{ALGORITHMS[prefix]}</td><td>{result['n']:,} ({result['n_void']:,})</td>"
+        for c in cols:
+            table += f"<td>{_interval(result['auc'].get(c))}</td>"
+        table += f"<td>{_interval(result.get('embedding_minus_logmstar'), True)}</td>"
+        table += f"<td>{_interval(result.get('embedding_share_of_inputs'))}</td></tr>"
+    return note + head + table + "</table>"
+
+
+def _interval(entry, signed: bool = False) -> str:
+    if not entry:
+        return "-"
+    value, low, high = entry
+    fmt = "+.3f" if signed else ".3f"
+    return f"{value:{fmt}} [{low:{fmt}}, {high:{fmt}}]"
+
+
+def _void_wall_html(rows: list[dict]) -> str:
+    if not rows:
+        return "<p>Not computed: run <code>desivoid analyze</code> (it fills ml.void_wall).</p>"
+    table = (
+        "<table><tr><th>algorithm</th><th>property</th><th>n void</th><th>n wall</th>"
+        "<th>median void</th><th>median wall</th><th>shift [68 %]</th><th>KS p</th>"
+        "<th>AD p</th><th>at fixed</th><th>matched shift [68 %]</th></tr>"
+    )
+    for r in rows:
+        table += (
+            f"<tr><td>{html.escape(r['algorithm'])}</td><td>{html.escape(r['property'])}</td>"
+            f"<td>{r['n_void']:,}</td><td>{r['n_wall']:,}</td>"
+            f"<td>{_text(r['median_void'])}</td><td>{_text(r['median_wall'])}</td>"
+            f"<td>{_shift(r, 'shift', 'shift_lo', 'shift_hi')}</td>"
+            f"<td>{_text(r['ks_p'])}</td><td>{_text(r['ad_p'])}</td>"
+            f"<td>{html.escape(r['control'])}</td>"
+            f"<td>{_shift(r, 'matched_shift', 'matched_lo', 'matched_hi')}</td></tr>"
+        )
+    figures = dict.fromkeys(r["figure"] for r in rows if r.get("figure"))
+    images = "".join(f'<img src="{html.escape(f)}" alt="{html.escape(f)}">' for f in figures)
+    return (
+        "<p>From <code>desivoid analyze</code> (table ml.void_wall): each algorithm's own input "
+        "sample; shift = void median - wall median with a 68 % bootstrap interval; the matched "
+        "shift reweights the wall galaxies to the voids' joint distribution of the control "
+        "variables (log M* and redshift; for log M* itself, redshift and abs_mag_r).</p>"
+        + table
+        + "</table>"
+        + images
+    )
+
+
+def _shift(row: dict, key: str, low: str, high: str) -> str:
+    if row.get(key) is None:
+        return "-"
+    return f"{row[key]:+.3f} [{row[low]:+.3f}, {row[high]:+.3f}]"
+
+
+def _html(
+    run: Run,
+    auc: dict,
+    method: str,
+    has_loss: bool,
+    example,
+    neighbours,
+    sample: Sample,
+    test: Sample,
+    void_wall: list[dict],
+) -> str:
     metrics = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{v:.5g}</td></tr>"
+        f"<tr><td>{html.escape(k)}</td><td>{_text(v)}</td></tr>"
         for k, v in sorted(run.metrics.items())
+        if not k.startswith("env_auc/")
     )
     table = ""
     if neighbours:
@@ -277,21 +457,23 @@ def _html(run: Run, auc: dict, method: str, has_loss: bool, example, neighbours,
             + "</table>"
         )
     loss = '<img src="loss.png" alt="loss curves">' if has_loss else "<p>no CSV log found</p>"
+    fractions = run_fractions(run)
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>run {run.run_id}</title>
-<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}img{{max-width:100%}}
+<style>body{{font-family:sans-serif;max-width:1200px;margin:2em auto}}img{{max-width:100%}}
 table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}}</style>
 </head><body><h1>Run {html.escape(run.run_id)}</h1>
 <p>{html.escape(run.model_kind)} with a {run.code_dim}-d code, trained on {len(run.features)}
-features; git commit {html.escape(str(run.git_commit))}. Figures use {n:,} embedded galaxies.</p>
+features ({html.escape(", ".join(run.features))});
+git commit {html.escape(str(run.git_commit))}.</p>
 <h2>Metrics</h2><table>{metrics}</table>
 <h2>Loss</h2>{loss}
-<h2>Embedding map ({method})</h2><img src="embedding_map.png" alt="embedding map">
-<h2>Does the embedding carry environment?</h2>
-<p>Logistic regression predicting VoidFinder void membership on {auc.get("n_test", 0):,} held-out
-(test-split) galaxies: ROC AUC <b>{auc["auc_embedding"]:.3f}</b> from the embedding vs
-<b>{auc["auc_logmstar"]:.3f}</b> from log stellar mass alone.</p>
-<h2>Reconstruction error per feature</h2><img src="reconstruction.png" alt="reconstruction error">
+<h2>Embedding map ({method}, all splits, {len(sample.codes):,} galaxies)</h2>
+<img src="embedding_map.png" alt="embedding map">
+<h2>Void vs wall galaxies</h2>{_void_wall_html(void_wall)}
+<h2>Does the embedding carry environment?</h2>{_auc_html(run, auc, test, fractions)}
+<h2>Reconstruction error per feature (test split, {len(test.codes):,} galaxies)</h2>
+<img src="reconstruction.png" alt="reconstruction error">
 <h2>An example void galaxy and its nearest neighbours</h2>
 <p>targetid {example}</p>{table}
 </body></html>"""

@@ -1,0 +1,1 @@
+"""Void vs wall galaxies per void algorithm (`desivoid analyze`)."""

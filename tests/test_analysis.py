@@ -1,0 +1,141 @@
+"""`desivoid analyze`: the statistics, the outputs, and bad input (one-line errors)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from psycopg import sql
+
+from desivoid_ml.analysis.config import load_config
+from desivoid_ml.analysis.environment_auc import weighted_auc
+from desivoid_ml.analysis.run import COLUMNS, analyze
+from desivoid_ml.analysis.stats import Bootstrap, compare, histogram_median, weighted_median
+from desivoid_ml.analysis.store import read_table
+from desivoid_ml.errors import DesivoidError
+
+ROWS = 6000
+
+
+def test_matched_shift_removes_the_mass_mix_and_raw_shift_does_not() -> None:
+    """Void galaxies are lighter; colour follows mass plus a -0.1 void offset at fixed mass."""
+    rng = np.random.default_rng(3)
+    n = 40_000
+    void = rng.random(n) < 0.2
+    mass = rng.normal(10.0, 0.5, n) - 0.4 * void
+    z = rng.uniform(0.02, 0.2, n)
+    colour = 0.7 + 0.25 * (mass - 10.0) + 0.05 * rng.standard_normal(n) - 0.1 * void
+    result, dist = compare(colour, void, np.stack([mass, z], 1), 8, Bootstrap(200, 512, 0))
+    sigma = (result.matched_hi - result.matched_lo) / 2
+    assert abs(result.matched_shift + 0.1) < 3 * sigma + 0.005, result
+    assert result.shift < -0.17  # the raw shift mixes in the mass difference
+    assert result.shift_lo < result.shift < result.shift_hi
+    assert result.n_void == void.sum() and result.ks_p < 1e-10 and result.ad_p <= 0.001
+    assert len(dist.wall_matched) == len(dist.wall_weights) > 0
+
+
+def test_histogram_and_weighted_medians() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=10_001)
+    edges = np.unique(np.quantile(x, np.linspace(0, 1, 1025)))
+    counts = np.histogram(x, edges)[0]
+    assert abs(histogram_median(counts, edges)[0] - np.median(x)) < 0.01
+    assert weighted_median(np.array([1.0, 2.0, 3.0]), np.array([1.0, 1.0, 5.0])) == 3.0
+
+
+def test_weighted_auc_matches_sklearn_with_ties() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(1)
+    y = rng.random(500) < 0.3
+    s = np.round(rng.normal(size=500) + y, 1)
+    w = rng.poisson(1.0, 500).astype(float)
+    assert weighted_auc(s, y, w)[0] == pytest.approx(roc_auc_score(y, s, sample_weight=w))
+
+
+def _make_table(db, vide_input: bool = False) -> None:
+    """A features.galaxy with the columns analyze reads; VIDE has no input galaxies."""
+    with db.connect() as conn:
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE {} AS SELECT g::bigint AS targetid, true AS is_galaxy, "
+                "0.05 + 0.15 * ((g * 7919) %% 1000) / 1000.0 AS z, "
+                "9.5 + ((g * 104729) %% 1000) / 500.0 AS logmstar, "
+                "-20 - ((g * 15485863) %% 1000) / 400.0 AS abs_mag_r, "
+                "0.6 + sin(g)::float / 5 - CASE WHEN g %% 5 = 0 THEN 0.1 ELSE 0 END AS g_r, "
+                "true AS vf_in_input, g %% 5 = 0 AS vf_in_void, "
+                "%s AS vide_in_input, false AS vide_in_void "
+                "FROM generate_series(1::bigint, %s) g"
+            ).format(sql.Identifier(db.ns.features, "galaxy")),
+            (vide_input, ROWS),
+        )
+
+
+def _cfg(*overrides: str):
+    return load_config(
+        ["algorithms=[VoidFinder]", "properties=[g_r,logmstar]", "bootstrap.resamples=50"]
+        + list(overrides)
+    )
+
+
+@pytest.fixture
+def table_db(db):
+    _make_table(db)
+    return db
+
+
+def test_analyze_writes_files_figures_and_replaces_the_table(table_db, tmp_path) -> None:
+    result = analyze(table_db, _cfg(), tmp_path / "analysis")
+    assert [r["property"] for r in result.rows] == ["g_r", "logmstar"]
+    assert set(result.rows[0]) <= set(COLUMNS)
+    saved = json.loads(result.json.read_text())
+    assert saved[0]["n_void"] == ROWS // 5 and saved[1]["control"] == "z,abs_mag_r"
+    assert result.csv.read_text().startswith("label,algorithm,property,control,n_void")
+    assert all(p.stat().st_size > 5_000 for p in result.figures)
+    analyze(table_db, _cfg("properties=[g_r]"), tmp_path / "again")
+    rows = read_table(table_db)
+    assert [(r["algorithm"], r["property"]) for r in rows] == [("VoidFinder", "g_r")]
+
+
+def test_missing_property_is_named(table_db, tmp_path) -> None:
+    with pytest.raises(DesivoidError, match="analysis property 'dn4000' is not a column"):
+        analyze(table_db, _cfg("properties=[g_r,dn4000]"), tmp_path)
+
+
+def test_empty_analysis_sample_is_named(table_db, tmp_path) -> None:
+    with pytest.raises(DesivoidError, match="analysis sample of VoidFinder is empty"):
+        analyze(table_db, _cfg("sample='z > 5'"), tmp_path)
+
+
+def test_absent_algorithm_is_named(table_db, tmp_path) -> None:
+    cfg = _cfg("algorithms=[VoidFinder,VIDE]")
+    with pytest.raises(DesivoidError, match="algorithm VIDE is absent from the database"):
+        analyze(table_db, cfg, tmp_path)
+    cfg = _cfg("algorithms=[VoidFinder,ZOBOV]")
+    with pytest.raises(DesivoidError, match=r"ZOBOV \(zobov_\*\) is absent from features.galaxy"):
+        analyze(table_db, cfg, tmp_path)
+
+
+def test_cli_error_is_one_line(table_db, tmp_path) -> None:
+    env = {"DESIVOID_DSN": table_db.dsn, "DESIVOID_NAMESPACE": table_db.ns.prefix, "PATH": ""}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "desivoid_ml.cli",
+            "analyze",
+            "--out",
+            str(tmp_path),
+            "properties=[nope]",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "'nope' is not a column of features.galaxy" in lines[0], lines
