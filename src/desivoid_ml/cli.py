@@ -271,10 +271,11 @@ def similar(
 ) -> None:
     """The k galaxies whose embeddings are nearest to this one's (ml.similar_galaxies)."""
     from desivoid_ml.db import open_database
-    from desivoid_ml.embed.similarity import example_void_galaxy
+    from desivoid_ml.embed.similarity import example_void_galaxy, require_embeddings
     from desivoid_ml.embed.similarity import similar as query
 
     db = open_database()
+    require_embeddings(db, run)
     if targetid is None:
         targetid = example_void_galaxy(db)
         out.print(f"example: targetid {targetid}, a galaxy inside a VoidFinder void")
