@@ -257,7 +257,8 @@ def embed(
     out.print(
         f"run {summary.run_id}: {summary.rows:,} embeddings of dimension {summary.dim}; "
         f"write {summary.write_s:.1f} s ({summary.rows / max(summary.write_s, 1e-9):,.0f} "
-        f"rows/s), HNSW index {summary.index_s:.1f} s"
+        f"rows/s), HNSW index {summary.index_s:.1f} s (HNSW build {summary.hnsw_s:.1f} s, "
+        "then key and ANALYZE)"
     )
 
 
