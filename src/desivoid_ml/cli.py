@@ -107,6 +107,7 @@ def synth(
 def ingest(
     paths: list[Path] = typer.Argument(..., help="FITS files or folders of them."),
     config: Path | None = typer.Option(None, help="Ingest config (configs/ingest/default.yaml)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Files loaded at once (server cores)."),
 ) -> None:
     """Load FITS catalogs by binary COPY; files already loaded (same sha256) are skipped."""
     from desivoid_ml.db import open_database
@@ -117,7 +118,7 @@ def ingest(
     options = load_options(config)
     db = open_database()
     with RichReporter() as reporter:
-        results = run_ingest(db, paths, options, reporter)
+        results = run_ingest(db, paths, options, reporter, jobs=jobs)
     table = Table(title="ingest summary")
     table.add_column("file", overflow="fold")
     for name in ("kind", "status", "rows", "s", "rows/s"):
