@@ -9,7 +9,7 @@ GALAXIES ?= 20000
 SEED     ?= 42
 EPOCHS   ?= 10
 
-.PHONY: setup test test-all demo ingest validate features train embed analyze report bench lint clean db-stop
+.PHONY: setup test test-all demo ingest validate features train embed analyze report bench bench-pipeline lint clean db-stop
 
 setup: $(STAMP)
 
@@ -70,6 +70,11 @@ bench: setup
 	$(PY) scripts/bench_features.py
 	$(PY) scripts/bench_stream.py
 	$(PY) scripts/bench_vectors.py
+
+# The whole pipeline at N galaxies (default: the DR1 size) on a data folder of its own.
+N ?= 6445927
+bench-pipeline: setup
+	$(PY) scripts/bench_pipeline.py --galaxies $(N)
 
 db-stop: setup
 	$(DESIVOID) db stop

@@ -251,11 +251,84 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--chunk-rows", type=int, default=load_options().chunk_rows,
                         help="rows per COPY chunk (from configs/ingest)")
     parser.add_argument("--seed", type=int, default=1, help="synthetic catalog seed")
+    parser.add_argument("--multi", action="store_true",
+                        help="instead: a folder of FastSpecFit files (N rows in all) against the "
+                             "same rows' raw COPY + one key build + one ANALYZE")
     return parser.parse_args()
+
+
+def fastspec_folder(folder: Path, rows: int, seed: int) -> Path:
+    """The synthetic catalog's FastSpecFit files (one per HEALPix pixel) alone in a folder."""
+    synth = write_catalogs(folder / "synth", rows, seed)
+    out = folder / "fastspec"
+    out.mkdir()
+    for path in synth.files:
+        if path.name.startswith("fastspec-"):
+            path.rename(out / path.name)
+        else:
+            path.unlink()
+    return out
+
+
+def limit_multi(db: Database, files: list[Path], globs: list[str], chunk_rows: int) -> dict:
+    """The floor for a folder: every file's rows COPYed pre-encoded (one transaction per file,
+    the table created in the first, as the ingest does), then one primary key, one ANALYZE."""
+    loads = [plan_file(scan(path), globs).loads[0] for path in files]
+    columns = [FILE_ID, *loads[0].copy_columns]
+    table = sql.Identifier(db.ns.raw, loads[0].table)
+    statement = sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(table)
+    encoder, seconds = RowEncoder(columns), defaultdict(float)
+    with db.connect(autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
+        for i, load in enumerate(loads):
+            encoded = [encoder.encode(v, m) for v, m in chunks(load, load.nrows, chunk_rows)]
+            with _timer(seconds, "copy"), conn.transaction():
+                if i == 0:
+                    ensure_table(conn, db.ns.raw, load.table, columns, False)
+                with conn.cursor().copy(statement) as copy:
+                    send_encoded(copy, encoded)
+            del encoded
+        conn.execute(f"SET maintenance_work_mem = '{runner.KEY_BUILD_MEMORY}'")
+        with _timer(seconds, "key"):
+            runner.add_primary_key(conn, db.ns.raw, loads[0].table, loads[0].key)
+        with _timer(seconds, "analyze"):
+            runner.analyze(conn, db.ns.raw, loads[0].table)
+    return dict(seconds) | {"rows": sum(load.nrows for load in loads)}
+
+
+def main_multi(args, globs: list[str], chunk_rows: int) -> None:
+    """Ingest of a folder of files vs the floor for the same rows; one ratio line."""
+    with tempfile.TemporaryDirectory(prefix="bench_ingest_") as tmp:
+        folder = fastspec_folder(Path(tmp), args.rows, args.seed)
+        files = sorted(folder.glob("*.fits"))
+        runs = [run_ingest(folder, globs, chunk_rows) for _ in range(args.repeat)]
+        full = min(runs, key=lambda r: r["total"])
+        db = fresh_namespace()
+        try:
+            limits = [limit_multi(db, files, globs, chunk_rows) for _ in range(args.repeat)]
+        finally:
+            drop_namespace(db)
+    best = min(limits, key=lambda r: r["copy"] + r["key"] + r["analyze"])
+    n, floor = best["rows"], best["copy"] + best["key"] + best["analyze"]
+    rest = full["total"] - full["copy"] - full["add_primary_key"] - full["analyze"]
+    print(f"\nbench_ingest --multi: {len(files)} FastSpecFit files, {n:,} rows; best of "
+          f"{args.repeat}")
+    print(f"{'':<28}{'total s':>8}{'COPY s':>8}{'key s':>7}{'ANALYZE s':>10}{'other s':>9}")
+    print(f"{'desivoid ingest (folder)':<28}{full['total']:>8.2f}{full['copy']:>8.2f}"
+          f"{full['add_primary_key']:>7.2f}{full['analyze']:>10.2f}{rest:>9.2f}")
+    print(f"{'raw COPY + 1 key + 1 ANALYZE':<28}{floor:>8.2f}{best['copy']:>8.2f}"
+          f"{best['key']:>7.2f}{best['analyze']:>10.2f}{0:>9.2f}")
+    print(f"bench_ingest_multi files={len(files)} rows={n} ingest_s={full['total']:.2f} "
+          f"floor_s={floor:.2f} ratio={floor / full['total']:.3f} "
+          f"ingest_rows_per_s={n / full['total']:.0f} floor_rows_per_s={n / floor:.0f}")
 
 
 def main() -> None:
     args = parse_args()
+    if args.multi:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        main_multi(args, load_options().fastspec_columns, args.chunk_rows)
+        return
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` cleans up on kill
     globs, chunk_rows = load_options().fastspec_columns, args.chunk_rows
     db = open_database(PREFIX)

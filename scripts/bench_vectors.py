@@ -22,7 +22,7 @@ from psycopg import sql
 
 from desivoid_ml.db.connection import Database, drop_namespace, open_database
 from desivoid_ml.db.copy_binary import HEADER, TRAILER, RowEncoder
-from desivoid_ml.embed import store
+from desivoid_ml.embed import hnsw_build, store
 
 RUN_ID = "bench-vectors"
 K = 10
@@ -40,6 +40,8 @@ def parse_args() -> argparse.Namespace:
                    help="raw COPY passes, best kept (write_run runs once: 1 is like for like)")
     p.add_argument("--exact-sql", type=int, default=5, help="exact SQL scans to time and check")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--grid", nargs="*", default=[], metavar="M:EF_CONSTRUCTION",
+                   help="more HNSW builds to compare with the default, e.g. 8:32 16:128")
     return p.parse_args()
 
 
@@ -155,7 +157,7 @@ def load(db: Database, vectors: np.ndarray, args: argparse.Namespace) -> tuple[f
         conn.execute("CHECKPOINT")
     timings = store.write_run(db, RUN_ID, args.dim, batches(vectors, args.chunk))
     write, limit = args.n / timings["write_s"], args.n / limit_s
-    hnsw_s = timings["index_s"] - overhead_s
+    hnsw_s = timings["hnsw_s"]
     print(f"\n{args.n:,} clustered {args.dim}-d vectors ({args.clusters} Gaussians), "
           f"COPY chunks of {args.chunk:,} rows")
     print(f"{'write_run COPY phase (encode + send)':<40}{write:>11,.0f} rows/s "
@@ -207,6 +209,53 @@ def exact_scan(db: Database, query, queries: np.ndarray, truth: np.ndarray) -> N
           f"{len(queries)} queries; matches numpy brute force: {recall(ids, truth):.3f}")
 
 
+def rebuild(db: Database, dim: int, params: hnsw_build.HnswParams) -> tuple[float, float]:
+    """Drop the partition's HNSW index and build it again with other parameters: (s, MB)."""
+    table = store.partition_name(RUN_ID)
+    with db.connect(autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(db.ns.ml, f"{table}_hnsw")))
+        conn.execute("CHECKPOINT")
+        started = time.perf_counter()
+        hnsw_build.create_hnsw(conn, db.dsn, sql.Identifier(db.ns.ml, table), f"{table}_hnsw",
+                               dim, count_rows(conn, db), params)
+        seconds = time.perf_counter() - started
+        return seconds, index_mb(conn, db)
+
+
+def count_rows(conn, db: Database) -> int:
+    return conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
+        sql.Identifier(db.ns.ml, store.partition_name(RUN_ID)))).fetchone()[0]
+
+
+def index_mb(conn, db: Database) -> float:
+    return conn.execute("SELECT pg_relation_size(%s::regclass) / 1e6", (
+        f"{db.ns.ml}.{store.partition_name(RUN_ID)}_hnsw",)).fetchone()[0]
+
+
+def grid(db: Database, args, query, queries, truth, default: list, hnsw_s: float) -> None:
+    """The trade-off table: build time and size per (m, ef_construction), then latency and
+    recall@10 per ef_search; the default build's figures are reused."""
+    with db.connect() as conn:
+        size = index_mb(conn, db)
+    rows = [(store.HNSW_M, store.HNSW_EF_CONSTRUCTION, hnsw_s, size, default)]
+    for pair in args.grid:
+        m, efc = (int(v) for v in pair.split(":"))
+        seconds, size = rebuild(db, args.dim, hnsw_build.HnswParams(m, efc))
+        print(f"\nm {m}, ef_construction {efc}: build {seconds:.1f} s, {size:.0f} MB")
+        rows.append((m, efc, seconds, size, search(db, query, queries, truth, args.ef)))
+    print(f"\n{'m':>3}{'ef_c':>6}{'build s':>9}{'MB':>6}{'ef_search':>10}{'p50 ms':>8}"
+          f"{'p95 ms':>8}{'recall@10':>10}")
+    lines = []
+    for m, efc, seconds, size, results in rows:
+        for ef, p50, p95, r in results:
+            print(f"{m:>3}{efc:>6}{seconds:>9.1f}{size:>6.0f}{ef:>10}{p50:>8.2f}{p95:>8.2f}"
+                  f"{r:>10.4f}")
+            lines.append(f"bench_vectors_grid n={args.n} m={m} ef_construction={efc} "
+                  f"build_s={seconds:.1f} index_mb={size:.0f} ef_search={ef} p50_ms={p50:.2f} "
+                  f"p95_ms={p95:.2f} recall_at_10={r:.4f}")
+    print("\n".join(lines))
+
+
 def main() -> None:
     args = parse_args()
     rng = np.random.default_rng(args.seed)
@@ -219,8 +268,11 @@ def main() -> None:
         query = knn_query(db, args.dim)
         truth = exact_ids(vectors, queries)
         describe_index(db, query, queries[0])
-        _, p50, p95, r = search(db, query, queries, truth, args.ef)[-1]
+        default = search(db, query, queries, truth, args.ef)
+        _, p50, p95, r = default[-1]
         exact_scan(db, query, queries[:args.exact_sql], truth[:args.exact_sql])
+        if args.grid:
+            grid(db, args, query, queries, truth, default, hnsw_s)
         print(f"bench_vectors n={args.n} write_rows_per_s={write:.0f} limit_rows_per_s={limit:.0f} "
               f"ratio_limit={write / limit:.3f} hnsw_build_s={hnsw_s:.1f} p50_ms={p50:.2f} "
               f"p95_ms={p95:.2f} recall_at_10={r:.4f}")

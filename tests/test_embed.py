@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import psycopg
 import pytest
 from featuretable import make_feature_table
@@ -134,13 +133,16 @@ def test_database_without_vector_extension(db) -> None:
 def test_sql_function_errors_for_a_run_without_embeddings(trained) -> None:
     db = trained
     embed(db, None)
-    with db.connect() as conn, pytest.raises(psycopg.errors.RaiseException, match="no embeddings"):
+    with db.connect() as conn, pytest.raises(psycopg.errors.RaiseException) as raised:
         conn.execute(
             sql.SQL("SELECT * FROM {}(1, 5, 'not-a-run')").format(
                 sql.Identifier(db.ns.ml, "similar_galaxies")
             )
         )
-    assert np.isfinite(1.0)
+    assert raised.value.diag.message_primary == "no embeddings for run not-a-run"
+    assert "desivoid embed" in raised.value.diag.message_hint
+    with pytest.raises(DesivoidError, match=r"run 'not-a-run' has no embeddings; run `desivoid"):
+        similar(db, 1, k=5, run="not-a-run")
 
 
 def test_report_writes_html_and_figures(trained, tmp_path) -> None:

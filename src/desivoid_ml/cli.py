@@ -108,6 +108,7 @@ def synth(
 def ingest(
     paths: list[Path] = typer.Argument(..., help="FITS files or folders of them."),
     config: Path | None = typer.Option(None, help="Ingest config (configs/ingest/default.yaml)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Files loaded at once (server cores)."),
 ) -> None:
     """Load FITS catalogs by binary COPY; files already loaded (same sha256) are skipped."""
     from desivoid_ml.db import open_database
@@ -118,7 +119,7 @@ def ingest(
     options = load_options(config)
     db = open_database()
     with RichReporter() as reporter:
-        results = run_ingest(db, paths, options, reporter)
+        results = run_ingest(db, paths, options, reporter, jobs=jobs)
     table = Table(title="ingest summary")
     table.add_column("file", overflow="fold")
     for name in ("kind", "status", "rows", "s", "rows/s"):
@@ -265,7 +266,8 @@ def embed(
     out.print(
         f"run {summary.run_id}: {summary.rows:,} embeddings of dimension {summary.dim}; "
         f"write {summary.write_s:.1f} s ({summary.rows / max(summary.write_s, 1e-9):,.0f} "
-        f"rows/s), HNSW index {summary.index_s:.1f} s"
+        f"rows/s), HNSW index {summary.index_s:.1f} s (HNSW build {summary.hnsw_s:.1f} s, "
+        "then key and ANALYZE)"
     )
 
 
@@ -279,10 +281,11 @@ def similar(
 ) -> None:
     """The k galaxies whose embeddings are nearest to this one's (ml.similar_galaxies)."""
     from desivoid_ml.db import open_database
-    from desivoid_ml.embed.similarity import example_void_galaxy
+    from desivoid_ml.embed.similarity import example_void_galaxy, require_embeddings
     from desivoid_ml.embed.similarity import similar as query
 
     db = open_database()
+    require_embeddings(db, run)
     if targetid is None:
         targetid = example_void_galaxy(db)
         out.print(f"example: targetid {targetid}, a galaxy inside a VoidFinder void")

@@ -14,18 +14,23 @@ from pathlib import Path
 from desivoid_ml.errors import DatabaseUnavailable
 from desivoid_ml.settings import data_dir
 
-# Applied with ALTER SYSTEM at every start (a restart follows only when one changed).
+# Checked at every start; ALTER SYSTEM, a configuration reload and a restart follow only for
+# settings that differ from what postgresql.auto.conf holds.
 # wal_level=minimal lets a COPY into a table created in the same transaction skip the WAL;
-# an embedded, single-user database has no replica to feed. A larger max_wal_size stops bulk
-# loads from forcing a checkpoint every few seconds.
+# an embedded, single-user database has no replica to feed. max_wal_size 16 GB stops a DR1
+# ingest (27 GB of FITS) from forcing a checkpoint every few seconds ("checkpoints are occurring
+# too frequently" at 4 GB). Parallel HNSW builds need background workers (the build sizes
+# max_parallel_maintenance_workers per session, see embed/hnsw_build.py).
 STOP_TIMEOUT_S = 180  # a shutdown checkpoint on a busy disk can take a while
 
 SERVER_SETTINGS = {
     "wal_level": "minimal",
     "max_wal_senders": "0",
-    "max_wal_size": "4GB",
-    "checkpoint_timeout": "15min",
+    "max_wal_size": "16GB",
+    "checkpoint_timeout": "30min",
     "shared_buffers": "1GB",
+    "max_worker_processes": "8",
+    "max_parallel_workers": "8",
 }
 
 
@@ -89,15 +94,28 @@ def _start_server(pgdata: Path) -> str:
         ) from exc
 
 
+def settings_to_change(current: dict[str, str], wanted: dict[str, str]) -> dict[str, str]:
+    """The wanted settings whose value in postgresql.auto.conf differs (or is absent)."""
+    return {name: value for name, value in wanted.items() if current.get(name) != value}
+
+
 def _apply_settings(uri: str) -> bool:
-    """Set SERVER_SETTINGS; True when the server must restart for them to take effect."""
+    """Set the SERVER_SETTINGS that changed; True when the server must restart for them."""
     import psycopg
 
     with psycopg.connect(uri, autocommit=True) as conn:
-        for name, value in SERVER_SETTINGS.items():
+        current = dict(
+            conn.execute(
+                "SELECT name, setting FROM pg_file_settings "
+                "WHERE sourcefile LIKE '%postgresql.auto.conf'"
+            ).fetchall()
+        )
+        changed = settings_to_change(current, SERVER_SETTINGS)
+        for name, value in changed.items():
             conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
-        conn.execute("SELECT pg_reload_conf()")
-        time.sleep(0.1)  # the reload is asynchronous
+        if changed:
+            conn.execute("SELECT pg_reload_conf()")
+            time.sleep(0.1)  # the reload is asynchronous
         return bool(conn.execute("SELECT bool_or(pending_restart) FROM pg_settings").fetchone()[0])
 
 

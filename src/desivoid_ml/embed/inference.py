@@ -16,7 +16,6 @@ from desivoid_ml.data.stream import FeatureStream
 from desivoid_ml.db.connection import Database
 from desivoid_ml.embed import store
 from desivoid_ml.embed.runs import Run, get_run
-from desivoid_ml.embed.similarity import create_functions
 from desivoid_ml.errors import DesivoidError
 from desivoid_ml.models.autoencoder import AutoencoderModule
 from desivoid_ml.progress import NullReporter, Reporter
@@ -29,6 +28,7 @@ class EmbedSummary:
     dim: int
     write_s: float
     index_s: float
+    hnsw_s: float = 0.0
 
 
 def load_model(run: Run) -> AutoencoderModule:
@@ -90,12 +90,20 @@ def embed(
     total = _count(db)
     with reporter.task(f"embedding with {run.run_id}", total) as step:
         timings = store.write_run(
-            db, run.run_id, run.code_dim, _codes(model, datamodule), on_rows=step.advance
+            db,
+            run.run_id,
+            run.code_dim,
+            _codes(model, datamodule),
+            on_rows=step.advance,
+            reporter=reporter,
         )
-    with db.connect() as conn:
-        create_functions(conn, db)
     return EmbedSummary(
-        run.run_id, int(timings["rows"]), run.code_dim, timings["write_s"], timings["index_s"]
+        run.run_id,
+        int(timings["rows"]),
+        run.code_dim,
+        timings["write_s"],
+        timings["index_s"],
+        timings["hnsw_s"],
     )
 
 

@@ -1,5 +1,5 @@
-"""Similar galaxies in SQL: `ml.similar_galaxies(targetid, k, run)` and
-`ml.similar_to_vector(vector, k, run)`, plus the same from Python for the CLI.
+"""Similar galaxies from Python for the CLI, over the SQL functions `ml.similar_galaxies(targetid,
+k, run)` and `ml.similar_to_vector(vector, k, run)` (created by migration 0004).
 
 Both look up the run's partition, take the k nearest codes through its HNSW index (ordering by
 the indexed expression), and only then join the galaxy properties, so the index is always used.
@@ -7,6 +7,7 @@ the indexed expression), and only then join the galaxy properties, so the index 
 
 from __future__ import annotations
 
+import psycopg
 from psycopg import sql
 
 from desivoid_ml.db.connection import Database
@@ -14,101 +15,40 @@ from desivoid_ml.db.introspect import table_columns
 from desivoid_ml.errors import DesivoidError
 
 ENVIRONMENT = ("vf", "vide", "zobov", "revolver")
-PROPERTIES = ("z", "logmstar")  # NULL when features.galaxy lacks them
-EF_SEARCH = 100  # recall@10 ≈ 0.99 at p95 < 10 ms on 2 M vectors (see scripts/bench_vectors.py)
-
-FUNCTIONS = """
-CREATE OR REPLACE FUNCTION {ml}.embedding_partition(run text DEFAULT NULL, OUT part text,
-                                                     OUT dim integer)
-LANGUAGE plpgsql AS $fn$
-BEGIN
-    SELECT s.partition, s.dim INTO part, dim FROM {ml}.embedding_sets s
-    WHERE s.run_id = run
-       OR (run IS NULL AND s.created = (SELECT max(created) FROM {ml}.embedding_sets));
-    IF part IS NULL THEN
-        RAISE EXCEPTION 'no embeddings for run %', COALESCE(run, 'latest')
-            USING HINT = 'run `desivoid embed --run ...` first';
-    END IF;
-END
-$fn$;
-
-CREATE OR REPLACE FUNCTION {ml}.similar_to_vector(
-    query vector, k integer DEFAULT 10, run text DEFAULT NULL)
-RETURNS TABLE (targetid bigint, survey text, program text, distance double precision,
-               z double precision, logmstar double precision, {env_columns})
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    p record;
-BEGIN
-    p := {ml}.embedding_partition(run);
-    PERFORM set_config('hnsw.ef_search', '{ef_search}', true);
-    RETURN QUERY EXECUTE format(
-        'WITH nearest AS MATERIALIZED (
-             SELECT e.targetid, e.survey, e.program,
-                    (e.embedding::vector(%1$s) <-> $1::vector(%1$s))::float8 AS distance
-             FROM {ml_quoted}.%2$I e
-             ORDER BY e.embedding::vector(%1$s) <-> $1::vector(%1$s)
-             LIMIT $2)
-         SELECT n.targetid, n.survey, n.program, n.distance, {property_select}
-         FROM nearest n LEFT JOIN {features_quoted}.galaxy f USING (targetid, survey, program)
-         ORDER BY n.distance', p.dim, p.part)
-    USING query, k;
-END
-$fn$;
-
-CREATE OR REPLACE FUNCTION {ml}.similar_galaxies(
-    p_targetid bigint, k integer DEFAULT 10, run text DEFAULT NULL)
-RETURNS TABLE (targetid bigint, survey text, program text, distance double precision,
-               z double precision, logmstar double precision, {env_columns})
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    q vector;
-BEGIN
-    EXECUTE format('SELECT embedding FROM {ml_quoted}.%I WHERE targetid = $1 LIMIT 1',
-                   ({ml}.embedding_partition(run)).part)
-        INTO q USING p_targetid;
-    IF q IS NULL THEN
-        RETURN;  -- unknown galaxy: an empty result, not an error
-    END IF;
-    RETURN QUERY SELECT s.* FROM {ml}.similar_to_vector(q, k + 1, run) s
-                 WHERE s.targetid <> p_targetid LIMIT k;
-END
-$fn$;
-"""
+EF_SEARCH = 100  # default of desivoid.ef_search; see migration 0004 and scripts/bench_vectors.py
+NO_EMBEDDINGS = "no run has embeddings yet; run `desivoid embed` first"
 
 
-def create_functions(conn, db: Database) -> None:
-    """(Re)create the SQL functions for the feature columns that exist now."""
-    present = table_columns(conn, db.ns.features, "galaxy")
-    env_columns = ", ".join(f"{a}_in_void boolean" for a in ENVIRONMENT)
-    selected = [f"f.{p}::float8" if p in present else "NULL::float8" for p in PROPERTIES]
-    selected += [
-        f"f.{a}_in_void" if f"{a}_in_void" in present else "NULL::boolean" for a in ENVIRONMENT
-    ]
-    text = FUNCTIONS.replace("{env_columns}", env_columns)
-    text = text.replace("{property_select}", ", ".join(selected))
-    text = text.replace("{ef_search}", str(EF_SEARCH))
-    text = (
-        text.replace("{ml_quoted}", _quoted(db.ns.ml))
-        .replace("{features_quoted}", _quoted(db.ns.features))
-        .replace("{ml}", _quoted(db.ns.ml))
-    )
-    conn.execute(text)
+def require_embeddings(db: Database, run: str | None = None) -> None:
+    """One clear line when no run (or not this run) has embeddings yet."""
+    with db.connect() as conn:
+        try:
+            conn.execute(
+                sql.SQL("SELECT {}(%s)").format(sql.Identifier(db.ns.ml, "embedding_partition")),
+                (run,),
+            )
+        except psycopg.errors.RaiseException as exc:
+            raise DesivoidError(_no_embeddings(run)) from exc
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def _no_embeddings(run: str | None) -> str:
+    if run in (None, "latest"):
+        return NO_EMBEDDINGS
+    return f"run {run!r} has no embeddings; run `desivoid embed --run {run}` first"
 
 
 def similar(db: Database, targetid: int, k: int = 10, run: str | None = None) -> list[tuple]:
     """Rows of ml.similar_galaxies as tuples (the CLI prints them)."""
     with db.connect() as conn:
-        cursor = conn.execute(
-            sql.SQL("SELECT * FROM {}(%s, %s, %s)").format(
-                sql.Identifier(db.ns.ml, "similar_galaxies")
-            ),
-            (targetid, k, run),
-        )
+        try:
+            cursor = conn.execute(
+                sql.SQL("SELECT * FROM {}(%s, %s, %s)").format(
+                    sql.Identifier(db.ns.ml, "similar_galaxies")
+                ),
+                (targetid, k, run),
+            )
+        except psycopg.errors.RaiseException as exc:
+            raise DesivoidError(_no_embeddings(run)) from exc
         return [tuple(d.name for d in cursor.description), *cursor.fetchall()]
 
 
@@ -116,7 +56,10 @@ def example_void_galaxy(db: Database) -> int:
     """A galaxy inside a VoidFinder void (any galaxy if there is no such column or galaxy)."""
     table = sql.Identifier(db.ns.features, "galaxy")
     with db.connect() as conn:
-        has_void = "vf_in_void" in table_columns(conn, db.ns.features, "galaxy")
+        present = table_columns(conn, db.ns.features, "galaxy")
+        if not present:
+            raise DesivoidError("features.galaxy does not exist; run `desivoid features`")
+        has_void = "vf_in_void" in present
         where = sql.SQL("WHERE vf_in_void" if has_void else "")
         row = conn.execute(
             sql.SQL("SELECT targetid FROM {} {} ORDER BY key_hash LIMIT 1").format(table, where)

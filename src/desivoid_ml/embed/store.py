@@ -11,25 +11,35 @@ expression `embedding::vector(d)`, and queries order by that same expression.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Iterator
 
 import numpy as np
+import psycopg
 from psycopg import sql
 
 from desivoid_ml.db.connection import Database
 from desivoid_ml.db.copy_binary import HEADER, TRAILER, CopyColumn, RowEncoder
 from desivoid_ml.db.migrations import require_vector_installed
+from desivoid_ml.embed import hnsw_build
 from desivoid_ml.errors import DesivoidError
+from desivoid_ml.progress import NullReporter, Reporter
 
-HNSW_M = 16
-HNSW_EF_CONSTRUCTION = 64
-INDEX_BUILD_MEMORY = "1GB"
+log = logging.getLogger("desivoid_ml.embed")
+
+HNSW_M = hnsw_build.DEFAULT_M
+HNSW_EF_CONSTRUCTION = hnsw_build.DEFAULT_EF_CONSTRUCTION
 
 
 def partition_name(run_id: str) -> str:
     """A safe table name for a run's partition."""
     return f"embeddings_{hashlib.sha1(run_id.encode()).hexdigest()[:12]}"
+
+
+def staging_name(run_id: str) -> str:
+    """The table a run's codes are loaded and indexed in before the swap."""
+    return f"{partition_name(run_id)}_new"
 
 
 def columns(dim: int) -> list[CopyColumn]:
@@ -48,12 +58,56 @@ def write_run(
     dim: int,
     batches: Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
     on_rows=lambda n: None,
+    reporter: Reporter | None = None,
 ) -> dict[str, float]:
     """COPY (targetid, survey, program, vectors) batches into a fresh table, index it, then swap it
-    in as the run's partition in one transaction. Returns timings."""
+    in as the run's partition in one transaction. Returns timings. On any failure (a cancelled
+    build included) the staging table is dropped and the run's previous partition is untouched."""
+    try:
+        return _write_run(db, run_id, dim, batches, on_rows, reporter or NullReporter())
+    except BaseException as exc:
+        _drop_staging(db, run_id)
+        if isinstance(exc, psycopg.errors.QueryCanceled):
+            raise DesivoidError(
+                f"embedding run {run_id} was cancelled ({_first_line(exc)}); nothing was kept, "
+                "the run's previous embeddings are unchanged; run `desivoid embed` again"
+            ) from exc
+        if isinstance(exc, psycopg.Error):
+            raise DesivoidError(
+                f"embedding run {run_id} failed ({_first_line(exc)}); nothing was kept; "
+                "see the server log, then run `desivoid embed` again"
+            ) from exc
+        raise
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _drop_staging(db: Database, run_id: str) -> None:
+    """Remove a half-built staging table (a fresh connection: the failed one may be unusable)."""
+    try:
+        with db.connect(autocommit=True) as conn:
+            conn.execute("SET statement_timeout = 0")
+            conn.execute("SET lock_timeout = '30s'")
+            conn.execute(
+                sql.SQL("DROP TABLE IF EXISTS {}").format(
+                    sql.Identifier(db.ns.ml, staging_name(run_id))
+                )
+            )
+    except psycopg.Error as exc:  # the original error matters more; say what is left behind
+        log.warning(
+            "could not drop %s.%s (%s); the next `desivoid embed` drops it",
+            db.ns.ml,
+            staging_name(run_id),
+            _first_line(exc),
+        )
+
+
+def _write_run(db, run_id, dim, batches, on_rows, reporter: Reporter) -> dict[str, float]:
     ml = db.ns.ml
     final = partition_name(run_id)
-    staging = f"{final}_new"
+    staging = staging_name(run_id)
     encoder = RowEncoder(columns(dim))
     timings: dict[str, float] = {}
     with db.connect(autocommit=True) as conn:
@@ -83,35 +137,31 @@ def write_run(
                 on_rows(len(targetid))
             copy.write(TRAILER)
         timings["write_s"] = time.perf_counter() - started
-        timings["index_s"] = build_index(conn, ml, staging, dim)
+        timings.update(build_index(conn, db.dsn, ml, staging, dim, rows, reporter))
         _swap(conn, db, run_id, staging, final, dim, rows)
     timings["rows"] = rows
     return timings
 
 
-def build_index(conn, schema: str, table: str, dim: int) -> float:
-    """HNSW (cosine-free L2) index on the run's vectors, after the load; then ANALYZE."""
+def build_index(
+    conn, dsn: str, schema: str, table: str, dim: int, rows: int, reporter: Reporter | None = None
+) -> dict[str, float]:
+    """HNSW (L2) index on the run's vectors after the load, then the key and ANALYZE.
+    Returns index_s (all three) and hnsw_s (the HNSW build alone)."""
     started = time.perf_counter()
-    conn.execute(f"SET maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
-    conn.execute(
-        sql.SQL(
-            "CREATE INDEX {} ON {} USING hnsw ((embedding::vector({})) vector_l2_ops) "
-            "WITH (m = {}, ef_construction = {})"
-        ).format(
-            sql.Identifier(f"{table}_hnsw"),
-            sql.Identifier(schema, table),
-            sql.Literal(dim),
-            sql.Literal(HNSW_M),
-            sql.Literal(HNSW_EF_CONSTRUCTION),
-        )
+    hnsw_build.create_hnsw(
+        conn, dsn, sql.Identifier(schema, table), f"{table}_hnsw", dim, rows, reporter=reporter
     )
+    hnsw_s = time.perf_counter() - started
+    conn.execute("RESET maintenance_work_mem")
+    conn.execute("RESET max_parallel_maintenance_workers")
     conn.execute(
         sql.SQL("CREATE UNIQUE INDEX {} ON {} (targetid, survey, program)").format(
             sql.Identifier(f"{table}_key"), sql.Identifier(schema, table)
         )
     )
     conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(schema, table)))
-    return time.perf_counter() - started
+    return {"index_s": time.perf_counter() - started, "hnsw_s": hnsw_s}
 
 
 def _swap(conn, db: Database, run_id: str, staging: str, final: str, dim: int, rows: int) -> None:

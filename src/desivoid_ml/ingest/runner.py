@@ -82,18 +82,49 @@ def ingest(
     paths: list[Path],
     options: IngestOptions | None = None,
     reporter: Reporter | None = None,
+    jobs: int = 1,
 ) -> list[FileResult]:
-    """Load every file not loaded yet; every file is checked before anything is written."""
+    """Load every file not loaded yet; every file is checked before anything is written.
+    jobs > 1 loads that many files at once, each on its own connection and in its own
+    transaction (for servers with cores to spare); keys and ANALYZE still come once, at the end."""
     options = options or IngestOptions()
     reporter = reporter or NullReporter()
     plans = [plan_file(scan(path), options.fastspec_columns) for path in find_fits_files(paths)]
     # autocommit: each `conn.transaction()` below is then a real transaction, one per file
     with db.connect(autocommit=True) as conn:
         _take_lock(conn, db.ns)
-        results = [_ingest_file(conn, db.ns, plan, options, reporter) for plan in plans]
+        if jobs > 1:
+            results = _ingest_parallel(db, conn, plans, options, reporter, jobs)
+        else:
+            results = [_ingest_file(conn, db.ns, plan, options, reporter) for plan in plans]
         loaded = [p for p, r in zip(plans, results, strict=True) if r.status == "loaded"]
         _build_keys(conn, db.ns, [load for plan in loaded for load in plan.loads])
     return results
+
+
+def _ingest_parallel(
+    db: Database, conn, plans: list[FilePlan], options: IngestOptions, reporter, jobs: int
+) -> list[FileResult]:
+    """The first file of each target table alone (it creates the table), the rest `jobs` at a
+    time; results in the order of `plans`."""
+    results: dict[int, FileResult] = {}
+    created: set[str] = set()
+    rest = []
+    for i, plan in enumerate(plans):
+        tables = {load.table for load in plan.loads}
+        if tables <= created:
+            rest.append(i)
+        else:
+            results[i] = _ingest_file(conn, db.ns, plan, options, reporter)
+            created |= tables
+
+    def one(i: int) -> tuple[int, FileResult]:
+        with db.connect(autocommit=True) as own:
+            return i, _ingest_file(own, db.ns, plans[i], options, reporter)
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        results.update(pool.map(one, rest))
+    return [results[i] for i in range(len(plans))]
 
 
 def _take_lock(conn: psycopg.Connection, ns: Namespace) -> None:

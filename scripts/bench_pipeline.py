@@ -1,0 +1,237 @@
+"""The whole pipeline at a chosen size, stage by stage, on a data folder and server of its own.
+
+    python scripts/bench_pipeline.py --galaxies 100000      # or: make bench-pipeline N=100000
+
+synth -> ingest -> validate -> features -> one training epoch (ae16) -> embed (HNSW build
+included) -> 20 similarity queries. Each stage runs as the user would run it (`desivoid ...`,
+`python train.py ...`) with DESIVOID_DATA_DIR pointing at a fresh folder, so it starts its own
+embedded PostgreSQL. Printed per stage: seconds, rows/s, peak memory of the stage's process tree
+and of the server (PSS: shared buffers counted once), then one machine-readable last line.
+The folder is deleted at the end unless --keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import psutil
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+DR1_GALAXIES = 6_445_927
+SAMPLE_S = 0.5
+
+
+@dataclass
+class Stage:
+    name: str
+    seconds: float
+    peak_mb: float
+    server_mb: float
+    output: str
+
+
+def _memory(proc: psutil.Process) -> float:
+    """PSS where readable (shared memory counted once across processes), else RSS."""
+    try:
+        return float(proc.memory_full_info().pss)
+    except (psutil.AccessDenied, AttributeError):
+        return float(proc.memory_info().rss)
+
+
+def _tree_bytes(root: psutil.Process | None) -> float:
+    if root is None:
+        return 0.0
+    total = 0.0
+    try:
+        for proc in [root, *root.children(recursive=True)]:
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.ZombieProcess):
+                total += _memory(proc)
+    except psutil.NoSuchProcess:
+        return 0.0
+    return total
+
+
+def server_process(data_dir: Path) -> psutil.Process | None:
+    """The embedded postmaster of this data folder, if it runs."""
+    pidfile = data_dir / "pg" / "postmaster.pid"
+    try:
+        return psutil.Process(int(pidfile.read_text().split()[0]))
+    except (FileNotFoundError, ValueError, IndexError, psutil.NoSuchProcess):
+        return None
+
+
+class Sampler(threading.Thread):
+    """Peak memory of a child's process tree and of the server, sampled while the child runs."""
+
+    def __init__(self, child: psutil.Process, data_dir: Path) -> None:
+        super().__init__(daemon=True)
+        self.child, self.data_dir = child, data_dir
+        self.peak = self.server_peak = 0.0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(SAMPLE_S):
+            self.peak = max(self.peak, _tree_bytes(self.child))
+            self.server_peak = max(self.server_peak, _tree_bytes(server_process(self.data_dir)))
+
+
+def run_stage(name: str, argv: list[str], env: dict[str, str], data_dir: Path) -> Stage:
+    """Run one stage to completion; its output goes to <data_dir>/<name>.log and is returned."""
+    log_path = data_dir / f"{name}.log"
+    print(f"==> {name}: {' '.join(argv)}", flush=True)
+    started = time.perf_counter()
+    with log_path.open("w") as log:
+        child = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        sampler = Sampler(psutil.Process(child.pid), data_dir)
+        sampler.start()
+        code = child.wait()
+        sampler.stop.set()
+        sampler.join()
+    seconds = time.perf_counter() - started
+    output = log_path.read_text()
+    if code != 0 and name != "validate":  # a failed check is reported, not fatal
+        sys.exit(f"stage {name} failed (exit {code}); see {log_path}:\n{output[-2000:]}")
+    return Stage(name, seconds, sampler.peak / 2**20, sampler.server_peak / 2**20, output)
+
+
+def query_times(dsn: str, n: int, seed: int) -> np.ndarray:
+    """Milliseconds of `ml.similar_galaxies(t, 10)` for n galaxies drawn at random."""
+    rng = np.random.default_rng(seed)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        count = conn.execute("SELECT count(*) FROM features.galaxy").fetchone()[0]
+        offsets = rng.integers(0, count, n)
+        ids = [
+            conn.execute(
+                "SELECT targetid FROM features.galaxy OFFSET %s LIMIT 1", (int(o),)
+            ).fetchone()[0]
+            for o in offsets
+        ]
+        conn.execute("SELECT * FROM ml.similar_galaxies(%s, 10)", (ids[0],)).fetchall()  # warm
+        times = []
+        for targetid in ids:
+            started = time.perf_counter()
+            rows = conn.execute("SELECT * FROM ml.similar_galaxies(%s, 10)", (targetid,)).fetchall()
+            times.append((time.perf_counter() - started) * 1e3)
+            assert len(rows) == 10, f"targetid {targetid}: {len(rows)} neighbours"
+    return np.array(times)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--galaxies", "-n", type=int, default=DR1_GALAXIES)
+    parser.add_argument("--dir", type=Path, default=None, help="work folder (default data/bench-*)")
+    parser.add_argument("--queries", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", action="store_true", help="keep the folder and server")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    n = args.galaxies
+    work = (args.dir or ROOT / "data" / f"bench-pipeline-{n}").resolve()
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("DESIVOID_DSN", "DESIVOID_NAMESPACE")}
+    env.update(DESIVOID_DATA_DIR=str(work), PYTHONUNBUFFERED="1", DESIVOID_PROGRESS_INTERVAL="30")
+    bin_dir = Path(sys.executable).parent
+    desivoid = [str(bin_dir / "desivoid")]
+    print(
+        f"bench_pipeline: {n:,} galaxies in {work}; load average "
+        f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}",
+        flush=True,
+    )
+    total_started = time.perf_counter()
+    stages = [
+        run_stage(
+            "synth",
+            [
+                *desivoid,
+                "synth",
+                "--out",
+                str(work / "raw"),
+                "--galaxies",
+                str(n),
+                "--seed",
+                str(args.seed),
+            ],
+            env,
+            work,
+        ),
+        run_stage("ingest", [*desivoid, "ingest", str(work / "raw")], env, work),
+        run_stage("validate", [*desivoid, "validate"], env, work),
+        run_stage("features", [*desivoid, "features"], env, work),
+        run_stage(
+            "train",
+            [
+                sys.executable,
+                "train.py",
+                "experiment=ae16",
+                "trainer.max_epochs=1",
+                "test=false",
+                "trainer.enable_progress_bar=false",
+                "torch_threads=1",
+                f"paths.log_dir={work / 'logs'}",
+            ],
+            env,
+            work,
+        ),
+        run_stage("embed", [*desivoid, "embed", "--run", "latest"], env, work),
+    ]
+    dsn = subprocess.run(
+        [*desivoid, "db", "url"], env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    times = query_times(dsn, args.queries, args.seed)
+    total_s = time.perf_counter() - total_started
+    disk_gb = sum(f.stat().st_size for f in work.rglob("*") if f.is_file()) / 1e9
+    server_mb = max(s.server_mb for s in stages)
+    by_name = {s.name: s for s in stages}
+    hnsw = re.search(r"HNSW build ([\d.]+) s", by_name["embed"].output)
+    index_s = float(hnsw.group(1)) if hnsw else float("nan")
+    notices = [
+        line
+        for s in stages
+        for line in s.output.splitlines()
+        if "no longer fits" in line or line.startswith("HNSW build:")
+    ]
+
+    print(f"\n{'stage':<10}{'seconds':>9}{'rows/s':>11}{'peak MB':>9}{'server MB':>11}")
+    for s in stages:
+        print(
+            f"{s.name:<10}{s.seconds:>9.1f}{n / s.seconds:>11,.0f}{s.peak_mb:>9.0f}"
+            f"{s.server_mb:>11.0f}"
+        )
+    print(f"{'(HNSW)':<10}{index_s:>9.1f}{n / index_s:>11,.0f}   (inside embed)")
+    print(
+        f"queries: {len(times)} x similar_galaxies(k=10): p50 {np.median(times):.1f} ms, "
+        f"p95 {np.percentile(times, 95):.1f} ms; data folder {disk_gb:.1f} GB"
+    )
+    for line in notices:
+        print(f"index memory: {line.strip()}")
+    peak_rss = max(max(s.peak_mb for s in stages), server_mb)
+    print(
+        f"bench_pipeline n={n} ingest_s={by_name['ingest'].seconds:.1f} "
+        f"features_s={by_name['features'].seconds:.1f} epoch_s={by_name['train'].seconds:.1f} "
+        f"embed_s={by_name['embed'].seconds:.1f} index_s={index_s:.1f} total_s={total_s:.1f} "
+        f"peak_rss_mb={peak_rss:.0f} p95_query_ms={np.percentile(times, 95):.1f}"
+    )
+    if not args.keep:
+        subprocess.run([*desivoid, "db", "stop"], env=env, capture_output=True)
+        shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""Build one HNSW index: sized to the data, pgvector's NOTICEs logged, progress shown.
+
+The build runs on the caller's connection; a second connection polls
+`pg_stat_progress_create_index` for that backend so the user sees tuples done / total.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import psutil
+import psycopg
+from psycopg import sql
+
+from desivoid_ml.db.connection import DSN_ENV, connect
+from desivoid_ml.embed import index_sizing
+from desivoid_ml.progress import NullReporter, Reporter
+
+log = logging.getLogger("desivoid_ml.embed")
+
+MEMORY_ENV = "DESIVOID_INDEX_MEMORY"
+M_ENV = "DESIVOID_HNSW_M"
+EF_CONSTRUCTION_ENV = "DESIVOID_HNSW_EF_CONSTRUCTION"
+# Chosen by scripts/bench_vectors.py on 1 M 16-d codes (README, "Benchmarks").
+DEFAULT_M = 16
+DEFAULT_EF_CONSTRUCTION = 64
+POLL_S = 0.5
+
+
+@dataclass(frozen=True)
+class HnswParams:
+    """Graph degree and build-time candidate list."""
+
+    m: int = DEFAULT_M
+    ef_construction: int = DEFAULT_EF_CONSTRUCTION
+
+    @classmethod
+    def from_env(cls) -> HnswParams:
+        return cls(
+            int(os.environ.get(M_ENV, DEFAULT_M)),
+            int(os.environ.get(EF_CONSTRUCTION_ENV, DEFAULT_EF_CONSTRUCTION)),
+        )
+
+
+def memory_override() -> int | None:
+    """DESIVOID_INDEX_MEMORY in bytes, if set."""
+    text = os.environ.get(MEMORY_ENV)
+    if not text:
+        return None
+    try:
+        return index_sizing.parse_size(text)
+    except ValueError as exc:
+        from desivoid_ml.errors import DesivoidError
+
+        raise DesivoidError(f"{MEMORY_ENV}: {exc}") from exc
+
+
+def plan_for(conn: psycopg.Connection, rows: int, dim: int, m: int) -> index_sizing.BuildPlan:
+    """The build plan for this machine; a DESIVOID_DSN server's limits are read, not changed."""
+    current = index_sizing.parse_size(conn.execute("SHOW maintenance_work_mem").fetchone()[0])
+    available = psutil.virtual_memory().available
+    plan = index_sizing.plan_build(
+        rows, dim, m, available, os.cpu_count() or 1, memory_override(), current
+    )
+    if os.environ.get(DSN_ENV):
+        limit = min(
+            int(conn.execute("SHOW max_worker_processes").fetchone()[0]),
+            int(conn.execute("SHOW max_parallel_workers").fetchone()[0]),
+        )
+        log.info(
+            "server limits (read only): max_worker_processes/max_parallel_workers allow %d "
+            "workers; RAM checked is this machine's",
+            limit,
+        )
+        plan = index_sizing.BuildPlan(
+            plan.memory_bytes, min(plan.workers, limit), plan.needed_bytes, plan.fits,
+            plan.rows_in_memory,
+        )  # fmt: skip
+    if not plan.fits:
+        log.warning(plan.warning(rows, available, MEMORY_ENV))
+    return plan
+
+
+def _log_notice(diag: psycopg.errors.Diagnostic) -> None:
+    """Server NOTICEs through logging; the 'no longer fits' one (and WARNINGs) as a warning."""
+    message = diag.message_primary or ""
+    important = diag.severity_nonlocalized == "WARNING" or "maintenance_work_mem" in message
+    detail = f" ({diag.message_detail})" if diag.message_detail else ""
+    log.log(logging.WARNING if important else logging.INFO, "postgres: %s%s", message, detail)
+
+
+@contextmanager
+def notices_logged(conn: psycopg.Connection) -> Iterator[None]:
+    """Route this connection's NOTICEs to logging while the block runs."""
+    conn.add_notice_handler(_log_notice)
+    try:
+        yield
+    finally:
+        conn.remove_notice_handler(_log_notice)
+
+
+class _ProgressPoller(threading.Thread):
+    """Polls pg_stat_progress_create_index for one backend and advances a progress step."""
+
+    def __init__(self, dsn: str, pid: int, step) -> None:
+        super().__init__(daemon=True, name="hnsw-progress")
+        self.dsn, self.pid, self.step = dsn, pid, step
+        self.done = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        try:
+            with connect(self.dsn, autocommit=True) as conn:
+                while not self.stop.wait(POLL_S):
+                    row = conn.execute(
+                        "SELECT tuples_done FROM pg_stat_progress_create_index WHERE pid = %s",
+                        (self.pid,),
+                    ).fetchone()
+                    if row and row[0] and row[0] > self.done:
+                        self.step.advance(row[0] - self.done)
+                        self.done = row[0]
+        except psycopg.Error as exc:  # progress is a courtesy: never fail the build for it
+            log.info("index progress unavailable: %s", exc)
+
+
+def create_hnsw(
+    conn: psycopg.Connection,
+    dsn: str,
+    table: sql.Identifier,
+    index_name: str,
+    dim: int,
+    rows: int,
+    params: HnswParams | None = None,
+    reporter: Reporter | None = None,
+) -> index_sizing.BuildPlan:
+    """CREATE INDEX ... USING hnsw on embedding::vector(dim), sized and watched."""
+    params = params or HnswParams.from_env()
+    reporter = reporter or NullReporter()
+    plan = plan_for(conn, rows, dim, params.m)
+    conn.execute(
+        sql.SQL("SET maintenance_work_mem = {}").format(
+            sql.Literal(index_sizing.pg_size(plan.memory_bytes))
+        )
+    )
+    conn.execute(
+        sql.SQL("SET max_parallel_maintenance_workers = {}").format(sql.Literal(plan.workers))
+    )
+    statement = sql.SQL(
+        "CREATE INDEX {} ON {} USING hnsw ((embedding::vector({})) vector_l2_ops) "
+        "WITH (m = {}, ef_construction = {})"
+    ).format(
+        sql.Identifier(index_name),
+        table,
+        sql.Literal(dim),
+        sql.Literal(params.m),
+        sql.Literal(params.ef_construction),
+    )
+    label = (
+        f"HNSW index (m {params.m}, ef_construction {params.ef_construction}, "
+        f"{index_sizing.pg_size(plan.memory_bytes)}, {plan.workers} workers)"
+    )
+    with notices_logged(conn), reporter.task(label, rows) as step:
+        poller = _ProgressPoller(dsn, conn.info.backend_pid, step)
+        poller.start()
+        try:
+            conn.execute(statement)
+        finally:
+            poller.stop.set()
+            poller.join()
+        if poller.done < rows:
+            step.advance(rows - poller.done)
+    return plan
