@@ -1,4 +1,4 @@
-"""Similar galaxies in SQL: `ml.similar_galaxies(targetid, k, run)` and
+"""Similar galaxies in SQL: `ml.similar_galaxies(targetid, k, run, survey, program)` and
 `ml.similar_to_vector(vector, k, run)`, plus the same from Python for the CLI.
 
 Both look up the run's partition, take the k nearest codes through its HNSW index (ordering by
@@ -7,6 +7,7 @@ the indexed expression), and only then join the galaxy properties, so the index 
 
 from __future__ import annotations
 
+import psycopg
 from psycopg import sql
 
 from desivoid_ml.db.connection import Database
@@ -41,7 +42,10 @@ DECLARE
     p record;
 BEGIN
     p := {ml}.embedding_partition(run);
-    PERFORM set_config('hnsw.ef_search', '{ef_search}', true);
+    -- ef_search bounds what one HNSW scan returns: widen it for large k, and let pgvector's
+    -- iterative scan go on past it (k up to the finder's candidate limit)
+    PERFORM set_config('hnsw.ef_search', greatest({ef_search}, least(k, 1000))::text, true);
+    PERFORM set_config('hnsw.iterative_scan', 'strict_order', true);
     RETURN QUERY EXECUTE format(
         'WITH nearest AS MATERIALIZED (
              SELECT e.targetid, e.survey, e.program,
@@ -56,22 +60,35 @@ BEGIN
 END
 $fn$;
 
+DROP FUNCTION IF EXISTS {ml}.similar_galaxies(bigint, integer, text);
 CREATE OR REPLACE FUNCTION {ml}.similar_galaxies(
-    p_targetid bigint, k integer DEFAULT 10, run text DEFAULT NULL)
+    p_targetid bigint, k integer DEFAULT 10, run text DEFAULT NULL,
+    p_survey text DEFAULT NULL, p_program text DEFAULT NULL)
 RETURNS TABLE (targetid bigint, survey text, program text, distance double precision,
                z double precision, logmstar double precision, {env_columns})
 LANGUAGE plpgsql AS $fn$
 DECLARE
     q vector;
+    n integer;
+    keys text;
 BEGIN
-    EXECUTE format('SELECT embedding FROM {ml_quoted}.%I WHERE targetid = $1 LIMIT 1',
-                   ({ml}.embedding_partition(run)).part)
-        INTO q USING p_targetid;
-    IF q IS NULL THEN
+    -- a TARGETID alone is not a key: (targetid, survey, program) is
+    EXECUTE format('SELECT count(*), string_agg(survey || ''/'' || program, '', '' '
+                   'ORDER BY survey, program), min(embedding::text)::vector FROM {ml_quoted}.%I '
+                   'WHERE targetid = $1 AND ($2 IS NULL OR survey = $2) '
+                   'AND ($3 IS NULL OR program = $3)', ({ml}.embedding_partition(run)).part)
+        INTO n, keys, q USING p_targetid, p_survey, p_program;
+    IF n = 0 THEN
         RETURN;  -- unknown galaxy: an empty result, not an error
+    ELSIF n > 1 THEN
+        RAISE EXCEPTION 'targetid % has % rows (survey/program: %)', p_targetid, n, keys
+            USING HINT = 'pass survey and program', ERRCODE = '21000';
     END IF;
     RETURN QUERY SELECT s.* FROM {ml}.similar_to_vector(q, k + 1, run) s
-                 WHERE s.targetid <> p_targetid LIMIT k;
+                 WHERE NOT (s.targetid = p_targetid AND s.survey IS NOT DISTINCT FROM
+                            COALESCE(p_survey, s.survey) AND s.program IS NOT DISTINCT FROM
+                            COALESCE(p_program, s.program))
+                 LIMIT k;
 END
 $fn$;
 """
@@ -100,15 +117,27 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def similar(db: Database, targetid: int, k: int = 10, run: str | None = None) -> list[tuple]:
+def similar(
+    db: Database,
+    targetid: int,
+    k: int = 10,
+    run: str | None = None,
+    survey: str | None = None,
+    program: str | None = None,
+) -> list[tuple]:
     """Rows of ml.similar_galaxies as tuples (the CLI prints them)."""
     with db.connect() as conn:
-        cursor = conn.execute(
-            sql.SQL("SELECT * FROM {}(%s, %s, %s)").format(
-                sql.Identifier(db.ns.ml, "similar_galaxies")
-            ),
-            (targetid, k, run),
-        )
+        try:
+            cursor = conn.execute(
+                sql.SQL("SELECT * FROM {}(%s, %s, %s, %s, %s)").format(
+                    sql.Identifier(db.ns.ml, "similar_galaxies")
+                ),
+                (targetid, k, run, survey, program),
+            )
+        except psycopg.errors.CardinalityViolation as exc:
+            raise DesivoidError(
+                f"{exc.diag.message_primary}; choose one with --survey and --program"
+            ) from exc
         return [tuple(d.name for d in cursor.description), *cursor.fetchall()]
 
 

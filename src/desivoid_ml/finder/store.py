@@ -1,0 +1,133 @@
+"""What the finder reads from the database, through read-only connections only."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from desivoid_ml.db.connection import CONNECT_TIMEOUT_S, Database
+from desivoid_ml.db.introspect import table_columns
+
+READ_ONLY = "-c default_transaction_read_only=on -c statement_timeout=20000"
+ALGORITHMS = ("vf", "vide", "zobov", "revolver")
+ALGORITHM_NAMES = {"vf": "VoidFinder", "vide": "VIDE", "zobov": "ZOBOV", "revolver": "REVOLVER"}
+KEY = ("targetid", "survey", "program")
+
+
+class NotFound(LookupError):
+    """An unknown galaxy, run or page: the app answers 404 with the message."""
+
+
+def read_only_pool(db: Database, size: int = 8) -> ConnectionPool:
+    """A pool whose every connection refuses writes (default_transaction_read_only=on)."""
+    return ConnectionPool(
+        db.dsn,
+        min_size=1,
+        max_size=size,
+        kwargs={"autocommit": True, "options": READ_ONLY, "connect_timeout": CONNECT_TIMEOUT_S},
+        open=True,
+        timeout=30,
+    )
+
+
+@dataclass
+class Store:
+    """The database seen by the app: a namespace and a read-only connection pool."""
+
+    db: Database
+    pool: ConnectionPool
+
+    @contextmanager
+    def conn(self) -> Iterator[psycopg.Connection]:
+        with self.pool.connection() as conn:
+            yield conn
+
+    def galaxy_columns(self) -> dict[str, str]:
+        with self.conn() as conn:
+            return table_columns(conn, self.db.ns.features, "galaxy")
+
+    def table_exists(self, schema: str, table: str) -> bool:
+        name = sql.Identifier(schema, table).as_string(None)
+        with self.conn() as conn:
+            return conn.execute("SELECT to_regclass(%s)", (name,)).fetchone()[0] is not None
+
+    def galaxies(
+        self, targetid: int, survey: str | None = None, program: str | None = None
+    ) -> list[dict]:
+        """Every features.galaxy row with this TARGETID (and survey/program when given)."""
+        query = sql.SQL(
+            "SELECT * FROM {} WHERE targetid = %s AND (%s::text IS NULL OR survey = %s) "
+            "AND (%s::text IS NULL OR program = %s) ORDER BY survey, program"
+        ).format(sql.Identifier(self.db.ns.features, "galaxy"))
+        with self.conn() as conn:
+            cursor = conn.execute(query, (targetid, survey, survey, program, program))
+            names = [d.name for d in cursor.description]
+            return [clean(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
+
+    def nearest_voids(self, galaxy: dict) -> dict[str, dict]:
+        """Per algorithm, the void whose centre is nearest to the galaxy (features.voids)."""
+        if galaxy.get("x") is None or not self.table_exists(self.db.ns.features, "voids"):
+            return {}
+        query = sql.SQL(
+            "SELECT DISTINCT ON (algorithm) algorithm, catalog, void, d, d / radius "
+            "FROM {}, LATERAL (SELECT sqrt((x - %s) ^ 2 + (y - %s) ^ 2 + (z - %s) ^ 2) AS d) s "
+            "ORDER BY algorithm, d"
+        ).format(sql.Identifier(self.db.ns.features, "voids"))
+        with self.conn() as conn:
+            rows = conn.execute(query, (galaxy["x"], galaxy["y"], galaxy["zc"])).fetchall()
+        return {
+            a.lower(): {"catalog": c, "void": v, "distance_mpch": d, "r_over_radius": r}
+            for a, c, v, d, r in rows
+        }
+
+    def embedded_runs(self) -> list[str]:
+        """Run ids with embeddings, newest first."""
+        with self.conn() as conn:
+            rows = conn.execute(
+                sql.SQL("SELECT run_id FROM {} ORDER BY created DESC").format(
+                    sql.Identifier(self.db.ns.ml, "embedding_sets")
+                )
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def runs(self) -> list[dict]:
+        """ml.runs joined with their embedding sets, newest first."""
+        query = sql.SQL(
+            "SELECT r.run_id, r.created, r.model_kind, r.code_dim, r.metrics, "
+            "s.rows AS embedded_rows, s.created AS embedded_at "
+            "FROM {} r LEFT JOIN {} s USING (run_id) ORDER BY r.created DESC"
+        ).format(
+            sql.Identifier(self.db.ns.ml, "runs"), sql.Identifier(self.db.ns.ml, "embedding_sets")
+        )
+        with self.conn() as conn:
+            cursor = conn.execute(query)
+            names = [d.name for d in cursor.description]
+            return [clean(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
+
+    def void_wall(self) -> tuple[list[str], list[tuple]] | None:
+        """ml.void_wall as (columns, rows), whatever its columns; None when it does not exist."""
+        if not self.table_exists(self.db.ns.ml, "void_wall"):
+            return None
+        with self.conn() as conn:
+            cursor = conn.execute(
+                sql.SQL("SELECT * FROM {}").format(sql.Identifier(self.db.ns.ml, "void_wall"))
+            )
+            names = [d.name for d in cursor.description]
+            return names, [tuple(clean_value(v) for v in row) for row in cursor.fetchall()]
+
+
+def clean_value(value):
+    """JSON-friendly: non-finite floats become None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def clean(row: dict) -> dict:
+    return {k: clean_value(v) for k, v in row.items()}
