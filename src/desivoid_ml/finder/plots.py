@@ -72,10 +72,15 @@ def embedding_map(store: Store, run: str, query: np.ndarray, neighbours: np.ndar
         ax.scatter(*sample[flags].T, s=3, c="tab:blue", label="void (VoidFinder)", rasterized=True)
         ax.scatter(*n.T, s=40, facecolors="none", edgecolors="tab:red", label="neighbours")
         ax.scatter(*q, s=220, marker="*", c="gold", edgecolors="k", label="query", zorder=5)
-        ax.set_xlabel("PC 1 of the embedding")
+        shown = np.vstack([np.percentile(sample, [0.5, 99.5], axis=0), q[None, :], n])
+        low, high = shown.min(axis=0), shown.max(axis=0)
+        pad = 0.05 * (high - low)
+        ax.set_xlim(low[0] - pad[0], high[0] + pad[0])
+        ax.set_ylim(low[1] - pad[1], high[1] + pad[1])
+        ax.set_xlabel("PC 1 of the embedding (central 99 % of the sample shown)")
         ax.set_ylabel("PC 2")
         ax.set_title(f"embedding map, run {run} ({len(codes):,} galaxies sampled)")
-        ax.legend(loc="best", fontsize=8, markerscale=1.5)
+        ax.legend(loc="best", fontsize=8, markerscale=0.8)
         return _png(fig)
 
 
@@ -113,8 +118,8 @@ def survey_slice(store: Store, galaxy: dict, half_thickness: float) -> bytes:
         for algorithm, vx, vy, radius in voids:
             colour = VOID_COLOURS.get(algorithm, "tab:gray")
             ax.add_patch(Circle((vx, vy), radius, fill=False, lw=0.8, ec=colour, alpha=0.7))
-        ax.scatter(*xy[~void].T, s=2, c="0.45", label="wall galaxies (VoidFinder)")
-        ax.scatter(*xy[void].T, s=2, c="tab:blue", label="void galaxies (VoidFinder)")
+        ax.scatter(*xy[~void].T, s=4, c="0.45", label="wall galaxies (VoidFinder)")
+        ax.scatter(*xy[void].T, s=4, c="tab:blue", label="void galaxies (VoidFinder)")
         ax.scatter([x0], [y0], s=260, marker="*", c="gold", edgecolors="k", zorder=5,
                    label="this galaxy")
         for algorithm, colour in VOID_COLOURS.items():
@@ -126,7 +131,7 @@ def survey_slice(store: Store, galaxy: dict, half_thickness: float) -> bytes:
         ax.set_xlabel("x [Mpc/h]")
         ax.set_ylabel("y [Mpc/h]")
         ax.set_title(f"slab |zc - {z0:.1f}| < {half_thickness:g} Mpc/h: {len(xy):,} galaxies")
-        ax.legend(loc="upper right", fontsize=7, markerscale=3)
+        ax.legend(loc="upper right", fontsize=7, markerscale=0.6, framealpha=0.85)
         return _png(fig)
 
 
