@@ -44,10 +44,10 @@ def get_json(url: str) -> dict:
 def one_galaxy(db, where: str = "vf_in_void") -> tuple[int, float, float]:
     with db.connect() as conn:
         return conn.execute(
-            sql.SQL("SELECT targetid, ra, dec FROM {} WHERE {} AND program = 'bright' "
-                    "ORDER BY key_hash OFFSET 5 LIMIT 1").format(
-                sql.Identifier(db.ns.features, "galaxy"), sql.SQL(where)
-            )
+            sql.SQL(
+                "SELECT targetid, ra, dec FROM {} WHERE {} AND program = 'bright' "
+                "ORDER BY key_hash OFFSET 5 LIMIT 1"
+            ).format(sql.Identifier(db.ns.features, "galaxy"), sql.SQL(where))
         ).fetchone()
 
 
@@ -170,8 +170,15 @@ def test_bad_input_is_a_4xx_with_a_message(finder, path) -> None:
 def test_pages_render(finder) -> None:
     db, url, _ = finder
     targetid, ra, dec = one_galaxy(db)
-    for path in ("/", f"/?ra={ra}&dec={dec}", f"/galaxy/{targetid}", f"/similar/{targetid}",
-                 f"/similar/{targetid}?env=void&zmin=0.01", "/runs", "/static/style.css"):
+    for path in (
+        "/",
+        f"/?ra={ra}&dec={dec}",
+        f"/galaxy/{targetid}",
+        f"/similar/{targetid}",
+        f"/similar/{targetid}?env=void&zmin=0.01",
+        "/runs",
+        "/static/style.css",
+    ):
         status, _, body = get(url + path)
         assert status == 200, (path, body[:300])
     for path in (f"/plot/slice/{targetid}.png", f"/plot/map/{targetid}.png?k=5"):
@@ -198,14 +205,16 @@ def test_runs_page_shows_void_wall_when_analysed(finder) -> None:
     assert "run <code>desivoid analyze</code> first" in get(f"{url}/runs")[2]
     table = sql.Identifier(db.ns.ml, "void_wall")
     with db.connect() as conn:
-        conn.execute(sql.SQL("CREATE TABLE {} (property text, delta double precision)").format(
-            table))
+        conn.execute(
+            sql.SQL("CREATE TABLE {} (property text, delta double precision)").format(table)
+        )
         conn.execute(sql.SQL("INSERT INTO {} VALUES ('logmstar', -0.31)").format(table))
     try:
         body = get(f"{url}/runs")[2]
         assert "logmstar" in body and "-0.31" in body
-        assert get_json(f"{url}/api/runs")["void_wall"] == [{"property": "logmstar",
-                                                              "delta": -0.31}]
+        assert get_json(f"{url}/api/runs")["void_wall"] == [
+            {"property": "logmstar", "delta": -0.31}
+        ]
     finally:
         with db.connect() as conn:
             conn.execute(sql.SQL("DROP TABLE {}").format(table))
@@ -245,16 +254,24 @@ def browser(tmp_path):
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--window-size=1280,1000",
-                f"--user-data-dir={tmp_path / 'profile'}"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,1000",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ):
         options.add_argument(arg)
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     options.add_experimental_option(
-        "prefs", {"download.default_directory": str(downloads),
-                  "download.prompt_for_download": False}
+        "prefs",
+        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
     )
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(60)
@@ -344,3 +361,62 @@ def test_a_person_finds_a_galaxy_and_downloads_its_neighbours(finder, browser, t
     driver.find_element(By.LINK_TEXT, "Runs").click()
     assert run in driver.find_element(By.ID, "runs").text
     _shot(driver, "runs", tmp_path)
+
+
+def _cli(db, *args: str):
+    from typer.testing import CliRunner
+
+    from desivoid_ml.cli import app
+
+    env = {"DESIVOID_NAMESPACE": db.ns.prefix, "COLUMNS": "40"}  # a narrow terminal
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+def test_cli_similar_by_position_equals_sql(finder) -> None:
+    db, _, _ = finder
+    targetid, ra, dec = one_galaxy(db)
+    result = _cli(db, "similar", "--ra", str(ra), "--dec", str(dec), "-k", "5", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    with db.connect() as conn:
+        expected = conn.execute(
+            sql.SQL("SELECT targetid, distance FROM {}(%s, %s, 5)").format(
+                sql.Identifier(db.ns.ml, "similar_to_position")
+            ),
+            (ra, dec),
+        ).fetchall()
+    assert [(int(r["targetid"]), float(r["distance"])) for r in rows] == expected
+    assert targetid not in [t for t, _ in expected]
+
+
+def test_cli_table_never_truncates_a_targetid(finder) -> None:
+    db, _, _ = finder
+    targetid, _, _ = one_galaxy(db)
+    result = _cli(db, "similar", str(targetid), "-k", "4")
+    assert result.exit_code == 0, result.output
+    with db.connect() as conn:
+        expected = conn.execute(
+            sql.SQL("SELECT targetid FROM {}(%s, 4)").format(
+                sql.Identifier(db.ns.ml, "similar_galaxies")
+            ),
+            (targetid,),
+        ).fetchall()
+    assert all(str(t) in result.stdout for (t,) in expected)
+    assert "…" not in result.stdout
+    runs = json.loads(_cli(db, "runs", "--format", "json").stdout)
+    assert runs[0]["run"].startswith("ae16-")
+
+
+def test_cli_ambiguous_targetid_names_the_choices(finder) -> None:
+    from desivoid_ml.errors import DesivoidError
+
+    db, _, duplicate = finder
+    result = _cli(db, "similar", str(duplicate))
+    assert isinstance(result.exception, DesivoidError)
+    message = str(result.exception)
+    assert "main/bright" in message and f"main/{DUPLICATE_PROGRAM}" in message
+    assert "--survey" in message
+    ok = _cli(db, "similar", str(duplicate), "--survey", "main", "--program", "dark", "-k", "3")
+    assert ok.exit_code == 0, ok.output
+    far = _cli(db, "similar", "--ra", "0.5", "--dec", "-89.99")
+    assert "try a larger --radius" in str(far.exception)

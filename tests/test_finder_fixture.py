@@ -1,4 +1,4 @@
-"""(Helpers, no tests.) A small synthetic database with features, a trained run and embeddings, and a live finder."""
+"""(Helpers, no tests.) A small synthetic database with a trained run, and a live finder."""
 
 from __future__ import annotations
 

@@ -70,5 +70,6 @@ def export(
                 os.replace(partial, out)
             finally:
                 partial.unlink(missing_ok=True)
-    return ExportSummary(out, rows, len(source.columns), time.perf_counter() - started,
-                         source.description)
+    return ExportSummary(
+        out, rows, len(source.columns), time.perf_counter() - started, source.description
+    )

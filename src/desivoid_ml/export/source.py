@@ -96,8 +96,9 @@ class Source:
         query = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(selects), self.table)
         schema = self.schema()
         for block in iter_copy_blocks(conn, query, fields, ROWS_PER_BLOCK):
-            yield pa.RecordBatch.from_arrays([_arrow(block, c) for c in self.columns],
-                                             schema=schema)
+            yield pa.RecordBatch.from_arrays(
+                [_arrow(block, c) for c in self.columns], schema=schema
+            )
 
 
 def _arrow(block: np.ndarray, column: Column) -> pa.Array:
@@ -139,8 +140,9 @@ def embeddings_source(
         sql.SQL(
             "SELECT run_id, partition, dim FROM {} WHERE run_id = %s "
             "OR (%s::text IS NULL AND created = (SELECT max(created) FROM {}))"
-        ).format(sql.Identifier(db.ns.ml, "embedding_sets"), sql.Identifier(db.ns.ml,
-                                                                              "embedding_sets")),
+        ).format(
+            sql.Identifier(db.ns.ml, "embedding_sets"), sql.Identifier(db.ns.ml, "embedding_sets")
+        ),
         (run, run),
     ).fetchone()
     if row is None:
@@ -158,8 +160,12 @@ def embeddings_source(
         )
     base = {"targetid": "bigint", "survey": "text", "program": "text"}
     columns = _columns(conn, table, base) + [Column("embedding", f"vector({dim})")]
-    return Source("embeddings", table, columns, f"embeddings of run {run_id}" +
-                  _filter_text(algorithm, in_void))
+    return Source(
+        "embeddings",
+        table,
+        columns,
+        f"embeddings of run {run_id}" + _filter_text(algorithm, in_void),
+    )
 
 
 def analysis_source(db: Database, conn: psycopg.Connection) -> Source:
@@ -182,13 +188,16 @@ def _environment_filter(
         return sql.SQL("")
     algorithm = algorithm or "vf"
     if algorithm not in ALGORITHMS:
-        raise DesivoidError(f"unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
+        raise DesivoidError(
+            f"unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}"
+        )
     column = f"{algorithm}_in_void"
     if column not in present:
         raise DesivoidError(f"features.galaxy has no {column}; re-run `desivoid features`")
     test = "IS TRUE" if in_void else "IS FALSE"
-    return sql.SQL("WHERE {}.{} {}").format(sql.Identifier(alias), sql.Identifier(column),
-                                            sql.SQL(test))
+    return sql.SQL("WHERE {}.{} {}").format(
+        sql.Identifier(alias), sql.Identifier(column), sql.SQL(test)
+    )
 
 
 def _filter_text(algorithm: str | None, in_void: bool | None) -> str:
@@ -197,7 +206,9 @@ def _filter_text(algorithm: str | None, in_void: bool | None) -> str:
     return f", only {'void' if in_void else 'wall'} galaxies of {algorithm or 'vf'}"
 
 
-def _columns(conn: psycopg.Connection, table: sql.Composable, types: dict[str, str]) -> list[Column]:
+def _columns(
+    conn: psycopg.Connection, table: sql.Composable, types: dict[str, str]
+) -> list[Column]:
     """Columns of supported types; text columns get the char(n) width of their longest value."""
     texts = [name for name, kind in types.items() if kind == "text"]
     widths = {}

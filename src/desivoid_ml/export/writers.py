@@ -101,8 +101,9 @@ class FitsOut:
         self.rows_expected = rows
         self.rows_written = 0
         self.layout = [_fits_layout(f) for f in schema]
-        self.dtype = np.dtype([(f.name, layout[1]) for f, layout in zip(schema, self.layout,
-                                                                         strict=True)])
+        self.dtype = np.dtype(
+            [(f.name, layout[1]) for f, layout in zip(schema, self.layout, strict=True)]
+        )
         self.file: BinaryIO = open(path, "wb")  # noqa: SIM115 (closed in close())
         primary = fits.PrimaryHDU()
         for key, value in meta.items():
@@ -114,8 +115,9 @@ class FitsOut:
         columns = []
         for field, (tform, _, tnull) in zip(self.schema, self.layout, strict=True):
             unit, _ = describe(field.name)
-            columns.append(fits.Column(name=field.name, format=tform, unit=unit or None,
-                                       null=tnull))
+            columns.append(
+                fits.Column(name=field.name, format=tform, unit=unit or None, null=tnull)
+            )
         header = fits.BinTableHDU.from_columns(columns, nrows=0).header
         header["NAXIS2"] = rows
         for i, field in enumerate(self.schema, start=1):
@@ -126,8 +128,9 @@ class FitsOut:
 
     def write(self, batch: pa.RecordBatch) -> None:
         rows = np.zeros(batch.num_rows, dtype=self.dtype)
-        for column, field, (tform, _, tnull) in zip(batch.columns, self.schema, self.layout,
-                                                   strict=True):
+        for column, field, (_, _, tnull) in zip(
+            batch.columns, self.schema, self.layout, strict=True
+        ):
             rows[field.name] = _fits_values(column, field.type, tnull)
         self.file.write(rows.tobytes())
         self.rows_written += batch.num_rows

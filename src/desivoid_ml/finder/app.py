@@ -110,7 +110,9 @@ def create_app(store: Store) -> Starlette:
     def map_png(request: Request) -> Response:
         q = request.query_params
         g = galaxy_of(request)
-        result = views.similar_result(store, g, params.k(q), params.name(q, "run"), params.filters(q))
+        result = views.similar_result(
+            store, g, params.k(q), params.name(q, "run"), params.filters(q)
+        )
         keys = [tuple(r[c] for c in KEY) for r in result["neighbours"]]
         codes = plots.codes_of(store, result["run"], [tuple(g[c] for c in KEY), *keys])
         png = plots.embedding_map(store, result["run"], codes[0], codes[1:])
@@ -138,17 +140,22 @@ def create_app(store: Store) -> Starlette:
         targetid = params.targetid(q.get("targetid"))
         survey, program = key_params(request)
         g = views.resolve(store, targetid, survey, program)
-        result = views.similar_result(store, g, params.k(q), params.name(q, "run"), params.filters(q))
+        result = views.similar_result(
+            store, g, params.k(q), params.name(q, "run"), params.filters(q)
+        )
         return JSONResponse(result)
 
     def api_runs(request: Request) -> Response:
         vw = store.void_wall()
         return JSONResponse(
             {
-                "runs": [r | {"created": str(r["created"]), "embedded_at": str(r["embedded_at"])}
-                         for r in store.runs()],
-                "void_wall": None if vw is None else [dict(zip(vw[0], row, strict=True))
-                                                      for row in vw[1]],
+                "runs": [
+                    r | {"created": str(r["created"]), "embedded_at": str(r["embedded_at"])}
+                    for r in store.runs()
+                ],
+                "void_wall": None
+                if vw is None
+                else [dict(zip(vw[0], row, strict=True)) for row in vw[1]],
             },
             headers={"Cache-Control": "no-store"},
         )
@@ -159,8 +166,9 @@ def create_app(store: Store) -> Starlette:
     def error(request: Request, status: int, message: str, **extra) -> Response:
         if is_api(request):
             return JSONResponse({"error": message, **extra}, status_code=status)
-        return page(request, "error.html", status=status, status_code=status, message=message,
-                    **extra)
+        return page(
+            request, "error.html", status=status, status_code=status, message=message, **extra
+        )
 
     async def on_bad(request: Request, exc: Exception) -> Response:
         return error(request, 400, str(exc))
@@ -227,8 +235,12 @@ def _csv_response(result: dict) -> Response:
     writer = csv.writer(buffer)
     writer.writerow(result["columns"])
     for row in result["neighbours"]:
-        writer.writerow(["" if row[c] is None else repr(row[c]) if isinstance(row[c], float)
-                         else row[c] for c in result["columns"]])
+        writer.writerow(
+            [
+                "" if row[c] is None else repr(row[c]) if isinstance(row[c], float) else row[c]
+                for c in result["columns"]
+            ]
+        )
     q = result["query"]
     name = f"similar_{q['targetid']}_{q['survey']}_{q['program']}_{result['run']}.csv"
     return Response(
@@ -236,5 +248,3 @@ def _csv_response(result: dict) -> Response:
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
-
-

@@ -22,7 +22,9 @@ def text(params, name: str, default: str | None = None) -> str | None:
     return value.strip() if value is not None and value.strip() else default
 
 
-def number(params, name: str, low: float, high: float, default: float | None = None) -> float | None:
+def number(
+    params, name: str, low: float, high: float, default: float | None = None
+) -> float | None:
     """A finite float within [low, high], or the default when absent."""
     value = text(params, name)
     if value is None:

@@ -14,8 +14,12 @@ from desivoid_ml.finder.store import Store
 
 MAP_SAMPLE = 4000
 SLICE_HALF_WIDTH_MPCH = 200.0
-VOID_COLOURS = {"VoidFinder": "tab:blue", "VIDE": "tab:green", "ZOBOV": "tab:purple",
-                "REVOLVER": "tab:orange"}
+VOID_COLOURS = {
+    "VoidFinder": "tab:blue",
+    "VIDE": "tab:green",
+    "ZOBOV": "tab:purple",
+    "REVOLVER": "tab:orange",
+}
 _render_lock = threading.Lock()  # the Agg backend is not re-entrant across threads
 _projections: dict[str, tuple] = {}
 
@@ -42,7 +46,8 @@ def _projection(store: Store, run: str) -> tuple[np.ndarray, np.ndarray, np.ndar
         has_vf = "vf_in_void" in store.galaxy_columns()
         rows = conn.execute(
             sql.SQL(
-                "SELECT e.embedding::real[], {} FROM {} e TABLESAMPLE BERNOULLI (%s) REPEATABLE (7) "
+                "SELECT e.embedding::real[], {} FROM {} e "
+                "TABLESAMPLE BERNOULLI (%s) REPEATABLE (7) "
                 "LEFT JOIN {} g USING (targetid, survey, program) LIMIT %s"
             ).format(
                 sql.SQL("g.vf_in_void" if has_vf else "NULL::boolean"),
@@ -120,8 +125,9 @@ def survey_slice(store: Store, galaxy: dict, half_thickness: float) -> bytes:
             ax.add_patch(Circle((vx, vy), radius, fill=False, lw=0.8, ec=colour, alpha=0.7))
         ax.scatter(*xy[~void].T, s=4, c="0.45", label="wall galaxies (VoidFinder)")
         ax.scatter(*xy[void].T, s=4, c="tab:blue", label="void galaxies (VoidFinder)")
-        ax.scatter([x0], [y0], s=260, marker="*", c="gold", edgecolors="k", zorder=5,
-                   label="this galaxy")
+        ax.scatter(
+            [x0], [y0], s=260, marker="*", c="gold", edgecolors="k", zorder=5, label="this galaxy"
+        )
         for algorithm, colour in VOID_COLOURS.items():
             if any(v[0] == algorithm for v in voids):
                 ax.plot([], [], c=colour, lw=1, label=f"{algorithm} voids (cut)")

@@ -26,7 +26,7 @@ def ensure_sky_index(db: Database) -> bool:
         if conn.execute("SELECT to_regclass(%s)", (_qualified(db, SKY_INDEX),)).fetchone()[0]:
             return False
         conn.execute(
-            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gist (point(ra, \"dec\"))").format(
+            sql.SQL('CREATE INDEX IF NOT EXISTS {} ON {} USING gist (point(ra, "dec"))').format(
                 sql.Identifier(SKY_INDEX), sql.Identifier(db.ns.features, "galaxy")
             )
         )
