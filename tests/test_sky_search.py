@@ -10,14 +10,33 @@ from desivoid_ml.errors import DesivoidError
 from desivoid_ml.finder.sky import SKY_INDEX, ensure_sky_index, galaxies_at
 
 EDGE_CASES = [  # (ra, dec) planted where naive boxes go wrong
-    (359.9998, 0.0), (0.0002, 0.0), (0.0, 0.0003), (359.99999, 45.0), (0.00001, 45.0),
-    (0.0, 89.9996), (90.0, 89.9997), (180.0, 89.9995), (270.0, 89.9998), (33.0, 90.0),
-    (10.0, -89.9996), (190.0, -89.9997), (120.0, -89.99999),
+    (359.9998, 0.0),
+    (0.0002, 0.0),
+    (0.0, 0.0003),
+    (359.99999, 45.0),
+    (0.00001, 45.0),
+    (0.0, 89.9996),
+    (90.0, 89.9997),
+    (180.0, 89.9995),
+    (270.0, 89.9998),
+    (33.0, 90.0),
+    (10.0, -89.9996),
+    (190.0, -89.9997),
+    (120.0, -89.99999),
 ]
 QUERIES = [
-    (0.0, 0.0, 2.0), (359.99995, 0.0, 2.0), (360.0, 0.0, 1.0), (-0.0001, 0.0, 3.0),
-    (0.0, 45.0, 1.0), (0.0, 90.0, 3.0), (200.0, 89.9999, 2.0), (45.0, -90.0, 4.0),
-    (300.0, -89.9998, 2.0), (12.3, 4.5, 3600.0), (359.5, -30.0, 7200.0), (180.0, 88.5, 7200.0),
+    (0.0, 0.0, 2.0),
+    (359.99995, 0.0, 2.0),
+    (360.0, 0.0, 1.0),
+    (-0.0001, 0.0, 3.0),
+    (0.0, 45.0, 1.0),
+    (0.0, 90.0, 3.0),
+    (200.0, 89.9999, 2.0),
+    (45.0, -90.0, 4.0),
+    (300.0, -89.9998, 2.0),
+    (12.3, 4.5, 3600.0),
+    (359.5, -30.0, 7200.0),
+    (180.0, 88.5, 7200.0),
 ]
 
 
@@ -87,16 +106,18 @@ def test_search_uses_the_index_not_a_sequential_scan(sky) -> None:
     with db.connect(autocommit=True) as conn:
         before = _scans(conn, db)
         for ra0, dec0, radius in QUERIES[:8]:
-            conn.execute(sql.SQL("SELECT * FROM {}(%s, %s, %s)").format(function),
-                         (ra0, dec0, radius)).fetchall()
+            conn.execute(
+                sql.SQL("SELECT * FROM {}(%s, %s, %s)").format(function), (ra0, dec0, radius)
+            ).fetchall()
         conn.execute("SELECT pg_stat_force_next_flush()")
         conn.execute("SELECT pg_stat_clear_snapshot()")
         after = _scans(conn, db)
         plan = "\n".join(
-            r[0] for r in conn.execute(
+            r[0]
+            for r in conn.execute(
                 sql.SQL(
                     'EXPLAIN SELECT targetid FROM {} g WHERE point(g.ra, g."dec") <@ '
-                    "box(point(1, 1), point(1.01, 1.01)) OR point(g.ra, g.\"dec\") <@ "
+                    'box(point(1, 1), point(1.01, 1.01)) OR point(g.ra, g."dec") <@ '
                     "box(point(359, 1), point(360, 1.01))"
                 ).format(sql.Identifier(db.ns.features, "galaxy"))
             )
@@ -116,8 +137,9 @@ def _scans(conn, db) -> tuple[int, int]:
     ).fetchone()
 
 
-@pytest.mark.parametrize("ra0,dec0,radius", [(0, 91, 2), (0, -90.1, 2), (float("nan"), 0, 2),
-                                             (0, 0, -1), (0, 0, 1e6)])
+@pytest.mark.parametrize(
+    "ra0,dec0,radius", [(0, 91, 2), (0, -90.1, 2), (float("nan"), 0, 2), (0, 0, -1), (0, 0, 1e6)]
+)
 def test_bad_positions_are_refused(sky, ra0, dec0, radius) -> None:
     db, _, _ = sky
     with db.connect() as conn, pytest.raises(DesivoidError):
@@ -129,8 +151,9 @@ def test_sql_function_refuses_bad_positions_too(sky) -> None:
 
     db, _, _ = sky
     with db.connect() as conn, pytest.raises(psycopg.errors.InvalidParameterValue):
-        conn.execute(sql.SQL("SELECT * FROM {}(0, 95)").format(
-            sql.Identifier(db.ns.features, "galaxy_at")))
+        conn.execute(
+            sql.SQL("SELECT * FROM {}(0, 95)").format(sql.Identifier(db.ns.features, "galaxy_at"))
+        )
 
 
 def test_no_features_table_is_a_clear_error(db) -> None:
