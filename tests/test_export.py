@@ -34,7 +34,8 @@ def tables(module_db):
                 "g AS key_hash, ((g * 0.07) %% 360)::float8 AS ra, "
                 '((g %% 170) - 85.0)::float8 AS "dec", '
                 "CASE WHEN g %% 7 = 0 THEN NULL ELSE (g %% 100) / 200.0 END::float8 AS z, "
-                "CASE WHEN g %% 11 = 0 THEN NULL ELSE (9 + (g %% 30) / 10.0)::real END AS logmstar, "
+                "CASE WHEN g %% 11 = 0 THEN NULL ELSE (9 + (g %% 30) / 10.0)::real END "
+                "AS logmstar, "
                 "CASE WHEN g %% 13 = 0 THEN NULL ELSE g %% 2 = 0 END AS vf_in_void, "
                 "CASE WHEN g %% 17 = 0 THEN NULL ELSE (g %% 50)::integer END AS vf_void_id, "
                 "(g %% 3)::smallint AS vf_vflag, "
