@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg
 from psycopg import sql
@@ -18,6 +19,7 @@ READ_ONLY = "-c default_transaction_read_only=on -c statement_timeout=20000"
 ALGORITHMS = ("vf", "vide", "zobov", "revolver")
 ALGORITHM_NAMES = {"vf": "VoidFinder", "vide": "VIDE", "zobov": "ZOBOV", "revolver": "REVOLVER"}
 KEY = ("targetid", "survey", "program")
+CATALOG_TTL_S = 5.0  # how long column lists and table existence are trusted
 
 
 class NotFound(LookupError):
@@ -42,6 +44,7 @@ class Store:
 
     db: Database
     pool: ConnectionPool
+    _cache: dict = field(default_factory=dict, repr=False)
 
     @contextmanager
     def conn(self) -> Iterator[psycopg.Connection]:
@@ -49,13 +52,27 @@ class Store:
             yield conn
 
     def galaxy_columns(self) -> dict[str, str]:
-        with self.conn() as conn:
-            return table_columns(conn, self.db.ns.features, "galaxy")
+        """features.galaxy's columns (cached a few seconds: `desivoid features` may rebuild it)."""
+        return self._cached(
+            ("columns",), lambda conn: table_columns(conn, self.db.ns.features, "galaxy")
+        )
 
     def table_exists(self, schema: str, table: str) -> bool:
         name = sql.Identifier(schema, table).as_string(None)
+        return self._cached(
+            ("exists", name),
+            lambda conn: conn.execute("SELECT to_regclass(%s)", (name,)).fetchone()[0] is not None,
+        )
+
+    def _cached(self, key: tuple, read):
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and now - hit[0] < CATALOG_TTL_S:
+            return hit[1]
         with self.conn() as conn:
-            return conn.execute("SELECT to_regclass(%s)", (name,)).fetchone()[0] is not None
+            value = read(conn)
+        self._cache[key] = (now, value)
+        return value
 
     def galaxies(
         self, targetid: int, survey: str | None = None, program: str | None = None
@@ -112,9 +129,10 @@ class Store:
 
     def void_wall(self) -> tuple[list[str], list[tuple]] | None:
         """ml.void_wall as (columns, rows), whatever its columns; None when it does not exist."""
-        if not self.table_exists(self.db.ns.ml, "void_wall"):
-            return None
+        name = sql.Identifier(self.db.ns.ml, "void_wall").as_string(None)
         with self.conn() as conn:
+            if conn.execute("SELECT to_regclass(%s)", (name,)).fetchone()[0] is None:
+                return None  # not cached: `desivoid analyze` may have just run
             cursor = conn.execute(
                 sql.SQL("SELECT * FROM {}").format(sql.Identifier(self.db.ns.ml, "void_wall"))
             )
