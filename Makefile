@@ -60,12 +60,15 @@ demo: setup
 	@echo "==> [6/8] embed";              $(DESIVOID) embed --run latest
 	@echo "==> [7/8] similar galaxies";   $(DESIVOID) similar -k 10
 	@echo "==> [8/8] report";             $(DESIVOID) report --run latest
+	@echo "==> Void Galaxy Finder: run  $(DESIVOID) serve  then open http://127.0.0.1:8050/ (Ctrl-C stops it)"
 
 bench: setup
 	$(PY) scripts/bench_ingest.py
 	$(PY) scripts/bench_features.py
 	$(PY) scripts/bench_stream.py
 	$(PY) scripts/bench_vectors.py
+	$(PY) scripts/bench_finder.py
+	$(PY) scripts/bench_export.py
 
 db-stop: setup
 	$(DESIVOID) db stop
