@@ -311,7 +311,7 @@ def test_a_person_finds_a_galaxy_and_downloads_its_neighbours(finder, browser, t
     driver.find_element(By.ID, "dec").send_keys(f"{dec:.6f}")
     radius = driver.find_element(By.ID, "radius")
     radius.clear()
-    radius.send_keys("600")
+    radius.send_keys("3600")
     driver.find_element(By.ID, "search-position").click()
     links = driver.find_elements(By.CSS_SELECTOR, "#search-results a.galaxy-link")
     assert links and links[0].text == str(targetid)  # the full TARGETID, never truncated
@@ -420,3 +420,16 @@ def test_cli_ambiguous_targetid_names_the_choices(finder) -> None:
     assert ok.exit_code == 0, ok.output
     far = _cli(db, "similar", "--ra", "0.5", "--dec", "-89.99")
     assert "try a larger --radius" in str(far.exception)
+
+
+def test_older_databases_get_the_current_similarity_functions(finder) -> None:
+    from desivoid_ml.finder.sky import ensure_search_functions
+
+    db, _, _ = finder
+    name = sql.Identifier(db.ns.ml, "similar_galaxies").as_string(None)
+    signature = f"{name}(bigint,integer,text,text,text)"
+    with db.connect() as conn:
+        conn.execute(f"DROP FUNCTION {signature}")
+    ensure_search_functions(db)
+    with db.connect() as conn:
+        assert conn.execute("SELECT to_regprocedure(%s)", (signature,)).fetchone()[0]

@@ -299,6 +299,9 @@ def similar(
         raise DesivoidError("give both --ra and --dec (degrees)")
     if ra is not None and targetid is not None:
         raise DesivoidError("give a TARGETID or --ra/--dec, not both")
+    from desivoid_ml.finder.sky import ensure_search_functions
+
+    ensure_search_functions(db)
     if ra is not None:
         targetid, survey, program = _galaxy_at(db, ra, dec, radius, note)
     elif targetid is None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from desivoid_ml.db.connection import Database
 from desivoid_ml.finder.app import create_app
-from desivoid_ml.finder.sky import ensure_sky_index
+from desivoid_ml.finder.sky import ensure_search_functions, ensure_sky_index
 from desivoid_ml.finder.store import Store, read_only_pool
 
 
 def open_store(db: Database, pool_size: int = 8) -> Store:
-    """Make sure the sky index exists, then open the read-only pool the app uses."""
+    """Make sure the sky index and current SQL functions exist (the only writes), then open
+    the read-only pool the app uses."""
     ensure_sky_index(db)
+    ensure_search_functions(db)
     return Store(db, read_only_pool(db, pool_size))
 
 

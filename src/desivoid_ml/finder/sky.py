@@ -34,6 +34,26 @@ def ensure_sky_index(db: Database) -> bool:
     return True
 
 
+def ensure_search_functions(db: Database) -> None:
+    """Databases embedded before survey/program existed get the current similarity functions."""
+    from desivoid_ml.embed.similarity import create_functions
+
+    signature = sql.Identifier(db.ns.ml, "similar_galaxies").as_string(None)
+    with db.connect() as conn:
+        current = conn.execute(
+            "SELECT to_regprocedure(%s)", (f"{signature}(bigint,integer,text,text,text)",)
+        ).fetchone()[0]
+        if (
+            current is None
+            and conn.execute(
+                sql.SQL("SELECT count(*) FROM {}").format(
+                    sql.Identifier(db.ns.ml, "embedding_sets")
+                )
+            ).fetchone()[0]
+        ):
+            create_functions(conn, db)
+
+
 def _qualified(db: Database, name: str) -> str:
     return sql.Identifier(db.ns.features, name).as_string(None)
 
