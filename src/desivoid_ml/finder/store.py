@@ -104,14 +104,11 @@ class Store:
         }
 
     def embedded_runs(self) -> list[str]:
-        """Run ids with embeddings, newest first."""
-        with self.conn() as conn:
-            rows = conn.execute(
-                sql.SQL("SELECT run_id FROM {} ORDER BY created DESC").format(
-                    sql.Identifier(self.db.ns.ml, "embedding_sets")
-                )
-            ).fetchall()
-        return [r[0] for r in rows]
+        """Run ids with embeddings, newest first (cached a few seconds)."""
+        query = sql.SQL("SELECT run_id FROM {} ORDER BY created DESC").format(
+            sql.Identifier(self.db.ns.ml, "embedding_sets")
+        )
+        return self._cached(("runs",), lambda conn: [r[0] for r in conn.execute(query).fetchall()])
 
     def runs(self) -> list[dict]:
         """ml.runs joined with their embedding sets, newest first."""
