@@ -312,6 +312,21 @@ def similar(
         note.print(f"no galaxy with targetid {targetid} has an embedding in run {run or 'latest'}")
         raise typer.Exit(1)
     title = f"galaxies most similar to {targetid} (run {run or 'latest'})"
+    if fmt == "table":  # compact: survey/program together, the algorithms whose void holds it
+        named = [dict(zip(header, row, strict=True)) for row in rows]
+        header = ("targetid", "survey/program", "distance", "z", "log M*", "in a void of")
+        rows = [
+            (
+                r["targetid"],
+                f"{r['survey']}/{r['program']}",
+                r["distance"],
+                r["z"],
+                r["logmstar"],
+                " ".join(a for a in ("vf", "vide", "zobov", "revolver") if r.get(f"{a}_in_void"))
+                or "-",
+            )
+            for r in named
+        ]
     print_rows(header, rows, fmt, title=title)
 
 
