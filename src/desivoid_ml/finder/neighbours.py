@@ -88,17 +88,15 @@ def _extra_columns(store: Store, rows: list[dict]) -> dict:
     found: dict = {"_present": present}
     if not rows or not present:
         return found
+    # `targetid = ANY` walks the primary key; the full key is matched here
     query = sql.SQL(
-        "SELECT g.targetid, g.survey, g.program, {} FROM {} g "
-        "JOIN unnest(%s::bigint[], %s::text[], %s::text[]) AS k(targetid, survey, program) "
-        "USING (targetid, survey, program)"
+        "SELECT g.targetid, g.survey, g.program, {} FROM {} g WHERE g.targetid = ANY(%s)"
     ).format(
         sql.SQL(", ").join(sql.SQL("g.{}").format(sql.Identifier(c)) for c in present),
         sql.Identifier(store.db.ns.features, "galaxy"),
     )
-    keys = [[r[c] for r in rows] for c in KEY]
     with store.conn() as conn:
-        for t, s, p, *values in conn.execute(query, keys).fetchall():
+        for t, s, p, *values in conn.execute(query, ([r["targetid"] for r in rows],)).fetchall():
             found[(t, s, p)] = clean(dict(zip(present, values, strict=True)))
     return found
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import numpy as np
 import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
@@ -88,19 +89,41 @@ class Store:
             return [clean(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
 
     def nearest_voids(self, galaxy: dict) -> dict[str, dict]:
-        """Per algorithm, the void whose centre is nearest to the galaxy (features.voids)."""
+        """Per algorithm, the void whose centre is nearest to the galaxy (features.voids, held
+        in memory as arrays and reloaded every CATALOG_TTL_S)."""
         if galaxy.get("x") is None or not self.table_exists(self.db.ns.features, "voids"):
             return {}
-        query = sql.SQL(
-            "SELECT DISTINCT ON (algorithm) algorithm, catalog, void, d, d / radius "
-            "FROM {}, LATERAL (SELECT sqrt((x - %s) ^ 2 + (y - %s) ^ 2 + (z - %s) ^ 2) AS d) s "
-            "ORDER BY algorithm, d"
-        ).format(sql.Identifier(self.db.ns.features, "voids"))
-        with self.conn() as conn:
-            rows = conn.execute(query, (galaxy["x"], galaxy["y"], galaxy["zc"])).fetchall()
+        voids = self._cached(("voids",), self._read_voids)
+        point = np.array([galaxy["x"], galaxy["y"], galaxy["zc"]], dtype=float)
+        nearest = {}
+        for algorithm, (catalogs, ids, centres, radii) in voids.items():
+            distances = np.sqrt(((centres - point) ** 2).sum(axis=1))
+            i = int(np.argmin(distances))
+            nearest[algorithm.lower()] = {
+                "catalog": str(catalogs[i]),
+                "void": int(ids[i]),
+                "distance_mpch": float(distances[i]),
+                "r_over_radius": float(distances[i] / radii[i]),
+            }
+        return nearest
+
+    def _read_voids(self, conn: psycopg.Connection) -> dict[str, tuple]:
+        rows = conn.execute(
+            sql.SQL("SELECT algorithm, catalog, void, x, y, z, radius FROM {}").format(
+                sql.Identifier(self.db.ns.features, "voids")
+            )
+        ).fetchall()
+        by_algorithm: dict[str, list] = {}
+        for row in rows:
+            by_algorithm.setdefault(row[0], []).append(row[1:])
         return {
-            a.lower(): {"catalog": c, "void": v, "distance_mpch": d, "r_over_radius": r}
-            for a, c, v, d, r in rows
+            a: (
+                np.array([r[0] for r in rs]),
+                np.array([r[1] for r in rs]),
+                np.array([r[2:5] for r in rs], dtype=float),
+                np.array([r[5] for r in rs], dtype=float),
+            )
+            for a, rs in by_algorithm.items()
         }
 
     def embedded_runs(self) -> list[str]:
