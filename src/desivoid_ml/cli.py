@@ -378,9 +378,7 @@ def serve(
     from desivoid_ml.db import open_database
     from desivoid_ml.finder.server import serve as run_server
 
-    db = open_database()
-    out.print(f"Void Galaxy Finder on http://{host}:{port}/ (read-only; Ctrl-C stops it)")
-    run_server(db, host, port)
+    run_server(open_database(), host, port, announce=out.print)
 
 
 @app.command()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from desivoid_ml.db.connection import Database
 from desivoid_ml.finder.app import create_app
 from desivoid_ml.finder.sky import ensure_search_functions, ensure_sky_index
@@ -16,11 +18,17 @@ def open_store(db: Database, pool_size: int = 8) -> Store:
     return Store(db, read_only_pool(db, pool_size))
 
 
-def serve(db: Database, host: str = "127.0.0.1", port: int = 8050) -> None:
+def serve(
+    db: Database,
+    host: str = "127.0.0.1",
+    port: int = 8050,
+    announce: Callable[[str], None] = print,
+) -> None:
     """Run the finder until interrupted."""
     import uvicorn
 
     store = open_store(db)
+    announce(f"Void Galaxy Finder on http://{host}:{port}/ (read-only; Ctrl-C stops it)")
     try:
         uvicorn.run(create_app(store), host=host, port=port, log_level="warning")
     finally:
