@@ -64,12 +64,15 @@ demo: setup
 	@echo "==> [7/9] void vs wall";       $(DESIVOID) analyze --run latest
 	@echo "==> [8/9] similar galaxies";   $(DESIVOID) similar -k 10
 	@echo "==> [9/9] report";             $(DESIVOID) report --run latest
+	@echo "==> Void Galaxy Finder: run  $(DESIVOID) serve  then open http://127.0.0.1:8050/ (Ctrl-C stops it)"
 
 bench: setup
 	$(PY) scripts/bench_ingest.py
 	$(PY) scripts/bench_features.py
 	$(PY) scripts/bench_stream.py
 	$(PY) scripts/bench_vectors.py
+	$(PY) scripts/bench_finder.py
+	$(PY) scripts/bench_export.py
 
 # The whole pipeline at N galaxies (default: the DR1 size) on a data folder of its own.
 N ?= 6445927

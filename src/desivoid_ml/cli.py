@@ -227,24 +227,35 @@ def environment(
 
 
 @app.command()
-def runs() -> None:
+def runs(
+    fmt: str = typer.Option("table", "--format", help="table, csv or json."),
+) -> None:
     """List training runs (newest first) and whether they have embeddings."""
     from desivoid_ml.db import open_database
     from desivoid_ml.embed.runs import list_runs
+    from desivoid_ml.export.printing import print_rows
 
-    table = Table(title="training runs")
-    for name in ("run", "created", "model", "code", "val/recon_mse_best", "val/pca_recon_mse"):
-        table.add_column(name)
-    for run in list_runs(open_database()):
-        table.add_row(
+    _check_format(fmt)
+    header = ("run", "created", "model", "code", "val/recon_mse_best", "val/pca_recon_mse")
+    rows = [
+        (
             run.run_id,
-            f"{run.created:%Y-%m-%d %H:%M}",
+            f"{run.created:%Y-%m-%d %H:%M}" if fmt == "table" else run.created.isoformat(),
             run.model_kind,
-            str(run.code_dim),
-            _fmt(run.metrics.get("val/recon_mse_best")),
-            _fmt(run.metrics.get("val/pca_recon_mse")),
+            run.code_dim,
+            run.metrics.get("val/recon_mse_best"),
+            run.metrics.get("val/pca_recon_mse"),
         )
-    out.print(table)
+        for run in list_runs(open_database())
+    ]
+    print_rows(header, rows, fmt, title="training runs")
+
+
+def _check_format(fmt: str) -> None:
+    from desivoid_ml.export.printing import OUTPUT_FORMATS
+
+    if fmt not in OUTPUT_FORMATS:
+        raise DesivoidError(f"unknown --format {fmt!r}; choose one of {', '.join(OUTPUT_FORMATS)}")
 
 
 def _fmt(value: float | None) -> str:
@@ -274,44 +285,77 @@ def embed(
 @app.command()
 def similar(
     targetid: int | None = typer.Argument(
-        None, help="DESI TARGETID; default: an example void galaxy."
+        None, help="DESI TARGETID; default: an example void galaxy (or use --ra/--dec)."
     ),
     k: int = typer.Option(10, "-k", help="Number of neighbours."),
     run: str | None = typer.Option(None, help="Run id; default: the newest embedded run."),
+    ra: float | None = typer.Option(None, "--ra", help="Right ascension [deg] (with --dec)."),
+    dec: float | None = typer.Option(None, "--dec", help="Declination [deg] (with --ra)."),
+    radius: float = typer.Option(2.0, "--radius", help="Search radius around --ra/--dec [arcsec]."),
+    survey: str | None = typer.Option(None, help="Survey, when a TARGETID has several rows."),
+    program: str | None = typer.Option(None, help="Program, when a TARGETID has several rows."),
+    fmt: str = typer.Option("table", "--format", help="table, csv or json."),
 ) -> None:
     """The k galaxies whose embeddings are nearest to this one's (ml.similar_galaxies)."""
     from desivoid_ml.db import open_database
     from desivoid_ml.embed.similarity import example_void_galaxy, require_embeddings
     from desivoid_ml.embed.similarity import similar as query
+    from desivoid_ml.export.printing import print_rows
 
+    _check_format(fmt)
+    note = Console(stderr=True)
     db = open_database()
+    if (ra is None) != (dec is None):
+        raise DesivoidError("give both --ra and --dec (degrees)")
+    if ra is not None and targetid is not None:
+        raise DesivoidError("give a TARGETID or --ra/--dec, not both")
     require_embeddings(db, run)
-    if targetid is None:
+    if ra is not None:
+        targetid, survey, program = _galaxy_at(db, ra, dec, radius, note)
+    elif targetid is None:
         targetid = example_void_galaxy(db)
-        out.print(f"example: targetid {targetid}, a galaxy inside a VoidFinder void")
-    header, *rows = query(db, targetid, k, run)
+        note.print(f"example: targetid {targetid}, a galaxy inside a VoidFinder void")
+    header, *rows = query(db, targetid, k, run, survey, program)
     if not rows:
-        Console(stderr=True).print(
-            f"no galaxy with targetid {targetid} has an embedding in run {run or 'latest'}"
-        )
+        note.print(f"no galaxy with targetid {targetid} has an embedding in run {run or 'latest'}")
         raise typer.Exit(1)
-    table = Table(title=f"galaxies most similar to {targetid} (run {run or 'latest'})")
-    for name in ("targetid", "survey/program", "distance", "z", "log M*", "in a void of"):
-        table.add_column(
-            name, justify="left" if name in ("survey/program", "in a void of") else "right"
+    title = f"galaxies most similar to {targetid} (run {run or 'latest'})"
+    if fmt == "table":  # compact: survey/program together, the algorithms whose void holds it
+        named = [dict(zip(header, row, strict=True)) for row in rows]
+        header = ("targetid", "survey/program", "distance", "z", "log M*", "in a void of")
+        rows = [
+            (
+                r["targetid"],
+                f"{r['survey']}/{r['program']}",
+                r["distance"],
+                r["z"],
+                r["logmstar"],
+                " ".join(a for a in ("vf", "vide", "zobov", "revolver") if r.get(f"{a}_in_void"))
+                or "-",
+            )
+            for r in named
+        ]
+    print_rows(header, rows, fmt, title=title)
+
+
+def _galaxy_at(db, ra: float, dec: float, radius: float, note: Console) -> tuple[int, str, str]:
+    """The galaxy nearest to (ra, dec) within radius arcsec, or a clear error."""
+    from desivoid_ml.finder.sky import check_position, ensure_sky_index, galaxies_at
+
+    check_position(ra, dec, radius)
+    ensure_sky_index(db)
+    with db.connect() as conn:
+        hits = galaxies_at(conn, db, ra, dec, radius, limit=1)
+    if not hits:
+        raise DesivoidError(
+            f"no galaxy within {radius:g} arcsec of RA {ra:g}, Dec {dec:g}; try a larger --radius"
         )
-    for row in rows:
-        named = dict(zip(header, row, strict=True))
-        voids = [a for a in ("vf", "vide", "zobov", "revolver") if named.get(f"{a}_in_void")]
-        table.add_row(
-            str(named["targetid"]),
-            f"{named['survey']}/{named['program']}",
-            _cell(named["distance"]),
-            _cell(named["z"]),
-            _cell(named["logmstar"]),
-            " ".join(voids) or "-",
-        )
-    out.print(table)
+    hit = hits[0]
+    note.print(
+        f"nearest galaxy: targetid {hit['targetid']} {hit['survey']}/{hit['program']}, "
+        f"{hit['separation_arcsec']:.3f} arcsec away"
+    )
+    return hit["targetid"], hit["survey"], hit["program"]
 
 
 def _cell(value) -> str:
@@ -398,6 +442,46 @@ def void_wall_table(rows: list[dict], title: str) -> Table:
             f"{r['matched_shift']:+.3f} [{r['matched_lo']:+.3f}, {r['matched_hi']:+.3f}]",
         )
     return table
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8050, help="Port to listen on."),
+) -> None:
+    """The Void Galaxy Finder: a local, read-only web page over the database."""
+    from desivoid_ml.db import open_database
+    from desivoid_ml.finder.server import serve as run_server
+
+    run_server(open_database(), host, port, announce=out.print)
+
+
+@app.command()
+def export(
+    kind: str = typer.Argument(..., help="features, embeddings or analysis."),
+    out_path: Path = typer.Option(..., "--out", help="Output file."),
+    fmt: str = typer.Option("parquet", "--format", help="parquet, fits or csv."),
+    run: str | None = typer.Option(None, help="Run id for embeddings; default: the newest."),
+    algorithm: str | None = typer.Option(
+        None, help="vf, vide, zobov or revolver (with --in-void/--wall)."
+    ),
+    in_void: bool | None = typer.Option(
+        None, "--in-void/--wall", help="Only void (or wall) galaxies of --algorithm (default vf)."
+    ),
+) -> None:
+    """Write features, embeddings or void-vs-wall results to Parquet, FITS or CSV (streamed)."""
+    from desivoid_ml.db import open_database
+    from desivoid_ml.export.run import export as run_export
+    from desivoid_ml.progress import RichReporter
+
+    with RichReporter() as reporter:
+        summary = run_export(
+            open_database(), kind, fmt, out_path, run, algorithm, in_void, reporter=reporter
+        )
+    out.print(
+        f"{summary.rows:,} rows x {summary.columns} columns of {summary.description} -> "
+        f"{summary.path} ({summary.seconds:.1f} s)"
+    )
 
 
 @app.command()

@@ -1,5 +1,5 @@
 """Similar galaxies from Python for the CLI, over the SQL functions `ml.similar_galaxies(targetid,
-k, run)` and `ml.similar_to_vector(vector, k, run)` (created by migration 0004).
+k, run, survey, program)` and `ml.similar_to_vector(vector, k, run)` (migrations 0004, 0006).
 
 Both look up the run's partition, take the k nearest codes through its HNSW index (ordering by
 the indexed expression), and only then join the galaxy properties, so the index is always used.
@@ -37,18 +37,29 @@ def _no_embeddings(run: str | None) -> str:
     return f"run {run!r} has no embeddings; run `desivoid embed --run {run}` first"
 
 
-def similar(db: Database, targetid: int, k: int = 10, run: str | None = None) -> list[tuple]:
+def similar(
+    db: Database,
+    targetid: int,
+    k: int = 10,
+    run: str | None = None,
+    survey: str | None = None,
+    program: str | None = None,
+) -> list[tuple]:
     """Rows of ml.similar_galaxies as tuples (the CLI prints them)."""
     with db.connect() as conn:
         try:
             cursor = conn.execute(
-                sql.SQL("SELECT * FROM {}(%s, %s, %s)").format(
+                sql.SQL("SELECT * FROM {}(%s, %s, %s, %s, %s)").format(
                     sql.Identifier(db.ns.ml, "similar_galaxies")
                 ),
-                (targetid, k, run),
+                (targetid, k, run, survey, program),
             )
         except psycopg.errors.RaiseException as exc:
             raise DesivoidError(_no_embeddings(run)) from exc
+        except psycopg.errors.CardinalityViolation as exc:
+            raise DesivoidError(
+                f"{exc.diag.message_primary}; choose one with --survey and --program"
+            ) from exc
         return [tuple(d.name for d in cursor.description), *cursor.fetchall()]
 
 

@@ -1,0 +1,305 @@
+#!/usr/bin/env python
+"""The Void Galaxy Finder under load, and sky-search latency, on a synthetic 1 M-galaxy database.
+
+Builds a features.galaxy-like table straight in SQL (positions on the sphere, comoving x/y/zc,
+properties, environment flags), 4,000 voids, and one run of 16-d embeddings with its HNSW index,
+in the `benchf_` namespace (dropped at the end unless --keep). Then:
+  1. `features.galaxy_at(ra, dec, 2")` latency on 1,000 random positions (half on galaxies);
+  2. the app (uvicorn, one process, read-only pool) in a child process, and 20 client threads
+     with keep-alive connections for 30 s: /api/galaxy, /api/search (RA/Dec, 10"), /api/similar
+     (k = 10) in equal parts. Clients share a process (and its GIL) with nothing else.
+
+    .venv/bin/python scripts/bench_finder.py                      # 1 M galaxies (HNSW: minutes)
+    .venv/bin/python scripts/bench_finder.py --galaxies 100000    # quick check
+The last line is machine-readable: `bench_finder ... rps= p50_ms= p95_ms= errors=`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+from psycopg import sql
+
+from desivoid_ml.db.connection import Database, drop_namespace, open_database
+from desivoid_ml.embed import store as embed_store
+from desivoid_ml.finder.sky import ensure_sky_index
+
+NAMESPACE = "benchf_"
+RUN_ID = "bench-finder"
+DIM = 16
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--galaxies", type=int, default=1_000_000)
+    p.add_argument("--clients", type=int, default=20)
+    p.add_argument("--seconds", type=float, default=30.0)
+    p.add_argument("--sky-queries", type=int, default=1000)
+    p.add_argument("--keep", action="store_true", help="keep (and reuse) the benchf_ namespace")
+    p.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # child mode: serve on this port
+    return p.parse_args()
+
+
+GALAXY_SQL = """
+CREATE TABLE {g} AS
+SELECT (39627000000000000 + i)::bigint AS targetid, 'main'::text AS survey,
+       CASE WHEN i %% 5 = 0 THEN 'dark' ELSE 'bright' END AS program,
+       hashtextextended(i::text, 0) AS key_hash, ra, "dec", z, logmstar, g_r,
+       -9.5 - 0.8 * g_r + 0.3 * (random() - 0.5) AS log_ssfr,
+       r * cosd("dec") * cosd(ra) AS x, r * cosd("dec") * sind(ra) AS y, r * sind("dec") AS zc,
+       v < 0.3 AS vf_in_void, CASE WHEN v < 0.3 THEN (i %% 4000)::bigint ELSE -1 END AS vf_void_id,
+       (v * 3)::float8 AS vf_r_over_rvoid,
+       CASE WHEN v < 0.3 THEN 1 ELSE 0 END::smallint AS vf_vflag,
+       v < 0.25 AS vide_in_void, v < 0.2 AS zobov_in_void, v < 0.35 AS revolver_in_void
+FROM (SELECT i, 360 * random() AS ra, degrees(asin(2 * random() - 1)) AS "dec",
+             0.01 + 0.2 * random() AS z, 8 + 3 * random() AS logmstar,
+             0.2 + 0.7 * random() AS g_r, random() AS v
+      FROM generate_series(1, %s) i) s, LATERAL (SELECT 2998 * z AS r) d
+"""
+
+
+def build(db: Database, n: int) -> None:
+    """features.galaxy, features.voids and one embedded run, like the pipeline leaves them."""
+    f, ml = db.ns.features, db.ns.ml
+    galaxy = sql.Identifier(f, "galaxy")
+    started = time.perf_counter()
+    with db.connect() as conn:
+        conn.execute("SELECT setseed(0.42)")
+        conn.execute(sql.SQL(GALAXY_SQL).format(g=galaxy), (n,))
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (targetid, survey, program)").format(galaxy)
+        )
+        conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (point(x, y))").format(galaxy))
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE {} AS SELECT 'VoidFinder_NGC'::text AS catalog, "
+                "(ARRAY['VoidFinder','VIDE','ZOBOV','REVOLVER'])[1 + i % 4] AS algorithm, "
+                "'NGC'::text AS cap, i::bigint AS void, 600 * (random() - 0.5) AS x, "
+                "600 * (random() - 0.5) AS y, 600 * (random() - 0.5) AS z, "
+                "10 + 15 * random() AS radius FROM generate_series(1, 4000) i"
+            ).format(sql.Identifier(f, "voids"))
+        )
+    print(f"features.galaxy: {n:,} rows in {time.perf_counter() - started:.1f} s", flush=True)
+    started = time.perf_counter()
+    part = "emb_bench"
+    with db.connect() as conn:
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {} (run_id, model_kind, code_dim, config, features, normalization) "
+                "VALUES (%s, 'ae', %s, '{{}}', '[]', '{{}}')"
+            ).format(sql.Identifier(ml, "runs")),
+            (RUN_ID, DIM),
+        )
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE {} AS SELECT %s::text AS run_id, targetid, survey, program, "
+                "ARRAY[logmstar - 9.5, 10 * z - 1, 3 * g_r - 1.5, log_ssfr + 10, "
+                "vf_in_void::int - 0.3, random(), random(), random(), random(), random(), "
+                "random(), random(), random(), random(), random(), random()]::real[]::vector "
+                "AS embedding FROM {}"
+            ).format(sql.Identifier(ml, part), galaxy),
+            (RUN_ID,),
+        )
+        for column in ("run_id", "targetid", "survey", "program", "embedding"):
+            conn.execute(
+                sql.SQL("ALTER TABLE {} ALTER COLUMN {} SET NOT NULL").format(
+                    sql.Identifier(ml, part), sql.Identifier(column)
+                )
+            )
+        conn.commit()
+        print(
+            f"embeddings written in {time.perf_counter() - started:.1f} s; HNSW index...",
+            flush=True,
+        )
+        index_s = embed_store.build_index(conn, ml, part, DIM)
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES IN ({})").format(
+                sql.Identifier(ml, "embeddings"), sql.Identifier(ml, part), sql.Literal(RUN_ID)
+            )
+        )
+        conn.execute(
+            sql.SQL("INSERT INTO {} (run_id, partition, dim, rows) VALUES (%s, %s, %s, %s)").format(
+                sql.Identifier(ml, "embedding_sets")
+            ),
+            (RUN_ID, part, DIM, n),
+        )
+    print(f"HNSW index {index_s:.1f} s", flush=True)
+
+
+def sky_latency(db: Database, queries: int) -> tuple[float, float]:
+    """p50, p95 of galaxy_at(ra, dec, 2") in ms; half the positions are on galaxies."""
+    function = sql.Identifier(db.ns.features, "galaxy_at")
+    rng = np.random.default_rng(1)
+    with db.connect(autocommit=True) as conn:
+        on = conn.execute(
+            sql.SQL('SELECT ra, "dec" FROM {} TABLESAMPLE SYSTEM (1) LIMIT %s').format(
+                sql.Identifier(db.ns.features, "galaxy")
+            ),
+            (queries // 2,),
+        ).fetchall()
+        off = [
+            (float(rng.uniform(0, 360)), float(np.degrees(np.arcsin(rng.uniform(-1, 1)))))
+            for _ in range(queries - len(on))
+        ]
+        statement = sql.SQL("SELECT * FROM {}(%s, %s, 2.0)").format(function)
+        for ra, dec in on[:20]:
+            conn.execute(statement, (ra, dec)).fetchall()  # warm the cache and the plan
+        times = []
+        for ra, dec in [*on, *off]:
+            t0 = time.perf_counter()
+            conn.execute(statement, (ra + 1e-5, dec)).fetchall()
+            times.append((time.perf_counter() - t0) * 1000)
+    return float(np.percentile(times, 50)), float(np.percentile(times, 95))
+
+
+def serve_child(port: int) -> None:
+    import uvicorn
+
+    from desivoid_ml.finder.app import create_app
+    from desivoid_ml.finder.server import open_store
+
+    store = open_store(open_database(prefix=NAMESPACE), pool_size=8)
+    uvicorn.run(create_app(store), host="127.0.0.1", port=port, log_level="error")
+
+
+def load(port: int, keys: list[tuple], clients: int, seconds: float) -> dict:
+    """`clients` threads with keep-alive connections for `seconds`; latency of each request."""
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def client(seed: int) -> None:
+        rnd = random.Random(seed)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine, bad = [], 0
+        while time.monotonic() < stop:
+            t, s, p, ra, dec = rnd.choice(keys)
+            kind = rnd.randrange(3)
+            if kind == 0:
+                path = f"/api/galaxy/{t}?survey={s}&program={p}"
+            elif kind == 1:
+                path = f"/api/search?ra={ra + 0.0001:.6f}&dec={dec:.6f}&radius=10"
+            else:
+                path = f"/api/similar?targetid={t}&survey={s}&program={p}&k=10"
+            t0 = time.perf_counter()
+            try:
+                conn.request("GET", path)
+                response = conn.getresponse()
+                body = response.read()
+                if response.status != 200 or not json.loads(body):
+                    bad += 1
+            except (OSError, http.client.HTTPException):
+                bad += 1
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            mine.append((time.perf_counter() - t0) * 1000)
+        with lock:
+            latencies.extend(mine)
+            errors[0] += bad
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    return {
+        "requests": len(latencies),
+        "rps": len(latencies) / elapsed,
+        "p50_ms": float(np.percentile(latencies, 50)),
+        "p95_ms": float(np.percentile(latencies, 95)),
+        "errors": errors[0],
+    }
+
+
+def wait_for(port: int, child: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            raise SystemExit("the finder child process exited")
+        try:
+            http.client.HTTPConnection("127.0.0.1", port, timeout=2).request("GET", "/")
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("the finder did not start")
+
+
+def main() -> None:
+    args = parse_args()
+    if args.serve:
+        serve_child(args.serve)
+        return
+    db = open_database(prefix=NAMESPACE)
+    try:
+        with db.connect() as conn:
+            have = conn.execute("SELECT to_regclass(%s)", (f"{db.ns.features}.galaxy",)).fetchone()[
+                0
+            ]
+            rows = (
+                conn.execute(
+                    sql.SQL("SELECT count(*) FROM {}").format(
+                        sql.Identifier(db.ns.features, "galaxy")
+                    )
+                ).fetchone()[0]
+                if have
+                else 0
+            )
+        if rows != args.galaxies:
+            drop_namespace(db)
+            db = open_database(prefix=NAMESPACE)
+            build(db, args.galaxies)
+        ensure_sky_index(db)
+        sky_p50, sky_p95 = sky_latency(db, args.sky_queries)
+        print(
+            f'galaxy_at(ra, dec, 2") on {args.galaxies:,} galaxies: p50 {sky_p50:.2f} ms, '
+            f"p95 {sky_p95:.2f} ms",
+            flush=True,
+        )
+        with db.connect() as conn:
+            keys = conn.execute(
+                sql.SQL(
+                    'SELECT targetid, survey, program, ra, "dec" FROM {} '
+                    "TABLESAMPLE SYSTEM (1) LIMIT 2000"
+                ).format(sql.Identifier(db.ns.features, "galaxy"))
+            ).fetchall()
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        child = subprocess.Popen(
+            [sys.executable, __file__, "--serve", str(port)], env=os.environ.copy()
+        )
+        try:
+            wait_for(port, child)
+            load(port, keys, 4, 3.0)  # warm-up: pool, plans, caches
+            result = load(port, keys, args.clients, args.seconds)
+        finally:
+            child.terminate()
+            child.wait(30)
+        print(
+            f"bench_finder galaxies={args.galaxies} clients={args.clients} "
+            f"seconds={args.seconds:g} cores={os.cpu_count()} requests={result['requests']} "
+            f"sky_p50_ms={sky_p50:.2f} sky_p95_ms={sky_p95:.2f} rps={result['rps']:.1f} "
+            f"p50_ms={result['p50_ms']:.1f} p95_ms={result['p95_ms']:.1f} "
+            f"errors={result['errors']}"
+        )
+    finally:
+        if not args.keep:
+            drop_namespace(db)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,424 @@
+"""The Void Galaxy Finder over HTTP: API answers equal SQL, bad input is a 4xx, read-only."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from test_finder_fixture import DUPLICATE_PROGRAM, build_finder_database, running_finder
+
+from desivoid_ml.finder.server import open_store
+
+
+@pytest.fixture(scope="module")
+def finder(module_db, tmp_path_factory):
+    duplicate = build_finder_database(module_db, tmp_path_factory.mktemp("finder"))
+    with running_finder(module_db) as url:
+        yield module_db, url, duplicate
+
+
+def get(url: str) -> tuple[int, str, str]:
+    """(status, content type, body) without raising on 4xx/5xx."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, response.headers["Content-Type"], response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers["Content-Type"], exc.read().decode()
+
+
+def get_json(url: str) -> dict:
+    status, _, body = get(url)
+    assert status == 200, body
+    return json.loads(body)
+
+
+def one_galaxy(db, where: str = "vf_in_void") -> tuple[int, float, float]:
+    with db.connect() as conn:
+        return conn.execute(
+            sql.SQL(
+                "SELECT targetid, ra, dec FROM {} WHERE {} AND program = 'bright' "
+                "ORDER BY key_hash OFFSET 5 LIMIT 1"
+            ).format(sql.Identifier(db.ns.features, "galaxy"), sql.SQL(where))
+        ).fetchone()
+
+
+def test_search_by_position_finds_the_galaxy_first(finder) -> None:
+    db, url, _ = finder
+    targetid, ra, dec = one_galaxy(db)
+    found = get_json(f"{url}/api/search?ra={ra + 0.0001}&dec={dec}&radius=30")
+    assert found["galaxies"][0]["targetid"] == targetid
+    assert 0 < found["galaxies"][0]["separation_arcsec"] < 30
+    seps = [g["separation_arcsec"] for g in found["galaxies"]]
+    assert seps == sorted(seps)
+
+
+def test_galaxy_api_gives_properties_and_environment(finder) -> None:
+    db, url, _ = finder
+    targetid, ra, _ = one_galaxy(db)
+    detail = get_json(f"{url}/api/galaxy/{targetid}")
+    assert detail["targetid"] == targetid and detail["properties"]["ra"] == ra
+    by_algorithm = {e["prefix"]: e for e in detail["environment"]}
+    assert set(by_algorithm) == {"vf", "vide", "zobov", "revolver"}
+    assert by_algorithm["vf"]["in_void"] is True and by_algorithm["vf"]["void_id"] is not None
+    assert by_algorithm["vf"]["nearest_void_distance_mpch"] >= 0
+    assert "legacysurvey.org/viewer?ra=" in detail["sky_viewer"]
+
+
+def test_similar_api_equals_sql(finder) -> None:
+    db, url, _ = finder
+    targetid, _, _ = one_galaxy(db)
+    got = get_json(f"{url}/api/similar?targetid={targetid}&k=7")
+    with db.connect() as conn:
+        expected = conn.execute(
+            sql.SQL("SELECT targetid, distance FROM {}(%s, 7)").format(
+                sql.Identifier(db.ns.ml, "similar_galaxies")
+            ),
+            (targetid,),
+        ).fetchall()
+    assert [(n["targetid"], n["distance"]) for n in got["neighbours"]] == expected
+    assert {"g_r", "vf_in_void", "z"} <= set(got["columns"])
+
+
+def test_similar_filters_keep_only_matching_galaxies(finder) -> None:
+    db, url, _ = finder
+    targetid, _, _ = one_galaxy(db)
+    walls = get_json(f"{url}/api/similar?targetid={targetid}&k=15&env=wall&algorithm=vide")
+    assert len(walls["neighbours"]) == 15
+    assert all(n["vide_in_void"] is False for n in walls["neighbours"])
+    zs = get_json(f"{url}/api/similar?targetid={targetid}&k=10&zmin=0.05&zmax=0.1")
+    assert zs["neighbours"] and all(0.05 <= n["z"] <= 0.1 for n in zs["neighbours"])
+
+
+def test_ambiguous_targetid_lists_the_choices(finder) -> None:
+    _, url, duplicate = finder
+    status, kind, body = get(f"{url}/api/galaxy/{duplicate}")
+    assert status == 409 and kind.startswith("application/json")
+    choices = {(c["survey"], c["program"]) for c in json.loads(body)["choices"]}
+    assert choices == {("main", "bright"), ("main", DUPLICATE_PROGRAM)}
+    status, _, page = get(f"{url}/galaxy/{duplicate}")
+    assert status == 409 and f"program={DUPLICATE_PROGRAM}" in page
+    ok = get_json(f"{url}/api/galaxy/{duplicate}?survey=main&program={DUPLICATE_PROGRAM}")
+    assert ok["program"] == DUPLICATE_PROGRAM
+    assert get_json(f"{url}/api/similar?targetid={duplicate}&survey=main&program=bright&k=3")
+
+
+BAD = [
+    "/api/search?ra=abc&dec=10",
+    "/api/search?ra=10&dec=91",
+    "/api/search?ra=10&dec=-90.5",
+    "/api/search?ra=nan&dec=0",
+    "/api/search?ra=inf&dec=0",
+    "/api/search?ra=10",
+    "/api/search?ra=10&dec=5&radius=-1",
+    "/api/search?ra=10&dec=5&radius=1e9",
+    "/api/search?targetid=12x",
+    "/api/search?targetid=-5",
+    "/api/search?targetid=99999999999999999999999",
+    "/api/galaxy/notanumber",
+    "/api/galaxy/1%27%3B%20DROP%20TABLE%20x%3B--",
+    "/api/galaxy/123456789",
+    "/api/similar",
+    "/api/similar?targetid={t}&k=0",
+    "/api/similar?targetid={t}&k=1001",
+    "/api/similar?targetid={t}&k=-3",
+    "/api/similar?targetid={t}&k=ten",
+    "/api/similar?targetid={t}&run=no-such-run",
+    "/api/similar?targetid={t}&run=x%27%20OR%201%3D1--",
+    "/api/similar?targetid={t}&survey=main%27--",
+    "/api/similar?targetid={t}&algorithm=pg_sleep",
+    "/api/similar?targetid={t}&env=maybe",
+    "/api/similar?targetid={t}&zmin=0.3&zmax=0.1",
+    "/api/similar?targetid={t}&zmin=%3B",
+    "/api/nothing-here",
+    "/?ra=abc&dec=1",
+    "/?ra=1&dec=100",
+    "/?targetid=1;DROP",
+    "/?targetid=123456789",
+    "/galaxy/abc",
+    "/galaxy/123456789",
+    "/similar/{t}?k=0",
+    "/similar/{t}?k=5000",
+    "/similar/{t}?run=nope",
+    "/similar/{t}?format=xlsx",
+    "/plot/slice/{t}.png?thickness=-1",
+    "/plot/map/{t}.png?k=0",
+    "/plot/slice/abc.png",
+]
+
+
+@pytest.mark.parametrize("path", BAD)
+def test_bad_input_is_a_4xx_with_a_message(finder, path) -> None:
+    db, url, _ = finder
+    targetid, _, _ = one_galaxy(db)
+    status, kind, body = get(url + path.format(t=targetid))
+    assert 400 <= status < 500, (status, body[:300])
+    assert "Traceback" not in body and "psycopg" not in body
+    message = json.loads(body)["error"] if kind.startswith("application/json") else body
+    assert len(message) > 5
+    assert get(f"{url}/api/galaxy/{targetid}")[0] == 200  # still serving
+
+
+def test_pages_render(finder) -> None:
+    db, url, _ = finder
+    targetid, ra, dec = one_galaxy(db)
+    for path in (
+        "/",
+        f"/?ra={ra}&dec={dec}",
+        f"/galaxy/{targetid}",
+        f"/similar/{targetid}",
+        f"/similar/{targetid}?env=void&zmin=0.01",
+        "/runs",
+        "/static/style.css",
+    ):
+        status, _, body = get(url + path)
+        assert status == 200, (path, body[:300])
+    for path in (f"/plot/slice/{targetid}.png", f"/plot/map/{targetid}.png?k=5"):
+        with urllib.request.urlopen(url + path, timeout=60) as response:
+            assert response.read(8) == b"\x89PNG\r\n\x1a\n"
+    status, _, body = get(f"{url}/?ra=1&dec=-89.9&radius=1")
+    assert status == 200 and "No galaxy lies within" in body
+
+
+def test_similar_csv_is_what_the_page_shows(finder) -> None:
+    db, url, _ = finder
+    targetid, _, _ = one_galaxy(db)
+    query = f"/similar/{targetid}?k=6&env=void&algorithm=vf"
+    _, _, page = get(url + query)
+    _, kind, text = get(url + query + "&format=csv")
+    assert kind.startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == 6 and all(r["vf_in_void"] == "True" for r in rows)
+    assert all(f">{r['targetid']}</a>" in page for r in rows)
+
+
+def test_runs_page_shows_void_wall_when_analysed(finder) -> None:
+    db, url, _ = finder
+    assert "run <code>desivoid analyze</code> first" in get(f"{url}/runs")[2]
+    table = sql.Identifier(db.ns.ml, "void_wall")
+    with db.connect() as conn:
+        conn.execute(
+            sql.SQL("CREATE TABLE {} (property text, delta double precision)").format(table)
+        )
+        conn.execute(sql.SQL("INSERT INTO {} VALUES ('logmstar', -0.31)").format(table))
+    try:
+        body = get(f"{url}/runs")[2]
+        assert "logmstar" in body and "-0.31" in body
+        assert get_json(f"{url}/api/runs")["void_wall"] == [
+            {"property": "logmstar", "delta": -0.31}
+        ]
+    finally:
+        with db.connect() as conn:
+            conn.execute(sql.SQL("DROP TABLE {}").format(table))
+
+
+def test_the_app_connection_cannot_write(finder) -> None:
+    db, _, _ = finder
+    store = open_store(db, pool_size=1)
+    galaxy = sql.Identifier(db.ns.features, "galaxy")
+    try:
+        with store.conn() as conn:
+            assert conn.execute("SHOW default_transaction_read_only").fetchone()[0] == "on"
+            for statement in (
+                sql.SQL("DELETE FROM {}").format(galaxy),
+                sql.SQL("CREATE TABLE {} (a int)").format(sql.Identifier(db.ns.ml, "x")),
+                sql.SQL("UPDATE {} SET z = 0").format(galaxy),
+            ):
+                with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+                    conn.execute(statement)
+    finally:
+        store.pool.close()
+    with db.connect() as conn:
+        assert conn.execute(sql.SQL("SELECT count(*) FROM {}").format(galaxy)).fetchone()[0] > 0
+
+
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """Headless Debian chromium through Selenium; missing chromium is a failure, not a skip."""
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        pytest.fail("chromium/chromedriver missing: apt-get install -y chromium chromium-driver")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,1000",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ):
+        options.add_argument(arg)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    options.add_experimental_option(
+        "prefs",
+        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
+    )
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver, downloads
+    finally:
+        driver.quit()
+
+
+def _shot(driver, name: str, tmp: Path) -> None:
+    """Full-page screenshot; into docs/screenshots when DESIVOID_UPDATE_SCREENSHOTS=1."""
+    folder = SCREENSHOTS if os.environ.get("DESIVOID_UPDATE_SCREENSHOTS") == "1" else tmp
+    for _ in range(200):  # the PNG plots are rendered by the server: wait for them
+        if driver.execute_script(
+            "return Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
+        ):
+            break
+        time.sleep(0.05)
+    width, height = driver.execute_script(
+        "return [document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
+    )
+    driver.set_window_size(max(width, 1280), min(max(height + 140, 600), 2400))
+    path = folder / f"{name}.png"
+    driver.save_screenshot(str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_person_finds_a_galaxy_and_downloads_its_neighbours(finder, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    db, url, _ = finder
+    driver, downloads = browser
+    targetid, ra, dec = one_galaxy(db)
+    driver.get(url + "/")
+    driver.find_element(By.ID, "ra").send_keys(f"{ra:.6f}")
+    driver.find_element(By.ID, "dec").send_keys(f"{dec:.6f}")
+    radius = driver.find_element(By.ID, "radius")
+    radius.clear()
+    radius.send_keys("3600")
+    driver.find_element(By.ID, "search-position").click()
+    links = driver.find_elements(By.CSS_SELECTOR, "#search-results a.galaxy-link")
+    assert links and links[0].text == str(targetid)  # the full TARGETID, never truncated
+    _shot(driver, "search", tmp_path)
+
+    links[0].click()
+    assert str(targetid) in driver.find_element(By.TAG_NAME, "h1").text
+    environment = driver.find_element(By.ID, "environment").text
+    assert "VoidFinder" in environment and "VIDE" in environment
+    assert driver.execute_script("return document.getElementById('slice').naturalWidth") > 0
+    _shot(driver, "galaxy", tmp_path)
+
+    driver.find_element(By.ID, "similar-link").click()
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#neighbours tr")) == 11  # header + 10
+    k = driver.find_element(By.ID, "k")
+    k.clear()
+    k.send_keys("8")
+    Select(driver.find_element(By.ID, "env")).select_by_value("wall")
+    Select(driver.find_element(By.ID, "algorithm")).select_by_value("vf")
+    driver.find_element(By.ID, "apply").click()
+    summary = driver.find_element(By.ID, "summary")
+    run, candidates = summary.get_attribute("data-run"), summary.get_attribute("data-candidates")
+    rows = driver.find_elements(By.CSS_SELECTOR, "#neighbours tr")[1:]
+    assert len(rows) == 8
+    assert driver.execute_script("return document.getElementById('map').naturalWidth") > 0
+    _shot(driver, "similar", tmp_path)
+
+    driver.find_element(By.ID, "csv").click()
+    for _ in range(200):
+        done = [p for p in downloads.glob("*.csv")]
+        if done:
+            break
+        time.sleep(0.05)
+    assert done, "the CSV download did not arrive"
+    shown = list(csv.DictReader(io.StringIO(done[0].read_text())))
+    with db.connect() as conn:
+        expected = conn.execute(
+            sql.SQL(
+                "SELECT targetid, distance FROM {}(%s, %s, %s, 'main', 'bright') "
+                "WHERE vf_in_void IS FALSE LIMIT 8"
+            ).format(sql.Identifier(db.ns.ml, "similar_galaxies")),
+            (targetid, int(candidates), run),
+        ).fetchall()
+    assert [(int(r["targetid"]), float(r["distance"])) for r in shown] == expected
+    assert [r.find_element(By.TAG_NAME, "a").text for r in rows] == [str(t) for t, _ in expected]
+
+    driver.find_element(By.LINK_TEXT, "Runs").click()
+    assert run in driver.find_element(By.ID, "runs").text
+    _shot(driver, "runs", tmp_path)
+
+
+def _cli(db, *args: str):
+    from typer.testing import CliRunner
+
+    from desivoid_ml.cli import app
+
+    env = {"DESIVOID_NAMESPACE": db.ns.prefix, "COLUMNS": "40"}  # a narrow terminal
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+def test_cli_similar_by_position_equals_sql(finder) -> None:
+    db, _, _ = finder
+    targetid, ra, dec = one_galaxy(db)
+    result = _cli(db, "similar", "--ra", str(ra), "--dec", str(dec), "-k", "5", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    with db.connect() as conn:
+        expected = conn.execute(
+            sql.SQL("SELECT targetid, distance FROM {}(%s, %s, 5)").format(
+                sql.Identifier(db.ns.ml, "similar_to_position")
+            ),
+            (ra, dec),
+        ).fetchall()
+    assert [(int(r["targetid"]), float(r["distance"])) for r in rows] == expected
+    assert targetid not in [t for t, _ in expected]
+
+
+def test_cli_table_never_truncates_a_targetid(finder) -> None:
+    db, _, _ = finder
+    targetid, _, _ = one_galaxy(db)
+    result = _cli(db, "similar", str(targetid), "-k", "4")
+    assert result.exit_code == 0, result.output
+    with db.connect() as conn:
+        expected = conn.execute(
+            sql.SQL("SELECT targetid FROM {}(%s, 4)").format(
+                sql.Identifier(db.ns.ml, "similar_galaxies")
+            ),
+            (targetid,),
+        ).fetchall()
+    assert all(str(t) in result.stdout for (t,) in expected)
+    assert "…" not in result.stdout
+    runs = json.loads(_cli(db, "runs", "--format", "json").stdout)
+    assert runs[0]["run"].startswith("ae16-")
+
+
+def test_cli_ambiguous_targetid_names_the_choices(finder) -> None:
+    from desivoid_ml.errors import DesivoidError
+
+    db, _, duplicate = finder
+    result = _cli(db, "similar", str(duplicate))
+    assert isinstance(result.exception, DesivoidError)
+    message = str(result.exception)
+    assert "main/bright" in message and f"main/{DUPLICATE_PROGRAM}" in message
+    assert "--survey" in message
+    ok = _cli(db, "similar", str(duplicate), "--survey", "main", "--program", "dark", "-k", "3")
+    assert ok.exit_code == 0, ok.output
+    far = _cli(db, "similar", "--ra", "0.5", "--dec", "-89.99")
+    assert "try a larger --radius" in str(far.exception)
+
+
