@@ -19,7 +19,7 @@ from desivoid_ml.features.void_catalogs import VoidFinderCatalog
 
 WALL, IN_VOID, EDGE, OUTSIDE = 0, 1, 2, 9
 EDGE_STEP_MPCH = 10.0  # VAST: a ±10 Mpc/h step along x, y or z that leaves the survey = edge
-HOLES_PER_QUERY = 4096  # bounds the memory of the sphere-galaxy pair lists
+HOLES_PER_QUERY = 1024  # bounds the memory of the sphere-galaxy pair lists (Python lists)
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,8 @@ BOUNDARY_POLICIES = ("toolkit", "wall")
 def hole_margin(
     xyz: np.ndarray, catalog: VoidFinderCatalog, tolerance: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per point: min over holes of (distance to centre - radius), +inf where no hole surface
-    is within `tolerance`; the smallest void id among holes with d < R (the toolkit's rule); and
+    """Per point: min over holes of (distance to centre - radius), +inf where no hole is within
+    its radius + `tolerance`; the smallest void id among holes with d < R (the toolkit's rule); and
     among holes with d < R - tolerance (clear of the surface). -1 for none."""
     tolerance = np.zeros(len(xyz)) if tolerance is None else tolerance
     none = np.iinfo(np.int64).max
