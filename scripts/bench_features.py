@@ -124,7 +124,7 @@ def build_child(properties: list[str]) -> dict[str, float]:
     cfg = load_config()
     cfg.properties = OmegaConf.create({k: cfg.properties[k] for k in properties})
     summary = build.build(open_database(PREFIX), cfg)
-    return getattr(summary, "phases", {}) | {"compute_s": summary.compute_s, "load_s": summary.load_s,
+    return summary.phases | {"compute_s": summary.compute_s, "load_s": summary.load_s,
                              "catalogs": len(summary.catalogs),
                              "vf_in_void": summary.in_void_fraction.get("vf", math.nan),
                              "peak_rss_mb": resource.getrusage(
