@@ -117,3 +117,29 @@ def test_bad_feature_settings_are_named(override: str) -> None:
 
     with pytest.raises(DesivoidError, match=override.split("=")[0]):
         load_config([override])
+
+
+def test_mask_cells_and_smoothing_follow_the_toolkit() -> None:
+    from desivoid_ml.features.sky_mask import cell_index, smooth
+
+    # int() truncates toward zero: Dec -0.5 and +0.5 share the cell of index 90
+    i, j = cell_index(np.array([10.5, 10.5, 359.99]), np.array([-0.5, 0.5, -1.5]), 1, (360, 180))
+    assert i.tolist() == [10, 10, 359] and j.tolist() == [90, 90, 89]
+    cells = np.zeros((360, 180), dtype=bool)
+    cells[[9, 11, 10], [50, 50, 49]] = True  # 3 of the 4 neighbours of (10, 50)
+    cells[[20, 21], [60, 60]] = True  # 1 neighbour of (20, 61)... and (21, 61): not enough
+    cells[1, 0] = cells[0, 1] = cells[1, 1] = True  # (0, 0) is a border cell: never filled
+    smoothed = smooth(cells)
+    assert smoothed[10, 50] and not smoothed[20, 61] and not smoothed[0, 0]
+    assert (smoothed & ~cells).sum() == 1  # one pass, decided on the unsmoothed mask
+
+
+def test_galactic_cap_matches_astropy() -> None:
+    from astropy.coordinates import SkyCoord
+
+    from desivoid_ml.features.environment import galactic_cap
+
+    rng = np.random.default_rng(5)
+    ra, dec = rng.uniform(0, 360, 20_000), np.degrees(np.arcsin(rng.uniform(-1, 1, 20_000)))
+    b = SkyCoord(ra=ra, dec=dec, unit="deg").galactic.b.deg
+    assert np.array_equal(galactic_cap(ra, dec), np.where(b >= 0, "NGC", "SGC"))

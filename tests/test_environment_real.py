@@ -190,7 +190,7 @@ def test_vf_in_input_applies_the_magnitude_limit(galaxies, voidfinder_run) -> No
     cut = dataclasses.replace(catalog, magnitude_limit=-20.0)
     mask = survey_mask(sample, cut)
     limited = classify_catalog(sample, cut, mask)
-    assert mask.source.startswith("rebuilt from 5,000 galaxies")  # the bright ones
+    assert mask.source.startswith("rebuilt from 10,000 galaxies")  # the footprint: all
     assert np.array_equal(limited["in_input"], plain["in_input"] & (absmag < -20.0))
     assert plain["in_input"][1::2].sum() > 1000 and not limited["in_input"][1::2].any()
 

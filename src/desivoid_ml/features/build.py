@@ -40,6 +40,7 @@ from desivoid_ml.progress import NullReporter, Reporter
 
 NUMPY_TO_PG = {"b": "boolean", "i": "bigint", "f": "double precision", "U": "text"}
 CELL_MPCH = 20.0  # features.galaxy is written ordered by (x, y, z) cells of this size
+SORT_WORK_MEM = "256MB"  # server memory for that sort (this transaction only)
 
 
 @dataclass
@@ -305,6 +306,7 @@ def _replace_table(conn, db: Database, cfg: DictConfig, columns: list[str]) -> N
     ]
     target = sql.Identifier(db.ns.features, "galaxy")
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
+    conn.execute(f"SET LOCAL work_mem = '{SORT_WORK_MEM}'")  # the spatial ORDER BY: fewer runs
     try:
         with conn.transaction():
             conn.execute(

@@ -39,10 +39,19 @@ class Cosmology:
         z = z.astype(np.float64)
         if z.size == 0:
             return z.copy()
-        top = max(float(np.nanmax(z)), 0.0) * 1.01 + 10 * GRID_STEP
+        return self._spline(max(float(np.nanmax(z)), 0.0))(z)
+
+    def _spline(self, z_max: float) -> CubicSpline:
+        """r(z) on the grid up to past z_max, built once and reused while it covers z_max
+        (grown by doubling, so millions of galaxies in chunks build it a few times at most)."""
+        cached = self.__dict__.get("_r_of_z")
+        if cached is not None and cached[0] >= z_max * 1.01 + 10 * GRID_STEP:
+            return cached[1]
+        top = max(z_max * 1.01 + 10 * GRID_STEP, 2 * cached[0] if cached else 0.0, 0.5)
         grid = np.arange(0.0, top + GRID_STEP, GRID_STEP)
         spline = CubicSpline(grid, self.astropy.comoving_distance(grid).value)
-        return spline(z)
+        self.__dict__["_r_of_z"] = (top, spline)
+        return spline
 
     def redshift_at(self, distance: np.ndarray) -> np.ndarray:
         """Inverse of `comoving_distance` (monotonic, so a spline of z(r) on the same grid)."""

@@ -151,9 +151,9 @@ def survey_mask(
     chunk_rows: int = 1_000_000,
 ) -> SkyMask | None:
     """Survey mask of a VoidFinder catalog: its MASK HDU when the file has one, else rebuilt
-    as the VAST toolkit does from the galaxies it covers that pass its magnitude cut (`resolution`
-    overrides MSKRES for a rebuilt mask), `chunk_rows` galaxies at a time. None for V2 catalogs
-    and without distance limits."""
+    as the VAST toolkit does from the galaxies of its cap (all of them: the footprint, not the
+    magnitude-limited sample; `resolution` overrides MSKRES for a rebuilt mask), `chunk_rows`
+    galaxies at a time. None for V2 catalogs and without distance limits."""
     if not isinstance(catalog, VoidFinderCatalog) or catalog.distance_limits is None:
         return None
     if catalog.mask_image is not None:
@@ -163,7 +163,7 @@ def survey_mask(
     builder = MaskBuilder(resolution or catalog.mask_resolution)
     for start in range(0, len(sample.ra), chunk_rows):
         part = sample.rows(start, start + chunk_rows)
-        rows = covered(part, catalog) & bright_enough(part, catalog)
+        rows = covered(part, catalog)
         builder.add(part.ra[rows], part.dec[rows])
     return builder.mask(catalog.distance_limits)
 

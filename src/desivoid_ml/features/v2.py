@@ -25,7 +25,7 @@ def match_galzone(
     tolerance: float = POSITION_TOLERANCE_MPCH,
 ) -> tuple[np.ndarray, np.ndarray]:
     """GALZONE row of each galaxy, and whether it is in the V2 input (by id or position)."""
-    distance, nearest = catalog.galzone_tree.query(xyz, k=1)
+    distance, nearest = catalog.galzone_tree.query(xyz, k=1, workers=-1)
     matched = distance <= tolerance
     row = nearest.astype(np.int64)
     if target is not None and catalog.gal_target is not None:
@@ -72,7 +72,9 @@ def classify(
     row, in_input = match_galzone(xyz, target, catalog, tolerance)
     zone = catalog.gal_zone[row]
     void0, void1 = zone_voids(zone, catalog)
-    _, r_over_r = nearest_void_distance(xyz, catalog.void_xyz, catalog.void_radius)
+    _, r_over_r = nearest_void_distance(
+        xyz, catalog.void_xyz, catalog.void_radius, catalog.void_tree
+    )
     return {
         "in_void": void0 >= 0,
         "void_id": void0,

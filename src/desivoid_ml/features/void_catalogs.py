@@ -40,6 +40,11 @@ class VoidFinderCatalog:
 
     algorithm = "VoidFinder"
 
+    @cached_property
+    def void_tree(self) -> cKDTree | None:
+        """KD-tree of the maximal-sphere centres, built once per catalog."""
+        return cKDTree(self.void_xyz) if len(self.void_xyz) else None
+
 
 @dataclass
 class V2Catalog:
@@ -58,6 +63,11 @@ class V2Catalog:
     void_id: np.ndarray
     void_xyz: np.ndarray
     void_radius: np.ndarray
+
+    @cached_property
+    def void_tree(self) -> cKDTree | None:
+        """KD-tree of the void centres, built once per catalog."""
+        return cKDTree(self.void_xyz) if len(self.void_xyz) else None
 
     @cached_property
     def galzone_tree(self) -> cKDTree:

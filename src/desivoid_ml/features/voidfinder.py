@@ -19,7 +19,7 @@ from desivoid_ml.features.void_catalogs import VoidFinderCatalog
 
 WALL, IN_VOID, EDGE, OUTSIDE = 0, 1, 2, 9
 EDGE_STEP_MPCH = 10.0  # VAST: a ±10 Mpc/h step along x, y or z that leaves the survey = edge
-HOLES_PER_QUERY = 4096  # bounds the memory of the sphere-galaxy pair lists
+HOLES_PER_QUERY = 1024  # bounds the memory of the sphere-galaxy pair lists (Python lists)
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,8 @@ BOUNDARY_POLICIES = ("toolkit", "wall")
 def hole_margin(
     xyz: np.ndarray, catalog: VoidFinderCatalog, tolerance: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per point: min over holes of (distance to centre - radius), +inf where no hole surface
-    is within `tolerance`; the smallest void id among holes with d < R (the toolkit's rule); and
+    """Per point: min over holes of (distance to centre - radius), +inf where no hole is within
+    its radius + `tolerance`; the smallest void id among holes with d < R (the toolkit's rule); and
     among holes with d < R - tolerance (clear of the surface). -1 for none."""
     tolerance = np.zeros(len(xyz)) if tolerance is None else tolerance
     none = np.iinfo(np.int64).max
@@ -92,12 +92,14 @@ def smallest_containing_void(xyz: np.ndarray, catalog: VoidFinderCatalog) -> np.
 
 
 def nearest_void_distance(
-    xyz: np.ndarray, void_xyz: np.ndarray, void_radius: np.ndarray
+    xyz: np.ndarray, void_xyz: np.ndarray, void_radius: np.ndarray, tree: cKDTree | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Index of the nearest void centre and the distance to it over that void's radius."""
+    """Index of the nearest void centre and the distance to it over that void's radius
+    (`tree`: a KD-tree of void_xyz, if the caller keeps one)."""
     if len(void_xyz) == 0:
         return np.full(len(xyz), -1), np.full(len(xyz), np.nan)
-    distance, index = cKDTree(void_xyz).query(xyz, k=1)
+    tree = tree if tree is not None else cKDTree(void_xyz)
+    distance, index = tree.query(xyz, k=1, workers=-1)
     return index, distance / void_radius[index]
 
 
@@ -131,7 +133,9 @@ def classify(
     margin, strict, clear = hole_margin(xyz, catalog, tolerance)
     on_boundary = np.abs(margin) <= tolerance
     void_id = strict if rule.policy == "toolkit" else clear
-    _, r_over_r = nearest_void_distance(xyz, catalog.void_xyz, catalog.void_radius)
+    _, r_over_r = nearest_void_distance(
+        xyz, catalog.void_xyz, catalog.void_radius, catalog.void_tree
+    )
     in_input = mask.contains(xyz) if mask is not None else np.ones(len(xyz), dtype=bool)
     return {
         "in_input": in_input,
