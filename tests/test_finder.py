@@ -281,6 +281,19 @@ def browser(tmp_path):
         driver.quit()
 
 
+def _navigate(driver, element) -> None:
+    """Click a link or submit button and wait until the next page has replaced this one."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    wait = WebDriverWait(driver, 60)
+    wait.until(expected_conditions.staleness_of(old))
+    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def _shot(driver, name: str, tmp: Path) -> None:
     """Full-page screenshot; into docs/screenshots when DESIVOID_UPDATE_SCREENSHOTS=1."""
     folder = SCREENSHOTS if os.environ.get("DESIVOID_UPDATE_SCREENSHOTS") == "1" else tmp
@@ -312,26 +325,26 @@ def test_a_person_finds_a_galaxy_and_downloads_its_neighbours(finder, browser, t
     radius = driver.find_element(By.ID, "radius")
     radius.clear()
     radius.send_keys("3600")
-    driver.find_element(By.ID, "search-position").click()
+    _navigate(driver, driver.find_element(By.ID, "search-position"))
     links = driver.find_elements(By.CSS_SELECTOR, "#search-results a.galaxy-link")
     assert links and links[0].text == str(targetid)  # the full TARGETID, never truncated
     _shot(driver, "search", tmp_path)
 
-    links[0].click()
+    _navigate(driver, links[0])
     assert str(targetid) in driver.find_element(By.TAG_NAME, "h1").text
     environment = driver.find_element(By.ID, "environment").text
     assert "VoidFinder" in environment and "VIDE" in environment
     assert driver.execute_script("return document.getElementById('slice').naturalWidth") > 0
     _shot(driver, "galaxy", tmp_path)
 
-    driver.find_element(By.ID, "similar-link").click()
+    _navigate(driver, driver.find_element(By.ID, "similar-link"))
     assert len(driver.find_elements(By.CSS_SELECTOR, "#neighbours tr")) == 11  # header + 10
     k = driver.find_element(By.ID, "k")
     k.clear()
     k.send_keys("8")
     Select(driver.find_element(By.ID, "env")).select_by_value("wall")
     Select(driver.find_element(By.ID, "algorithm")).select_by_value("vf")
-    driver.find_element(By.ID, "apply").click()
+    _navigate(driver, driver.find_element(By.ID, "apply"))
     summary = driver.find_element(By.ID, "summary")
     run, candidates = summary.get_attribute("data-run"), summary.get_attribute("data-candidates")
     rows = driver.find_elements(By.CSS_SELECTOR, "#neighbours tr")[1:]
@@ -358,7 +371,7 @@ def test_a_person_finds_a_galaxy_and_downloads_its_neighbours(finder, browser, t
     assert [(int(r["targetid"]), float(r["distance"])) for r in shown] == expected
     assert [r.find_element(By.TAG_NAME, "a").text for r in rows] == [str(t) for t, _ in expected]
 
-    driver.find_element(By.LINK_TEXT, "Runs").click()
+    _navigate(driver, driver.find_element(By.LINK_TEXT, "Runs"))
     assert run in driver.find_element(By.ID, "runs").text
     _shot(driver, "runs", tmp_path)
 
