@@ -59,7 +59,12 @@ def features_db(module_db, real_fits: Path, tmp_path_factory):
     ingest(db, [_sdss_as_fastspec(real_fits, tmp_path / "sdss.fits"), *voids], IngestOptions([]))
     cfg = load_config(["chunk_rows=3000"])  # 10k galaxies in 4 chunks: the chunked path
     cfg.properties = OmegaConf.create(
-        {"z": {"value": "z"}, "logmstar": {"value": "logmstar", "valid": "logmstar_ivar > 0"}}
+        {
+            "ra": {"value": "ra"},
+            "dec": {"value": "dec"},
+            "z": {"value": "z"},
+            "logmstar": {"value": "logmstar", "valid": "logmstar_ivar > 0"},
+        }
     )
     summary = build(db, cfg)
     return db, summary
@@ -248,3 +253,19 @@ def test_following_the_omegam_advice_works(db, real_fits, tmp_path) -> None:
     assert np.array_equal(
         got["vf_in_void"][clear].astype(bool), np.asarray(vf["in_void"])[clear] == 1
     )
+
+
+def test_sky_search_is_indexed_right_after_a_build(features_db) -> None:
+    db, _ = features_db
+    with db.connect() as conn:
+        conn.execute("SET enable_seqscan = off")  # the plan must have an index to choose
+        plan = "\n".join(
+            r[0]
+            for r in conn.execute(
+                sql.SQL('EXPLAIN SELECT 1 FROM {} WHERE point(ra, "dec") <@ box(%s, %s)').format(
+                    sql.Identifier(db.ns.features, "galaxy")
+                ),
+                ("(10,10)", "(11,11)"),
+            )
+        )
+    assert "galaxy_sky_idx" in plan

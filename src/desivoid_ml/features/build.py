@@ -38,6 +38,7 @@ from desivoid_ml.features.void_catalogs import VoidCatalog, read_db_catalogs
 from desivoid_ml.features.voidfinder import BoundaryRule
 from desivoid_ml.progress import NullReporter, Reporter
 
+SKY_INDEX = "galaxy_sky_idx"  # GiST on point(ra, dec), for features.galaxy_at
 NUMPY_TO_PG = {"b": "boolean", "i": "bigint", "f": "double precision", "U": "text"}
 CELL_MPCH = 20.0  # features.galaxy is written ordered by (x, y, z) cells of this size
 SORT_WORK_MEM = "256MB"  # server memory for that sort (this transaction only)
@@ -332,3 +333,9 @@ def _replace_table(conn, db: Database, cfg: DictConfig, columns: list[str]) -> N
         sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (targetid, survey, program)").format(target)
     )
     conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (point(x, y))").format(target))
+    if {"ra", "dec"} <= set(cfg.properties):  # sky search (features.galaxy_at) uses it
+        conn.execute(
+            sql.SQL('CREATE INDEX {} ON {} USING gist (point(ra, "dec"))').format(
+                sql.Identifier(SKY_INDEX), target
+            )
+        )

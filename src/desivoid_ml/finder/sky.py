@@ -9,15 +9,15 @@ from psycopg import sql
 from desivoid_ml.db.connection import Database
 from desivoid_ml.db.introspect import table_columns
 from desivoid_ml.errors import DesivoidError
+from desivoid_ml.features.build import SKY_INDEX
 
-SKY_INDEX = "galaxy_sky_idx"
 MAX_RADIUS_ARCSEC = 36_000.0  # 10 degrees: the SQL function refuses more
 
 
 def ensure_sky_index(db: Database) -> bool:
     """Create the sky index on features.galaxy if it lacks one; True when it was created.
 
-    `desivoid features` rebuilds the table, so callers run this lazily before searching."""
+    `desivoid features` builds it with the table; this covers tables built before it did."""
     with db.connect(autocommit=True) as conn:
         if not conn.execute("SELECT to_regclass(%s)", (_qualified(db, "galaxy"),)).fetchone()[0]:
             raise DesivoidError("features.galaxy does not exist; run `desivoid features` first")
