@@ -416,7 +416,9 @@ def analyze(
 
         label = get_run(db, run).run_id
     result = run_analysis(db, cfg, out_dir / label, label, log=lambda m: out.print(m))
-    out.print(void_wall_table(result.rows, f"void - wall, {result.galaxies:,} galaxies"))
+    from desivoid_ml.export.printing import print_table
+
+    print_table(void_wall_table(result.rows, f"void - wall, {result.galaxies:,} galaxies"))
     out.print(f"written: {result.csv}, {result.json}, {len(result.figures)} figures; ml.void_wall")
 
 

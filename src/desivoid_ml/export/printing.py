@@ -46,8 +46,15 @@ def _table(header, rows, title: str | None, stream: TextIO) -> None:
         )
     for row in rows:
         table.add_row(*(_cell(v) for v in row))
+    print_table(table, stream)
+
+
+def print_table(table: Table, stream: TextIO | None = None) -> None:
+    """A rich table at its natural width, also when the terminal is narrow or output is piped."""
+    for column in table.columns:
+        column.no_wrap, column.overflow = True, "ignore"
     natural = Console(width=100_000).measure(table).maximum
-    console = Console(file=stream)
+    console = Console(file=stream or sys.stdout)
     console.width = max(console.width, natural)
     console.print(table, soft_wrap=False, crop=False)
 
