@@ -12,10 +12,10 @@ from trainconfig import train_config
 
 from desivoid_ml.db.connection import Database, Namespace, connect
 from desivoid_ml.embed.inference import embed
-from desivoid_ml.embed.runs import get_run
 from desivoid_ml.embed.similarity import similar
 from desivoid_ml.embed.store import require_vector_installed
 from desivoid_ml.errors import DesivoidError
+from desivoid_ml.runs import get_run
 from desivoid_ml.training import train
 
 
@@ -57,7 +57,7 @@ def test_embed_writes_every_galaxy_and_replaces_atomically(trained) -> None:
 
 def test_two_runs_live_side_by_side(trained) -> None:
     db = trained
-    from desivoid_ml.embed.runs import list_runs
+    from desivoid_ml.runs import list_runs
 
     runs = [r.run_id for r in list_runs(db)]
     for run_id in runs:

@@ -11,8 +11,8 @@ from featuretable import FEATURES, make_feature_table
 from psycopg import sql
 from trainconfig import CONFIGS, train_config
 
-from desivoid_ml.embed.runs import get_run
 from desivoid_ml.errors import DesivoidError
+from desivoid_ml.runs import get_run
 from desivoid_ml.training import train
 
 

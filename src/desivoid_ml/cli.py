@@ -232,8 +232,8 @@ def runs(
 ) -> None:
     """List training runs (newest first) and whether they have embeddings."""
     from desivoid_ml.db import open_database
-    from desivoid_ml.embed.runs import list_runs
     from desivoid_ml.export.printing import print_rows
+    from desivoid_ml.runs import list_runs
 
     _check_format(fmt)
     header = ("run", "created", "model", "code", "val/recon_mse_best", "val/pca_recon_mse")
@@ -412,7 +412,7 @@ def analyze(
     db = open_database()
     label = "analysis"
     if run is not None:
-        from desivoid_ml.embed.runs import get_run
+        from desivoid_ml.runs import get_run
 
         label = get_run(db, run).run_id
     result = run_analysis(db, cfg, out_dir / label, label, log=lambda m: out.print(m))

@@ -70,7 +70,7 @@ def train(cfg: DictConfig) -> float:
     except DatabaseLost as exc:
         raise DatabaseLost(f"{_own_message(exc)}; {_resume_advice(trainer)}") from exc
     if cfg.get("register_run") and trainer.is_global_zero:
-        from desivoid_ml.embed.runs import register_run
+        from desivoid_ml.runs import register_run
 
         run_id = register_run(datamodule.db, model, trainer, metrics)
         log.info("registered run %s", run_id)

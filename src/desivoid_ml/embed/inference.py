@@ -15,10 +15,10 @@ from desivoid_ml.data.datamodule import FeatureDataModule
 from desivoid_ml.data.stream import FeatureStream
 from desivoid_ml.db.connection import Database
 from desivoid_ml.embed import store
-from desivoid_ml.embed.runs import Run, get_run
 from desivoid_ml.errors import DesivoidError
 from desivoid_ml.models.autoencoder import AutoencoderModule
 from desivoid_ml.progress import NullReporter, Reporter
+from desivoid_ml.runs import Run, get_run
 
 
 @dataclass

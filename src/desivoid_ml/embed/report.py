@@ -33,10 +33,10 @@ from desivoid_ml.db.connection import Database  # noqa: E402
 from desivoid_ml.db.copy_read import read_copy  # noqa: E402
 from desivoid_ml.db.introspect import table_columns  # noqa: E402
 from desivoid_ml.embed.inference import load_model  # noqa: E402
-from desivoid_ml.embed.runs import Run, get_run  # noqa: E402
 from desivoid_ml.embed.similarity import example_void_galaxy, similar  # noqa: E402
 from desivoid_ml.embed.store import embedded_run  # noqa: E402
 from desivoid_ml.models.losses import per_feature_mse  # noqa: E402
+from desivoid_ml.runs import Run, get_run  # noqa: E402
 
 SAMPLE_ROWS = 40_000  # galaxies on the embedding map (all splits)
 TEST_ROWS = 100_000  # at most this many test-split galaxies are scored
