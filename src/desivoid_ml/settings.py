@@ -12,8 +12,9 @@ def data_dir() -> Path:
 
 
 def config_dir() -> Path:
-    """The repository's `configs/` folder (override with DESIVOID_CONFIG_DIR)."""
+    """The Hydra configs shipped with the package (override with DESIVOID_CONFIG_DIR). In a
+    checkout `desivoid_ml/configs` links to the repository's `configs/`; a wheel holds a copy."""
     env = os.environ.get("DESIVOID_CONFIG_DIR")
     if env:
         return Path(env).resolve()
-    return Path(__file__).resolve().parents[2] / "configs"
+    return Path(__file__).resolve().parent / "configs"

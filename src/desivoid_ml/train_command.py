@@ -1,0 +1,33 @@
+"""`python train.py` / `desivoid-train`: the Hydra entry point around `training.train`.
+
+Its config path is the `configs` folder beside this module, so the configs shipped in the package
+serve a wheel install as well as a checkout (where `desivoid_ml/configs` links to the
+repository's `configs/`).
+"""
+
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from desivoid_ml.errors import DesivoidError
+from desivoid_ml.secrets import redact_text
+from desivoid_ml.sweeps import register_resolvers
+from desivoid_ml.training import train_or_fail_trial
+
+register_resolvers()
+
+
+CONFIGS = str(Path(__file__).resolve().parent / "configs")  # absolute: a file path, not a module
+
+
+@hydra.main(version_base="1.3", config_path=CONFIGS, config_name="train")
+def main(cfg: DictConfig) -> float:
+    """Train (or run one sweep trial) and return the optimised metric."""
+    sys.argv = [redact_text(arg) for arg in sys.argv]  # wandb records the command line
+    try:
+        return train_or_fail_trial(cfg)
+    except DesivoidError as exc:  # one line that says what to do next, exit status 2
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
