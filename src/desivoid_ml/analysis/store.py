@@ -10,6 +10,7 @@ from pathlib import Path
 from psycopg import sql
 
 from desivoid_ml.db.connection import Database
+from desivoid_ml.db.introspect import qualified_name
 
 TEXT_COLUMNS = ("label", "algorithm", "property", "control", "figure")
 INT_COLUMNS = ("n_void", "n_wall", "n_void_matched", "n_wall_matched")
@@ -63,7 +64,7 @@ def read_table(db: Database) -> list[dict]:
     table = sql.Identifier(db.ns.ml, "void_wall")
     with db.connect() as conn:
         exists = conn.execute(
-            "SELECT to_regclass(%s) IS NOT NULL", (f'"{db.ns.ml}"."void_wall"',)
+            "SELECT to_regclass(%s) IS NOT NULL", (qualified_name(db.ns.ml, "void_wall"),)
         ).fetchone()[0]
         if not exists:
             return []

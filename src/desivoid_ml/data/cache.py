@@ -17,12 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
+from desivoid_ml.db.introspect import qualified_name
+
 
 def cache_key(conn, spec) -> str:
     """Hash of what the rows depend on: the query and the table's current storage."""
     filenode, size = conn.execute(
         "SELECT pg_relation_filenode(%s::regclass), pg_relation_size(%s::regclass)",
-        (f'"{spec.schema}"."{spec.table}"',) * 2,
+        (qualified_name(spec.schema, spec.table),) * 2,
     ).fetchone()
     described = {
         "schema": spec.schema,

@@ -29,6 +29,7 @@ from desivoid_ml.data.query import (
 )
 from desivoid_ml.data.reconnect import ReconnectingConnection, RetryPolicy
 from desivoid_ml.db.copy_read import iter_copy_blocks
+from desivoid_ml.db.introspect import qualified_name
 from desivoid_ml.prefetch import prefetch
 
 
@@ -59,7 +60,7 @@ def table_pages(conn, schema: str, table: str) -> int:
     return int(
         conn.execute(
             "SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int",
-            (f'"{schema}"."{table}"',),
+            (qualified_name(schema, table),),
         ).fetchone()[0]
     )
 

@@ -1,8 +1,14 @@
-"""What the database holds right now: a table's columns and types."""
+"""What the database holds right now: a table's columns and types, whether a table exists."""
 
 from __future__ import annotations
 
 import psycopg
+from psycopg import sql
+
+
+def qualified_name(schema: str, table: str) -> str:
+    """`"schema"."table"`, quoted as PostgreSQL wants it, e.g. for `to_regclass(%s)`."""
+    return sql.Identifier(schema, table).as_string(None)
 
 
 def table_columns(conn: psycopg.Connection, schema: str, table: str) -> dict[str, str]:

@@ -7,7 +7,7 @@ import psycopg
 from psycopg import sql
 
 from desivoid_ml.db.connection import Database
-from desivoid_ml.db.introspect import table_columns
+from desivoid_ml.db.introspect import qualified_name, table_columns
 from desivoid_ml.errors import DesivoidError
 from desivoid_ml.features.build import SKY_INDEX
 
@@ -35,7 +35,7 @@ def ensure_sky_index(db: Database) -> bool:
 
 
 def _qualified(db: Database, name: str) -> str:
-    return sql.Identifier(db.ns.features, name).as_string(None)
+    return qualified_name(db.ns.features, name)
 
 
 def check_position(ra: float, dec: float, radius_arcsec: float | None = None) -> None:

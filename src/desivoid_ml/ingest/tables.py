@@ -6,7 +6,7 @@ import psycopg
 from psycopg import sql
 
 from desivoid_ml.db.copy_binary import CopyColumn
-from desivoid_ml.db.introspect import table_columns
+from desivoid_ml.db.introspect import qualified_name, table_columns
 from desivoid_ml.errors import IngestError, SchemaMismatch
 
 FILE_ID = CopyColumn("file_id", "integer")
@@ -56,7 +56,7 @@ def add_primary_key(conn: psycopg.Connection, schema: str, table: str, key: list
     """Add the primary key if missing; a duplicate key is a clear error. True if added."""
     exists = conn.execute(
         "SELECT 1 FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'p'",
-        (f'"{schema}"."{table}"',),
+        (qualified_name(schema, table),),
     ).fetchone()
     if exists:
         return False
