@@ -420,3 +420,16 @@ def test_memory_is_bounded_by_the_chunk_not_the_catalogue(catalog, tmp_path):
 
     small, large = peak(2000), peak(8000)
     assert large < 1.5 * small, (small, large)
+
+
+def test_the_generator_distances_agree_with_the_feature_cosmology() -> None:
+    """synth/cosmo.py is an independent copy on purpose; the two must still agree."""
+    from desivoid_ml.features.cosmology import Cosmology
+    from desivoid_ml.synth.cosmo import distances
+
+    z = np.linspace(0.001, 0.45, 2000)
+    for omega_m in (0.26, 0.3, 0.315):
+        reference = Cosmology(omega_m).comoving_distance(z)
+        fast = distances(omega_m).comoving_fast(z)
+        assert np.max(np.abs(fast - reference)) < 1e-4  # Mpc/h
+        assert np.allclose(distances(omega_m).redshift(reference), z, atol=1e-7)

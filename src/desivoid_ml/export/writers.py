@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 from astropy.io import fits
 
 from desivoid_ml.export.columns import describe
+from desivoid_ml.fits_layout import BLOCK
 
-FITS_BLOCK = 2880
 FORMATS = ("parquet", "fits", "csv")
 # FITS integer columns carry a TNULL value for NULL; floats use NaN, logicals 0 (undefined)
 FITS_INTEGERS = {pa.int16(): ("I", ">i2"), pa.int32(): ("J", ">i4"), pa.int64(): ("K", ">i8")}
@@ -143,7 +143,7 @@ class FitsOut:
                 f"{self.rows_expected}: the table changed during the export"
             )
         size = self.rows_written * self.dtype.itemsize
-        self.file.write(b"\0" * (-size % FITS_BLOCK))
+        self.file.write(b"\0" * (-size % BLOCK))
         self.file.close()
 
 

@@ -18,14 +18,11 @@ import numpy as np
 from astropy.io import fits
 
 from desivoid_ml.errors import FitsError
+from desivoid_ml.fits_layout import BLOCK, CARD, ELEMENT_DTYPES
 
-BLOCK = 2880
-CARD = 80
 END_CARD = b"END" + b" " * 77
 MAX_HEADER_BLOCKS = 10_000  # 28.8 MB of header means the file is not what it claims
 
-# TFORM letter -> big-endian numpy dtype of one element
-ELEMENT_DTYPES = {"L": "S1", "B": "u1", "I": ">i2", "J": ">i4", "K": ">i8", "E": ">f4", "D": ">f8"}
 UNSUPPORTED = {
     "X": "bit arrays",
     "C": "complex",

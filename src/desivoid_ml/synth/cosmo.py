@@ -1,4 +1,9 @@
-"""Comoving distances (h=1, Mpc/h) and the VAST Cartesian convention."""
+"""Comoving distances (h=1, Mpc/h) and the VAST Cartesian convention, for the generator.
+
+Kept apart from `features/cosmology.py` on purpose: the generator must not share the code it is
+used to test (a shared bug would cancel out). It also needs fast uniform-grid tables both ways,
+r(z) and z(r). `tests/test_synth.py` checks the two agree.
+"""
 
 from __future__ import annotations
 

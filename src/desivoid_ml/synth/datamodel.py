@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from desivoid_ml.fits_layout import ELEMENT_DTYPES
+
 
 @dataclass(frozen=True)
 class ColumnDef:
@@ -243,7 +245,6 @@ SPECPHOT_COLUMNS = _specphot()
 FASTSPEC_COLUMNS = _fastspec()
 FIRST_LINE_COLUMN = f"{LINE_NAMES[0]}_{LINE_SUFFIXES[0][0]}"
 
-_NUMPY_CODES = {"K": ">i8", "J": ">i4", "I": ">i2", "E": ">f4", "D": ">f8", "L": "u1", "B": "u1"}
 
 
 def numpy_format(tform: str) -> str | tuple[str, tuple[int]]:
@@ -252,7 +253,7 @@ def numpy_format(tform: str) -> str | tuple[str, tuple[int]]:
     code = tform[-1]
     if code == "A":
         return f"S{count}"
-    base = _NUMPY_CODES[code]
+    base = ELEMENT_DTYPES[code]
     return (base, (count,)) if count > 1 else base
 
 

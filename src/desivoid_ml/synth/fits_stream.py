@@ -17,10 +17,9 @@ from types import TracebackType
 import numpy as np
 from astropy.io import fits
 
+from desivoid_ml.fits_layout import BLOCK, CARD
 from desivoid_ml.synth.datamodel import ColumnDef
 
-BLOCK = 2880  # FITS logical record: headers and data are padded to multiples of it
-CARD = 80
 ONES = 0xFFFFFFFF
 CHECKSUM_PLACEHOLDER = "0" * 16
 _EXCLUDE = frozenset(b":;<=>?@[\\]^_`")  # punctuation the ASCII encoding avoids

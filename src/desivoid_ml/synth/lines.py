@@ -108,7 +108,7 @@ def _ratios(phys: Physical, cols: dict, rng: np.random.Generator) -> np.ndarray:
     oii = 10 ** (0.35 + 0.1 * rng.standard_normal(n)) / 2.86
     sii = 10 ** (-0.55 + 0.1 * rng.standard_normal(n))
     r_oii, r_sii = cols["OII_DOUBLET_RATIO"], cols["SII_DOUBLET_RATIO"]
-    broad_gal = np.where(cols["INIT_BALMER_BROAD"] == ord("T"), 0.3, 0.0)
+    broad_gal = np.where(cols["INIT_BALMER_BROAD"] == b"T", 0.3, 0.0)
     for name, value in {
         "NII_6584": n2,
         "NII_6548": n2 * cols["NII_DOUBLET_RATIO"],

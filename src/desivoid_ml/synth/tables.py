@@ -268,7 +268,7 @@ def fastspec_columns(phys: Physical, rng: np.random.Generator) -> Columns:
         "INIT_SIGMA_NARROW": rng.uniform(50, 150, n),
         "INIT_SIGMA_BALMER": np.full(n, 1000.0),
         "INIT_VSHIFT_NARROW": rng.normal(0, 10, n),
-        "INIT_BALMER_BROAD": np.where(broad, ord("T"), ord("F")),
+        "INIT_BALMER_BROAD": np.where(broad, b"T", b"F"),
         "DELTA_LINECHI2": np.where(broad, 10 ** rng.normal(1.5, 0.8, n), 0),
         "DELTA_LINENDOF": np.where(broad, 3, 0),
     }

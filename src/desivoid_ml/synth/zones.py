@@ -44,7 +44,7 @@ class Zones:
 
 
 @dataclass
-class V2Catalog:
+class V2Tables:
     """One algorithm's tables for one cap, as column dicts."""
 
     voids: dict[str, np.ndarray]
@@ -261,7 +261,7 @@ def _voids_table(universe, voids: CapVoids, parents, centres, radius, rng):
 
 def build_catalog(
     algorithm: str, universe: Universe, voids: CapVoids, zones: Zones, rng: np.random.Generator
-) -> V2Catalog:
+) -> V2Tables:
     """VOIDS, ZONEVOID, GALVIZ and TRIANGLE columns of one algorithm for one cap."""
     parents, radius, nested = _select(algorithm, zones, voids, rng)
     centres = vf_to_v2(universe, voids.centres[parents]) if len(parents) else np.empty((0, 3))
@@ -291,4 +291,4 @@ def build_catalog(
         g2v2 = np.full(len(g2v), -1, dtype=np.int64)
     galviz = {"GID": np.arange(len(g2v), dtype=np.int64), "G2V": g2v, "G2V2": g2v2}
     triangles = _triangles(table["VOID"], all_centres[rank], axes)
-    return V2Catalog(table, zonevoid, galviz, triangles)
+    return V2Tables(table, zonevoid, galviz, triangles)
