@@ -27,10 +27,11 @@ from psycopg import sql
 
 from desivoid_ml.db.connection import Database, drop_namespace, open_database
 from desivoid_ml.db.copy_binary import HEADER, TRAILER, CopyColumn, RowEncoder
+from desivoid_ml.fits_layout import BLOCK
 from desivoid_ml.ingest import manifest, runner
 from desivoid_ml.ingest.catalogs import plan_file
-from desivoid_ml.ingest.config import load_options
-from desivoid_ml.ingest.fits_reader import BLOCK, scan
+from desivoid_ml.ingest.config import IngestOptions, load_options
+from desivoid_ml.ingest.fits_reader import scan
 from desivoid_ml.ingest.plans import TableLoad
 from desivoid_ml.ingest.tables import FILE_ID, ensure_table
 from desivoid_ml.synth import write_catalogs
@@ -125,7 +126,7 @@ def ingest_child(path: str, globs: list[str], chunk_rows: int) -> dict[str, floa
     phases: dict[str, float] = defaultdict(float)
     for module, name in TIMED_CALLS:
         _time_calls(module, name, phases)
-    db, options = open_database(PREFIX), runner.IngestOptions(globs, chunk_rows)
+    db, options = open_database(PREFIX), IngestOptions(globs, chunk_rows)
     with _timer(phases, "total"):
         runner.ingest(db, [Path(path)], options, CopyTimer(phases))
     phases["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

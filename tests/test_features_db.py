@@ -13,7 +13,8 @@ from psycopg import sql
 
 from desivoid_ml.features.build import build
 from desivoid_ml.features.config import load_config
-from desivoid_ml.ingest.runner import IngestOptions, ingest
+from desivoid_ml.ingest.config import IngestOptions
+from desivoid_ml.ingest.runner import ingest
 
 BAD_ROWS = {7: np.nan, 8: -0.01, 9: 0.0}  # row -> redshift that must be excluded
 ABSMAG = np.array([-21.0, -19.0, 0.0], dtype=np.float32)  # by row % 3; 0 = FastSpecFit failed

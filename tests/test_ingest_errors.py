@@ -15,7 +15,8 @@ from psycopg import sql
 
 from desivoid_ml.db.connection import connect
 from desivoid_ml.errors import DatabaseUnavailable, FitsError, IngestError, SchemaMismatch
-from desivoid_ml.ingest.runner import IngestOptions, ingest
+from desivoid_ml.ingest.config import IngestOptions
+from desivoid_ml.ingest.runner import ingest
 
 OPTIONS = IngestOptions(fastspec_columns=["HALPHA_*"])
 

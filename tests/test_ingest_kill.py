@@ -13,14 +13,16 @@ import pytest
 from fitsfactory import simple_table
 from psycopg import sql
 
-from desivoid_ml.ingest.runner import IngestOptions, ingest
+from desivoid_ml.ingest.config import IngestOptions
+from desivoid_ml.ingest.runner import ingest
 
 # The child ingests slowly (a pause per chunk) and touches a flag file once it has sent
 # `kill_after` chunks of the big file, so the parent kills it in the middle of a COPY.
 CHILD = """
 import pathlib, sys, time
 from desivoid_ml.db.connection import Database, Namespace
-from desivoid_ml.ingest.runner import IngestOptions, ingest
+from desivoid_ml.ingest.config import IngestOptions
+from desivoid_ml.ingest.runner import ingest
 
 dsn, prefix, flag, kill_after, *paths = sys.argv[1:]
 

@@ -7,7 +7,8 @@ from pathlib import Path
 from fitsfactory import fastspec_like
 from psycopg import sql
 
-from desivoid_ml.ingest.runner import IngestOptions, ingest
+from desivoid_ml.ingest.config import IngestOptions
+from desivoid_ml.ingest.runner import ingest
 from desivoid_ml.ingest.validate import run_checks
 
 

@@ -11,7 +11,7 @@ import hashlib
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,7 @@ from desivoid_ml.db.copy_binary import HEADER, TRAILER, RowEncoder
 from desivoid_ml.errors import DesivoidError, FitsError, IngestError
 from desivoid_ml.ingest import manifest
 from desivoid_ml.ingest.catalogs import plan_file
+from desivoid_ml.ingest.config import IngestOptions
 from desivoid_ml.ingest.fits_reader import scan
 from desivoid_ml.ingest.plans import FilePlan, TableLoad
 from desivoid_ml.ingest.tables import FILE_ID, add_index, add_primary_key, analyze, ensure_table
@@ -30,19 +31,9 @@ from desivoid_ml.ingest.vf_mask import store_mask
 from desivoid_ml.prefetch import prefetch
 from desivoid_ml.progress import NullReporter, Reporter
 
-# About 10k rows per COPY message overlapped encoding and sending best (see known-pitfalls).
-DEFAULT_CHUNK_ROWS = 10_000
 INGEST_LOCK_BASE = 0x696E_6765  # "inge"
 LOCK_WAIT_S = 30
 KEY_BUILD_MEMORY = "512MB"  # lets the primary-key sort of a few million rows stay in memory
-
-
-@dataclass
-class IngestOptions:
-    """Choices a user makes: FASTSPEC columns to keep (globs) and COPY chunk size."""
-
-    fastspec_columns: list[str] = field(default_factory=list)
-    chunk_rows: int = DEFAULT_CHUNK_ROWS
 
 
 @dataclass
