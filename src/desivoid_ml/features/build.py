@@ -156,18 +156,22 @@ class _WholeSample:
             self.knn_distance = self._knn_distance(int(cfg.chunk_rows), reporter)
 
     def _knn_distance(self, chunk_rows: int, reporter: Reporter) -> np.ndarray:
-        """Distance to the k-th neighbour over all valid galaxies (NaN for the others)."""
-        valid = np.flatnonzero(self.sample.valid)
-        xyz = np.empty((len(valid), 3))
-        for start in range(0, len(valid), chunk_rows):
-            rows = valid[start : start + chunk_rows]
-            s = self.sample
-            xyz[start : start + len(rows)] = self.cosmology.cartesian(
-                s.ra[rows], s.dec[rows], s.z[rows]
+        """Distance to the k-th neighbour over all valid galaxies, float32 (NaN for the others):
+        the positions of the valid galaxies exist only while the tree does."""
+        s = self.sample
+        xyz = np.empty((int(s.valid.sum()), 3))
+        filled = 0
+        for start in range(0, len(s.ra), chunk_rows):
+            part = s.rows(start, start + chunk_rows)
+            rows = part.valid
+            count = int(rows.sum())
+            xyz[filled : filled + count] = self.cosmology.cartesian(
+                part.ra[rows], part.dec[rows], part.z[rows]
             )
-        distance = np.full(len(self.sample.ra), np.nan)
-        with reporter.task("density (k-th neighbour)", len(valid)) as step:
-            distance[valid] = kth_neighbour_distance(xyz, self.k, step.advance)
+            filled += count
+        distance = np.full(len(s.ra), np.nan, dtype=np.float32)
+        with reporter.task("density (k-th neighbour)", len(xyz)) as step:
+            distance[s.valid] = kth_neighbour_distance(xyz, self.k, step.advance)
         return distance
 
     def columns(self, start: int, stop: int) -> dict[str, np.ndarray]:

@@ -25,7 +25,7 @@ def match_galzone(
     tolerance: float = POSITION_TOLERANCE_MPCH,
 ) -> tuple[np.ndarray, np.ndarray]:
     """GALZONE row of each galaxy, and whether it is in the V2 input (by id or position)."""
-    distance, nearest = catalog.galzone_tree.query(xyz, k=1, workers=-1)
+    distance, nearest = catalog.galzone_tree.query(xyz, k=1)
     matched = distance <= tolerance
     row = nearest.astype(np.int64)
     if target is not None and catalog.gal_target is not None:

@@ -99,7 +99,7 @@ def nearest_void_distance(
     if len(void_xyz) == 0:
         return np.full(len(xyz), -1), np.full(len(xyz), np.nan)
     tree = tree if tree is not None else cKDTree(void_xyz)
-    distance, index = tree.query(xyz, k=1, workers=-1)
+    distance, index = tree.query(xyz, k=1)
     return index, distance / void_radius[index]
 
 
