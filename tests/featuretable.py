@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from psycopg import sql
 
+from desivoid_ml.keys import key_hash_sql
+
 FEATURES = {"a": "a", "b": "b", "c": "c", "flag": "flag::int"}
 
 
@@ -12,14 +14,13 @@ def make_feature_table(db, rows: int = 20_000) -> None:
     with db.connect() as conn:
         conn.execute(
             sql.SQL(
-                "CREATE TABLE {} AS SELECT g::bigint AS targetid, 'main'::text AS survey, "
-                "'bright'::text AS program, "
-                "hashtextextended(g::text || '/main/bright', 0) AS key_hash, "
+                "CREATE TABLE {} AS SELECT k.*, {} AS key_hash FROM ("
+                "SELECT g::bigint AS targetid, 'main'::text AS survey, 'bright'::text AS program, "
                 "a, 2 * a + 0.1 * sin(g) AS b, "
                 "CASE WHEN g %% 10 = 0 THEN NULL ELSE cos(g)::real END AS c, "
                 "g %% 3 = 0 AS flag "
-                "FROM generate_series(1, %s) g, LATERAL (SELECT sin(g * 12.9898) * 3 AS a) s"
-            ).format(sql.Identifier(db.ns.features, "galaxy")),
+                "FROM generate_series(1, %s) g, LATERAL (SELECT sin(g * 12.9898) * 3 AS a) s) k"
+            ).format(sql.Identifier(db.ns.features, "galaxy"), key_hash_sql("k")),
             (rows,),
         )
         conn.execute(

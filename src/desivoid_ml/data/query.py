@@ -1,9 +1,9 @@
 """SQL for the training matrix: deterministic splits and shards from each galaxy's key hash.
 
-`key_hash` (features.galaxy) is a hash of (targetid, survey, program). Its low 10 bits pick the
-split, so a galaxy keeps its split when the table grows; bits above pick the shard, so splits and
-shards are independent. Rows are read in blocks of heap pages (TID range scans) so that each
-block is one cheap query and the order of blocks can be shuffled per epoch.
+`key_hash` (features.galaxy, see `desivoid_ml.keys`) is a hash of (targetid, survey, program).
+Its low bits pick the split, so a galaxy keeps its split when the table grows; bits above pick
+the shard, so splits and shards are independent. Rows are read in blocks of heap pages (TID range
+scans) so that each block is one cheap query and the order of blocks can be shuffled per epoch.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-SPLIT_BUCKETS = 1024
+from desivoid_ml.keys import KEY_WIDTH, SPLIT_BUCKETS, shard_sql, split_bucket_sql
+
 SPLITS = ("train", "val", "test")
 
 
@@ -52,8 +53,8 @@ def split_predicate(split: str, fractions: Fractions) -> sql.Composable:
     if split == "all":
         return sql.SQL("true")
     low, high = fractions.bucket_range(split)
-    return sql.SQL("(key_hash & 1023) >= {} AND (key_hash & 1023) < {}").format(
-        sql.Literal(low), sql.Literal(high)
+    return sql.SQL("{bucket} >= {} AND {bucket} < {}").format(
+        sql.Literal(low), sql.Literal(high), bucket=split_bucket_sql()
     )
 
 
@@ -66,7 +67,7 @@ def shard_predicate(shard: int, shards: int) -> sql.Composable:
 
 def shard_expression(shards: int) -> sql.Composable:
     """The shard number of a row, as `shard_predicate` uses it."""
-    return sql.SQL("((key_hash >> 10) & 2147483647) % {}").format(sql.Literal(shards))
+    return shard_sql(shards)
 
 
 def page_predicate(first_page: int, last_page: int | None) -> sql.Composable:
@@ -81,7 +82,12 @@ def feature_select(expressions: dict[str, str], with_keys: bool) -> sql.Composab
     """key_hash [, targetid, survey, program], then each feature as float4 (NaN when NULL)."""
     parts = [sql.SQL("key_hash")]
     if with_keys:
-        parts += [sql.SQL("targetid"), sql.SQL("survey::char(16)"), sql.SQL("program::char(16)")]
+        width = sql.Literal(KEY_WIDTH)
+        parts += [
+            sql.SQL("targetid"),
+            sql.SQL("survey::char({})").format(width),
+            sql.SQL("program::char({})").format(width),
+        ]
     parts += [
         sql.SQL("COALESCE(({})::float4, 'NaN'::float4) AS {}").format(
             sql.SQL(expr), sql.Identifier(name)
@@ -106,5 +112,6 @@ def copy_fields(names: list[str], with_keys: bool) -> list[tuple[str, str]]:
     """Field list for `copy_read` matching `feature_select`."""
     fields = [("key_hash", "bigint")]
     if with_keys:
-        fields += [("targetid", "bigint"), ("survey", "char(16)"), ("program", "char(16)")]
+        text = f"char({KEY_WIDTH})"
+        fields += [("targetid", "bigint"), ("survey", text), ("program", text)]
     return fields + [(f"f{i}", "real") for i in range(len(names))]

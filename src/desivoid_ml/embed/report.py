@@ -35,6 +35,7 @@ from desivoid_ml.db.introspect import table_columns  # noqa: E402
 from desivoid_ml.embed.inference import load_model  # noqa: E402
 from desivoid_ml.embed.similarity import example_void_galaxy, similar  # noqa: E402
 from desivoid_ml.embed.store import embedded_run  # noqa: E402
+from desivoid_ml.keys import SAMPLE_BUCKETS, sample_bucket_sql  # noqa: E402
 from desivoid_ml.models.losses import per_feature_mse  # noqa: E402
 from desivoid_ml.runs import Run, get_run  # noqa: E402
 
@@ -77,7 +78,8 @@ def load_sample(db: Database, run: Run, split: str = "all", rows: int = SAMPLE_R
             sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(db.ns.ml, partition))
         ).fetchone()[0]
         share = 1.0 if split == "all" else max(getattr(fractions, split), 1e-9)
-        keep = max(1, min(1024, int(np.ceil(1024 * rows / max(total * share, 1)))))
+        whole = SAMPLE_BUCKETS
+        keep = max(1, min(whole, int(np.ceil(whole * rows / max(total * share, 1)))))
         present = table_columns(conn, db.ns.features, "galaxy")
         exprs = [f"COALESCE(({e})::float4, 'NaN')" for e in run.features.values()]
         prefixes = [p for p in ALGORITHMS if {f"{p}_in_void", f"{p}_in_input"} <= set(present)]
@@ -88,7 +90,7 @@ def load_sample(db: Database, run: Run, split: str = "all", rows: int = SAMPLE_R
         query = sql.SQL(
             "SELECT e.embedding::vector({d}), {cols}{labels}{feats} "
             "FROM {part} e JOIN {galaxy} f USING (targetid, survey, program) "
-            "WHERE ((f.key_hash >> 20) & 1023) < {keep} AND {split}"
+            "WHERE {sample} < {keep} AND {split}"
         ).format(
             d=sql.Literal(dim),
             cols=sql.SQL(", ").join(
@@ -99,6 +101,7 @@ def load_sample(db: Database, run: Run, split: str = "all", rows: int = SAMPLE_R
             part=sql.Identifier(db.ns.ml, partition),
             galaxy=sql.Identifier(db.ns.features, "galaxy"),
             keep=sql.Literal(keep),
+            sample=sample_bucket_sql("f"),
             split=split_predicate(split, fractions),
         )
         fields = [("code", f"vector({dim})"), ("log_ssfr", "real"), ("logmstar", "real")]

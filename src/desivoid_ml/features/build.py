@@ -32,10 +32,11 @@ from desivoid_ml.features.environment import (
     combine_by_algorithm,
     survey_mask,
 )
-from desivoid_ml.features.positions import KEY_WIDTH, GalaxyKeys, read_sample
+from desivoid_ml.features.positions import GalaxyKeys, read_sample
 from desivoid_ml.features.proximity import create_proximity
 from desivoid_ml.features.void_catalogs import VoidCatalog, read_db_catalogs
 from desivoid_ml.features.voidfinder import BoundaryRule
+from desivoid_ml.keys import KEY_WIDTH, key_hash_sql
 from desivoid_ml.progress import NullReporter, Reporter
 
 SKY_INDEX = "galaxy_sky_idx"  # GiST on point(ra, dec), for features.galaxy_at
@@ -317,8 +318,7 @@ def _replace_table(conn, db: Database, cfg: DictConfig, columns: list[str]) -> N
             conn.execute(
                 sql.SQL(
                     "CREATE TABLE {} AS SELECT g.targetid, g.survey, g.program, "
-                    "hashtextextended(g.targetid::text || '/' || g.survey || '/' || g.program, 0) "
-                    "AS key_hash, {}, {} "
+                    "{key_hash} AS key_hash, {}, {} "
                     "FROM {} g JOIN feature_stage e USING (targetid, survey, program) "
                     "ORDER BY e.cell"
                 ).format(
@@ -326,6 +326,7 @@ def _replace_table(conn, db: Database, cfg: DictConfig, columns: list[str]) -> N
                     sql.SQL(", ").join(properties),
                     sql.SQL(", ").join(environment),
                     sql.Identifier(db.ns.raw, "galaxies"),
+                    key_hash=key_hash_sql("g"),
                 )
             )
     except psycopg.errors.Error as exc:

@@ -18,8 +18,8 @@ from desivoid_ml.db.copy_read import iter_copy_blocks
 from desivoid_ml.db.introspect import table_columns
 from desivoid_ml.errors import DesivoidError
 from desivoid_ml.features.environment import GalaxySample
+from desivoid_ml.keys import KEY_WIDTH
 
-KEY_WIDTH = 16  # survey and program travel as char(16) so every COPY tuple has a fixed size
 ABSMAG_R = "absmag01_sdss_r"  # VoidFinder's MAGLIM cut is on this column (NaN when absent/0)
 FIELDS = [
     ("targetid", "bigint"),
