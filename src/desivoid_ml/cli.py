@@ -145,7 +145,7 @@ def ingest(
         f"{seconds:.2f}",
         f"{rows / seconds:,.0f}" if seconds else "-",
     )
-    out.print(table)
+    _print_table(table)
 
 
 @app.command()
@@ -161,7 +161,7 @@ def validate() -> None:
     for check in report:
         style = "green" if check.passed else "bold red"
         table.add_row(str(check.stage), check.name, f"[{style}]{check.status}[/]", check.detail)
-    out.print(table)
+    _print_table(table)
     failed = [c for c in report if not c.passed]
     out.print(f"{len(report) - len(failed)} passed, {len(failed)} failed")
     if failed:
@@ -186,7 +186,7 @@ def features(
     table.add_column("in void", justify="right")
     for name, fraction in summary.in_void_fraction.items():
         table.add_row(name, f"{fraction:.1%}")
-    out.print(table)
+    _print_table(table)
     out.print(
         f"catalogs: {', '.join(summary.catalogs)}; excluded (z <= 0 or NaN): "
         f"{summary.excluded:,}; compute {summary.compute_s:.1f} s, load {summary.load_s:.1f} s"
@@ -221,7 +221,7 @@ def environment(
     for column in [c for c in table.colnames if c.endswith("_in_void")]:
         count = int(table[column].sum())
         summary.add_row(column.removesuffix("_in_void"), f"{count:,}", f"{count / len(table):.1%}")
-    Console().print(summary)
+    _print_table(summary)
     if excluded:
         Console(stderr=True).print(f"{excluded:,} rows excluded (z <= 0 or non-finite ra/dec/z)")
 
@@ -513,6 +513,13 @@ def download(
     except KeyboardInterrupt:
         raise DesivoidError("interrupted: run the same command again to resume") from None
     out.print(f"{len(paths)} files ready in {dest}")
+
+
+def _print_table(table: Table) -> None:
+    """A summary table at its natural width, also when the output is piped (no wrapped names)."""
+    from desivoid_ml.export.printing import print_table
+
+    print_table(table)
 
 
 def main() -> None:
