@@ -20,7 +20,8 @@ import psycopg
 from psycopg import sql
 
 from desivoid_ml.db.connection import Database
-from desivoid_ml.db.copy_binary import HEADER, TRAILER, CopyColumn, RowEncoder
+from desivoid_ml.db.copy_binary import CopyColumn, RowEncoder
+from desivoid_ml.db.copy_in import copy_in
 from desivoid_ml.db.migrations import require_vector_installed
 from desivoid_ml.embed import hnsw_build
 from desivoid_ml.errors import DesivoidError
@@ -125,17 +126,11 @@ def _write_run(db, run_id, dim, batches, on_rows, reporter: Reporter) -> dict[st
         )
         started = time.perf_counter()
         rows = 0
-        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-            sql.Identifier(ml, staging),
-            sql.SQL(", ").join(sql.Identifier(c.name) for c in columns(dim)),
-        )
-        with conn.cursor().copy(copy_sql) as copy:
-            copy.write(HEADER)
+        with copy_in(conn, sql.Identifier(ml, staging), columns(dim)) as send:
             for targetid, survey, program, vectors in batches:
-                copy.write(encoder.encode([targetid, survey, program, vectors]))
+                send(encoder.encode([targetid, survey, program, vectors]))
                 rows += len(targetid)
                 on_rows(len(targetid))
-            copy.write(TRAILER)
         timings["write_s"] = time.perf_counter() - started
         timings.update(build_index(conn, db.dsn, ml, staging, dim, rows, reporter))
         _swap(conn, db, run_id, staging, final, dim, rows)

@@ -20,7 +20,8 @@ from omegaconf import DictConfig
 from psycopg import sql
 
 from desivoid_ml.db.connection import Database
-from desivoid_ml.db.copy_binary import HEADER, TRAILER, CopyColumn, RowEncoder
+from desivoid_ml.db.copy_binary import CopyColumn, RowEncoder
+from desivoid_ml.db.copy_in import column_definitions, copy_in
 from desivoid_ml.errors import DesivoidError
 from desivoid_ml.features.cosmology import Cosmology
 from desivoid_ml.features.density import density_from_distance, kth_neighbour_distance
@@ -251,32 +252,30 @@ def _stage(conn, keys: GalaxyKeys, chunks) -> list[str]:
         CopyColumn("survey", "text", text_width=KEY_WIDTH),
         CopyColumn("program", "text", text_width=KEY_WIDTH),
     ]
-    copy = encoder = names = None
+    send = encoder = names = None
     with contextlib.ExitStack() as stack:
         for start, stop, columns in chunks:
             if encoder is None:
                 computed = [_copy_column(name, values) for name, values in columns.items()]
                 _create_stage(conn, key_columns + computed)
                 encoder, names = RowEncoder(key_columns + computed), list(columns)
-                copy = stack.enter_context(
-                    conn.cursor().copy("COPY feature_stage FROM STDIN (FORMAT BINARY)")
-                )
-                copy.write(HEADER)
+                stage = sql.Identifier("feature_stage")
+                send = stack.enter_context(copy_in(conn, stage, key_columns + computed))
             survey, program = keys.survey_program(start, stop)
             values = [keys.targetid[start:stop], survey, program, *(columns[n] for n in names)]
             nulls = [None, None, None, *(_nulls(columns[n]) for n in names)]
-            copy.write(encoder.encode(values, nulls))
-        if copy is None:
+            send(encoder.encode(values, nulls))
+        if send is None:
             raise DesivoidError("raw.galaxies is empty; ingest FastSpecFit files first")
-        copy.write(TRAILER)
     return names
 
 
 def _create_stage(conn, columns: list[CopyColumn]) -> None:
-    definitions = sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.sql_type)) for c in columns
+    conn.execute(
+        sql.SQL("CREATE TEMP TABLE feature_stage ({}) ON COMMIT DROP").format(
+            column_definitions(columns)
+        )
     )
-    conn.execute(sql.SQL("CREATE TEMP TABLE feature_stage ({}) ON COMMIT DROP").format(definitions))
 
 
 def _copy_column(name: str, values: np.ndarray) -> CopyColumn:

@@ -12,7 +12,8 @@ import numpy as np
 from psycopg import sql
 
 from desivoid_ml.db.connection import Database
-from desivoid_ml.db.copy_binary import HEADER, TRAILER, CopyColumn, RowEncoder
+from desivoid_ml.db.copy_binary import CopyColumn, RowEncoder
+from desivoid_ml.db.copy_in import column_definitions, copy_in
 from desivoid_ml.features.cosmology import Cosmology, sky_from_cartesian
 from desivoid_ml.features.void_catalogs import VoidCatalog
 
@@ -71,18 +72,14 @@ def create_proximity(conn, db: Database, catalogs: list[VoidCatalog], cosmology:
     """features.voids (all void centres in the feature cosmology) and the two SQL functions."""
     table = sql.Identifier(db.ns.features, "voids")
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(table))
-    definitions = sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.sql_type)) for c in VOID_COLUMNS
-    )
+    definitions = column_definitions(VOID_COLUMNS)
     conn.execute(
         sql.SQL("CREATE TABLE {} ({}, PRIMARY KEY (catalog, void))").format(table, definitions)
     )
     encoder = RowEncoder(VOID_COLUMNS)
-    with conn.cursor().copy(sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(table)) as copy:
-        copy.write(HEADER)
+    with copy_in(conn, table, VOID_COLUMNS) as send:
         for catalog in catalogs:
-            copy.write(encoder.encode(_void_rows(catalog, cosmology)))
-        copy.write(TRAILER)
+            send(encoder.encode(_void_rows(catalog, cosmology)))
     conn.execute(sql.SQL(FUNCTIONS).format(schema=sql.Identifier(db.ns.features)))
 
 

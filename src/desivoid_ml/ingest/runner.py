@@ -19,7 +19,8 @@ import psycopg
 from psycopg import sql
 
 from desivoid_ml.db.connection import Database, Namespace
-from desivoid_ml.db.copy_binary import HEADER, TRAILER, RowEncoder
+from desivoid_ml.db.copy_binary import RowEncoder
+from desivoid_ml.db.copy_in import copy_in
 from desivoid_ml.errors import DesivoidError, FitsError, IngestError
 from desivoid_ml.ingest import manifest
 from desivoid_ml.ingest.catalogs import plan_file
@@ -215,17 +216,12 @@ def _load_table(
     columns = [FILE_ID, *load.copy_columns]
     ensure_table(conn, ns.raw, load.table, columns, load.allow_new_columns)
     encoder = RowEncoder(columns)
-    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-        sql.Identifier(ns.raw, load.table),
-        sql.SQL(", ").join(sql.Identifier(c.name) for c in columns),
-    )
+    table = sql.Identifier(ns.raw, load.table)
     label = f"{load.hdus[0].path.name} → {load.table}"
-    with reporter.task(label, load.nrows) as step, conn.cursor().copy(statement) as copy:
-        copy.write(HEADER)
+    with reporter.task(label, load.nrows) as step, copy_in(conn, table, columns) as send:
         for rows, payload in prefetch(_encoded_chunks(load, encoder, file_id, options.chunk_rows)):
-            copy.write(payload)
+            send(payload)
             step.advance(rows)
-        copy.write(TRAILER)
     seconds = time.perf_counter() - started
     for hdu in load.hdus:
         manifest.record_hdu(

@@ -6,6 +6,7 @@ import psycopg
 from psycopg import sql
 
 from desivoid_ml.db.copy_binary import CopyColumn
+from desivoid_ml.db.copy_in import column_definitions
 from desivoid_ml.db.introspect import qualified_name, table_columns
 from desivoid_ml.errors import IngestError, SchemaMismatch
 
@@ -23,8 +24,7 @@ def ensure_table(
     existing = table_columns(conn, schema, table)
     target = sql.Identifier(schema, table)
     if not existing:
-        defs = sql.SQL(", ").join(_definition(c) for c in columns)
-        conn.execute(sql.SQL("CREATE TABLE {} ({})").format(target, defs))
+        conn.execute(sql.SQL("CREATE TABLE {} ({})").format(target, column_definitions(columns)))
         return
     missing = [c for c in columns if c.name not in existing]
     if missing and not allow_new_columns:
@@ -40,11 +40,9 @@ def ensure_table(
                 f"{_type_name(column)} in the file; drop the table or rename the column"
             )
     for column in missing:
-        conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {}").format(target, _definition(column)))
-
-
-def _definition(column: CopyColumn) -> sql.Composable:
-    return sql.SQL("{} {}").format(sql.Identifier(column.name), sql.SQL(column.sql_type))
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ADD COLUMN {}").format(target, column_definitions([column]))
+        )
 
 
 def _type_name(column: CopyColumn) -> str:
