@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from desivoid_ml.errors import DesivoidError
-from desivoid_ml.settings import config_dir
+from desivoid_ml.settings import compose_config
 
 
 def load_config(overrides: list[str] | None = None) -> DictConfig:
     """configs/analysis/default.yaml with command-line style overrides."""
-    folder = config_dir() / "analysis"
-    if not (folder / "default.yaml").exists():
-        raise DesivoidError(f"{folder / 'default.yaml'} not found; set DESIVOID_CONFIG_DIR")
-    try:
-        with initialize_config_dir(config_dir=str(folder), version_base="1.3"):
-            cfg = compose(config_name="default", overrides=overrides or [])
-    except Exception as exc:  # hydra raises several exception types for bad overrides
-        raise DesivoidError(f"bad analysis config override: {str(exc).splitlines()[0]}") from exc
+    cfg = compose_config("analysis", overrides)
     _check(cfg)
     return cfg
 

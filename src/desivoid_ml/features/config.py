@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
 from desivoid_ml.errors import DesivoidError
 from desivoid_ml.features.voidfinder import BOUNDARY_POLICIES
-from desivoid_ml.settings import config_dir
+from desivoid_ml.settings import compose_config
 
 
 def load_config(overrides: list[str] | None = None) -> DictConfig:
     """configs/features/default.yaml with command-line style overrides (`density.k=10`)."""
-    folder = config_dir() / "features"
-    if not (folder / "default.yaml").exists():
-        raise DesivoidError(f"{folder / 'default.yaml'} not found; set DESIVOID_CONFIG_DIR")
-    try:
-        with initialize_config_dir(config_dir=str(folder), version_base="1.3"):
-            cfg = compose(config_name="default", overrides=overrides or [])
-    except Exception as exc:  # hydra raises several exception types for bad overrides
-        raise DesivoidError(f"bad feature config override: {str(exc).splitlines()[0]}") from exc
+    cfg = compose_config("features", overrides)
     _check(cfg)
     return cfg
 
