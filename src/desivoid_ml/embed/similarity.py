@@ -1,5 +1,5 @@
 """Similar galaxies from Python for the CLI, over the SQL functions `ml.similar_galaxies(targetid,
-k, run, survey, program)` and `ml.similar_to_vector(vector, k, run)` (migrations 0004, 0006).
+k, run, survey, program)` and `ml.similar_to_vector(vector, k, run)` (migration 0004).
 
 Both look up the run's partition, take the k nearest codes through its HNSW index (ordering by
 the indexed expression), and only then join the galaxy properties, so the index is always used.

@@ -2,7 +2,10 @@
 -- says "no embeddings" instead of "function does not exist". The property columns are looked up
 -- in features.galaxy at call time (NULL when absent), so rebuilding the features needs nothing
 -- here. hnsw.ef_search comes from the custom setting desivoid.ef_search (default 100, chosen
--- with scripts/bench_vectors.py; e.g. SET desivoid.ef_search = 200 for more recall).
+-- with scripts/bench_vectors.py; e.g. SET desivoid.ef_search = 200 for more recall), widened for
+-- large k (the finder asks for up to 1000 candidates) with pgvector's iterative scan. A TARGETID
+-- alone is not a galaxy's key: similar_galaxies takes survey and program as optional arguments
+-- and refuses (SQLSTATE 21000, the choices listed) when a TARGETID has several rows.
 CREATE OR REPLACE FUNCTION {ml}.embedding_partition(run text DEFAULT NULL, OUT part text,
                                                     OUT dim integer)
 LANGUAGE plpgsql AS $fn$
@@ -30,6 +33,9 @@ LANGUAGE sql STABLE AS $fn$
           AND a.attnum > 0 AND NOT a.attisdropped
 $fn$;
 
+-- the 3-argument version that `desivoid embed` used to create
+DROP FUNCTION IF EXISTS {ml}.similar_galaxies(bigint, integer, text);
+
 CREATE OR REPLACE FUNCTION {ml}.similar_to_vector(
     query vector, k integer DEFAULT 10, run text DEFAULT NULL)
 RETURNS TABLE (targetid bigint, survey text, program text, distance double precision,
@@ -39,10 +45,11 @@ LANGUAGE plpgsql AS $fn$
 DECLARE
     p record;
     features_join text := '';
+    ef integer := COALESCE(NULLIF(current_setting('desivoid.ef_search', true), ''), '100')::integer;
 BEGIN
     p := {ml}.embedding_partition(run);
-    PERFORM set_config('hnsw.ef_search',
-        COALESCE(NULLIF(current_setting('desivoid.ef_search', true), ''), '100'), true);
+    PERFORM set_config('hnsw.ef_search', greatest(ef, least(k, 1000))::text, true);
+    PERFORM set_config('hnsw.iterative_scan', 'strict_order', true);
     IF to_regclass('{features}.galaxy') IS NOT NULL THEN
         features_join := 'LEFT JOIN {features}.galaxy f USING (targetid, survey, program)';
     END IF;
@@ -61,21 +68,32 @@ END
 $fn$;
 
 CREATE OR REPLACE FUNCTION {ml}.similar_galaxies(
-    p_targetid bigint, k integer DEFAULT 10, run text DEFAULT NULL)
+    p_targetid bigint, k integer DEFAULT 10, run text DEFAULT NULL,
+    p_survey text DEFAULT NULL, p_program text DEFAULT NULL)
 RETURNS TABLE (targetid bigint, survey text, program text, distance double precision,
                z double precision, logmstar double precision, vf_in_void boolean,
                vide_in_void boolean, zobov_in_void boolean, revolver_in_void boolean)
 LANGUAGE plpgsql AS $fn$
 DECLARE
     q vector;
+    n integer;
+    keys text;
 BEGIN
-    EXECUTE format('SELECT embedding FROM {ml}.%I WHERE targetid = $1 LIMIT 1',
-                   ({ml}.embedding_partition(run)).part)
-        INTO q USING p_targetid;
-    IF q IS NULL THEN
+    EXECUTE format('SELECT count(*), string_agg(survey || ''/'' || program, '', '' '
+                   'ORDER BY survey, program), min(embedding::text)::vector FROM {ml}.%I '
+                   'WHERE targetid = $1 AND ($2 IS NULL OR survey = $2) '
+                   'AND ($3 IS NULL OR program = $3)', ({ml}.embedding_partition(run)).part)
+        INTO n, keys, q USING p_targetid, p_survey, p_program;
+    IF n = 0 THEN
         RETURN;  -- unknown galaxy: an empty result, not an error
+    ELSIF n > 1 THEN
+        RAISE EXCEPTION 'targetid % has % rows (survey/program: %)', p_targetid, n, keys
+            USING HINT = 'pass survey and program', ERRCODE = '21000';
     END IF;
     RETURN QUERY SELECT s.* FROM {ml}.similar_to_vector(q, k + 1, run) s
-                 WHERE s.targetid <> p_targetid LIMIT k;
+                 WHERE NOT (s.targetid = p_targetid
+                            AND s.survey = COALESCE(p_survey, s.survey)
+                            AND s.program = COALESCE(p_program, s.program))
+                 LIMIT k;
 END
 $fn$;
