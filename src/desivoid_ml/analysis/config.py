@@ -38,6 +38,7 @@ def _check(cfg: DictConfig) -> None:
 
 
 PREFIXES = {"VoidFinder": "vf", "VIDE": "vide", "ZOBOV": "zobov", "REVOLVER": "revolver"}
+ALGORITHM_NAMES = {prefix: name for name, prefix in PREFIXES.items()}  # "vf" -> "VoidFinder"
 
 
 def algorithm_prefixes(cfg: DictConfig) -> dict[str, str]:

@@ -11,7 +11,6 @@ stored with the run), with bootstrap intervals; merged into ml.runs.metrics.
 
 from __future__ import annotations
 
-import html
 import json
 import shutil
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import torch  # noqa: E402
 from psycopg import sql  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 
+from desivoid_ml.analysis.config import ALGORITHM_NAMES  # noqa: E402
 from desivoid_ml.analysis.environment_auc import compare_inputs  # noqa: E402
 from desivoid_ml.analysis.store import read_table  # noqa: E402
 from desivoid_ml.data.query import Fractions, split_predicate  # noqa: E402
@@ -33,6 +33,7 @@ from desivoid_ml.db.connection import Database  # noqa: E402
 from desivoid_ml.db.copy_read import read_copy  # noqa: E402
 from desivoid_ml.db.introspect import table_columns  # noqa: E402
 from desivoid_ml.embed.inference import load_model  # noqa: E402
+from desivoid_ml.embed.report_html import PageParts, render_page  # noqa: E402
 from desivoid_ml.embed.similarity import example_void_galaxy, similar  # noqa: E402
 from desivoid_ml.embed.store import embedded_run  # noqa: E402
 from desivoid_ml.keys import SAMPLE_BUCKETS, sample_bucket_sql  # noqa: E402
@@ -41,7 +42,6 @@ from desivoid_ml.runs import Run, get_run  # noqa: E402
 
 SAMPLE_ROWS = 40_000  # galaxies on the embedding map (all splits)
 TEST_ROWS = 100_000  # at most this many test-split galaxies are scored
-ALGORITHMS = {"vf": "VoidFinder", "vide": "VIDE", "zobov": "ZOBOV", "revolver": "REVOLVER"}
 ENVIRONMENT_MARKERS = ("in_void", "r_over_rvoid", "density", "vflag", "void_id")
 
 
@@ -82,7 +82,7 @@ def load_sample(db: Database, run: Run, split: str = "all", rows: int = SAMPLE_R
         keep = max(1, min(whole, int(np.ceil(whole * rows / max(total * share, 1)))))
         present = table_columns(conn, db.ns.features, "galaxy")
         exprs = [f"COALESCE(({e})::float4, 'NaN')" for e in run.features.values()]
-        prefixes = [p for p in ALGORITHMS if {f"{p}_in_void", f"{p}_in_input"} <= set(present)]
+        prefixes = [p for p in ALGORITHM_NAMES if {f"{p}_in_void", f"{p}_in_input"} <= set(present)]
         labels = [
             sql.SQL(f"CASE WHEN {p}_in_input THEN COALESCE({p}_in_void::int, -1) ELSE -1 END")
             for p in prefixes
@@ -326,7 +326,21 @@ def write_report(db: Database, run_id: str | None, out_root: Path = Path("report
             default=str,
         )
     )
-    page = _html(run, auc, method, has_loss, example, neighbours, sample, test, void_wall)
+    page = render_page(
+        run,
+        PageParts(
+            auc=auc,
+            auc_given_environment=environment_is_input(run),
+            map_method=method,
+            has_loss=has_loss,
+            example=example,
+            neighbours=neighbours,
+            sample_rows=len(sample.codes),
+            test_rows=len(test.codes),
+            void_wall=void_wall,
+            fractions=run_fractions(run),
+        ),
+    )
     (out / "index.html").write_text(page)
     return out / "index.html"
 
@@ -344,145 +358,3 @@ def _void_wall(db: Database, run: Run, out: Path) -> list[dict]:
         else:
             row["figure"] = None
     return rows
-
-
-INPUT_LABELS = {
-    "embedding": "embedding",
-    "logmstar": "log M*",
-    "logmstar_g_r": "log M* + g-r",
-    "inputs": "raw inputs (ceiling)",
-}
-
-
-def _auc_html(run: Run, auc: dict[str, dict], test: Sample, fractions: Fractions) -> str:
-    given = environment_is_input(run)
-    note = (
-        f"<p><b>Environment is an input of this run</b> ({html.escape(', '.join(given))}): "
-        "the embedding is told the environment, so a high AUC here is by construction.</p>"
-        if given
-        else "<p>This run was trained on galaxy properties only: no environment column is an "
-        "input, so whatever the embedding knows about voids it learned from the properties.</p>"
-    )
-    head = (
-        f"<p>Split: the run's own <b>test split</b> ({fractions.test:.0%} of galaxies by key "
-        f"hash; fractions train {fractions.train:g} / val {fractions.val:g} / test "
-        f"{fractions.test:g} stored with the run), {len(test.codes):,} galaxies. Each "
-        "algorithm uses the galaxies of its own input sample with log M* and g-r known. "
-        "Logistic regression, 5-fold stratified cross-validation within the test split; ROC AUC "
-        "of the pooled out-of-fold scores; 95 % intervals from a paired bootstrap "
-        "(300 resamples).</p>"
-    )
-    if not auc:
-        return note + head + "<p>No void-membership columns in features.galaxy.</p>"
-    cols = list(INPUT_LABELS)
-    table = "<table><tr><th>algorithm</th><th>galaxies (void)</th>"
-    table += "".join(f"<th>{html.escape(INPUT_LABELS[c])}</th>" for c in cols)
-    table += "<th>embedding - log M*</th><th>embedding's share of the inputs' AUC - 0.5</th></tr>"
-    for prefix, result in auc.items():
-        table += f"<tr><td>{ALGORITHMS[prefix]}</td><td>{result['n']:,} ({result['n_void']:,})</td>"
-        for c in cols:
-            table += f"<td>{_interval(result['auc'].get(c))}</td>"
-        table += f"<td>{_interval(result.get('embedding_minus_logmstar'), True)}</td>"
-        table += f"<td>{_interval(result.get('embedding_share_of_inputs'))}</td></tr>"
-    return note + head + table + "</table>"
-
-
-def _interval(entry, signed: bool = False) -> str:
-    if not entry:
-        return "-"
-    value, low, high = entry
-    fmt = "+.3f" if signed else ".3f"
-    return f"{value:{fmt}} [{low:{fmt}}, {high:{fmt}}]"
-
-
-def _void_wall_html(rows: list[dict]) -> str:
-    if not rows:
-        return "<p>Not computed: run <code>desivoid analyze</code> (it fills ml.void_wall).</p>"
-    table = (
-        "<table><tr><th>algorithm</th><th>property</th><th>n void</th><th>n wall</th>"
-        "<th>median void</th><th>median wall</th><th>shift [68 %]</th><th>KS p</th>"
-        "<th>AD p</th><th>at fixed</th><th>matched shift [68 %]</th></tr>"
-    )
-    for r in rows:
-        table += (
-            f"<tr><td>{html.escape(r['algorithm'])}</td><td>{html.escape(r['property'])}</td>"
-            f"<td>{r['n_void']:,}</td><td>{r['n_wall']:,}</td>"
-            f"<td>{_text(r['median_void'])}</td><td>{_text(r['median_wall'])}</td>"
-            f"<td>{_shift(r, 'shift', 'shift_lo', 'shift_hi')}</td>"
-            f"<td>{_text(r['ks_p'])}</td><td>{_text(r['ad_p'])}</td>"
-            f"<td>{html.escape(r['control'])}</td>"
-            f"<td>{_shift(r, 'matched_shift', 'matched_lo', 'matched_hi')}</td></tr>"
-        )
-    figures = dict.fromkeys(r["figure"] for r in rows if r.get("figure"))
-    images = "".join(f'<img src="{html.escape(f)}" alt="{html.escape(f)}">' for f in figures)
-    return (
-        "<p>From <code>desivoid analyze</code> (table ml.void_wall): each algorithm's own input "
-        "sample; shift = void median - wall median with a 68 % bootstrap interval; the matched "
-        "shift reweights the wall galaxies to the voids' joint distribution of the control "
-        "variables (log M* and redshift; for log M* itself, redshift and abs_mag_r).</p>"
-        + table
-        + "</table>"
-        + images
-    )
-
-
-def _shift(row: dict, key: str, low: str, high: str) -> str:
-    if row.get(key) is None:
-        return "-"
-    return f"{row[key]:+.3f} [{row[low]:+.3f}, {row[high]:+.3f}]"
-
-
-def _html(
-    run: Run,
-    auc: dict,
-    method: str,
-    has_loss: bool,
-    example,
-    neighbours,
-    sample: Sample,
-    test: Sample,
-    void_wall: list[dict],
-) -> str:
-    metrics = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{_text(v)}</td></tr>"
-        for k, v in sorted(run.metrics.items())
-        if not k.startswith("env_auc/")
-    )
-    table = ""
-    if neighbours:
-        header, *rows = neighbours
-        table = "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"
-        table += (
-            "".join(
-                "<tr>" + "".join(f"<td>{html.escape(_text(v))}</td>" for v in row) + "</tr>"
-                for row in rows
-            )
-            + "</table>"
-        )
-    loss = '<img src="loss.png" alt="loss curves">' if has_loss else "<p>no CSV log found</p>"
-    fractions = run_fractions(run)
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>run {run.run_id}</title>
-<style>body{{font-family:sans-serif;max-width:1200px;margin:2em auto}}img{{max-width:100%}}
-table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}}</style>
-</head><body><h1>Run {html.escape(run.run_id)}</h1>
-<p>{html.escape(run.model_kind)} with a {run.code_dim}-d code, trained on {len(run.features)}
-features ({html.escape(", ".join(run.features))});
-git commit {html.escape(str(run.git_commit))}.</p>
-<h2>Metrics</h2><table>{metrics}</table>
-<h2>Loss</h2>{loss}
-<h2>Embedding map ({method}, all splits, {len(sample.codes):,} galaxies)</h2>
-<img src="embedding_map.png" alt="embedding map">
-<h2>Void vs wall galaxies</h2>{_void_wall_html(void_wall)}
-<h2>Does the embedding carry environment?</h2>{_auc_html(run, auc, test, fractions)}
-<h2>Reconstruction error per feature (test split, {len(test.codes):,} galaxies)</h2>
-<img src="reconstruction.png" alt="reconstruction error">
-<h2>An example void galaxy and its nearest neighbours</h2>
-<p>targetid {example}</p>{table}
-</body></html>"""
-
-
-def _text(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "-" if value is None else str(value)
