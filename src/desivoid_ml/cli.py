@@ -1,4 +1,8 @@
-"""The `desivoid` command: database, synthetic catalogs, ingest, validation, download."""
+"""The `desivoid` command: one small function per subcommand (db, synth, download, ingest,
+validate, features, environment, runs, embed, similar, analyze, report, serve, export).
+
+It is long because the command surface is wide, not because it holds logic: each function parses
+options, calls its room (imported lazily, so `--help` stays fast) and prints the result."""
 
 from __future__ import annotations
 
