@@ -101,7 +101,7 @@ class FeatureStream(IterableDataset):
         emitted = 0
         what = f"the {self.spec.split} split of {self.spec.schema}.{self.spec.table}"
         with ReconnectingConnection(self.spec.dsn, self.spec.reconnect, what) as conn:
-            rows = prefetch(self._source(conn, shard, shards, rng))  # decode while we shuffle
+            rows = prefetch(self._source(conn, shard, shards))  # decode while we shuffle
             for batch in self._batches(rows, rng):
                 emitted += 1
                 yield batch
@@ -126,22 +126,20 @@ class FeatureStream(IterableDataset):
         return blocks
 
     def _source(
-        self, conn: ReconnectingConnection, shard: int, shards: int, rng
+        self, conn: ReconnectingConnection, shard: int, shards: int
     ) -> Iterator[np.ndarray]:
         """Rows from the local cache when it holds this shard, else from the database."""
         if not self.spec.cache_dir:
-            return self._rows(conn, shard, shards, rng)
+            return self._rows(conn, shard, shards)
         key = conn.run(lambda c: cache_key(c, self.spec))
         cache = ShardCache(self.spec.cache_dir, key, shard, shards)
         if cache.exists():
             shuffle = self.spec.shuffle
             order = np.random.default_rng([self.spec.seed, self.epoch]) if shuffle else None
             return cache.blocks(self.spec.shuffle_buffer, order)
-        return cache.write_through(self._rows(conn, shard, shards, rng))
+        return cache.write_through(self._rows(conn, shard, shards))
 
-    def _rows(
-        self, conn: ReconnectingConnection, shard: int, shards: int, rng
-    ) -> Iterator[np.ndarray]:
+    def _rows(self, conn: ReconnectingConnection, shard: int, shards: int) -> Iterator[np.ndarray]:
         """Each block of pages is read whole before any of it is handed on: when the database
         drops out, the block is read again on a new connection and no row is seen twice."""
         spec = self.spec
