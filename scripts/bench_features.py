@@ -28,7 +28,9 @@ from omegaconf import OmegaConf
 from psycopg import sql
 
 from desivoid_ml.db.connection import Database, drop_namespace, open_database
-from desivoid_ml.db.copy_binary import HEADER, TRAILER, CopyColumn, RowEncoder
+from desivoid_ml.db.copy_binary import RowEncoder
+from desivoid_ml.db.copy_format import CopyColumn
+from desivoid_ml.db.copy_in import copy_in
 from desivoid_ml.features import build
 from desivoid_ml.features.config import load_config
 from desivoid_ml.ingest.runner import ingest
@@ -104,16 +106,12 @@ def load_galaxies(db: Database, known: dict[str, np.ndarray], n: int, seed: int)
     values["absmag01_sdss_r"] = rng.normal(-20.5, 1.2, n)
     values["absmag01_sdss_g"] = values["absmag01_sdss_r"] + rng.normal(0.7, 0.2, n)
     table, encoder = sql.Identifier(db.ns.raw, "galaxies"), RowEncoder(COLUMNS)
-    statement = sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(table)
     with db.connect(autocommit=True) as conn:
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
         ensure_table(conn, db.ns.raw, "galaxies", COLUMNS, False)
-        with conn.cursor().copy(statement) as copy:
-            copy.write(HEADER)
+        with copy_in(conn, table, COLUMNS) as send:
             for start in range(0, n, CHUNK_ROWS):
-                copy.write(encoder.encode([values[c.name][start:start + CHUNK_ROWS]
-                                           for c in COLUMNS]))
-            copy.write(TRAILER)
+                send(encoder.encode([values[c.name][start:start + CHUNK_ROWS] for c in COLUMNS]))
         conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
             table, sql.SQL(", ").join(map(sql.Identifier, KEYS))))
         conn.execute(sql.SQL("ANALYZE {}").format(table))

@@ -32,6 +32,7 @@ from psycopg import sql
 from desivoid_ml.db.connection import Database, drop_namespace, open_database
 from desivoid_ml.embed import store as embed_store
 from desivoid_ml.finder.sky import ensure_sky_index
+from desivoid_ml.runs import insert_run
 
 NAMESPACE = "benchf_"
 RUN_ID = "bench-finder"
@@ -91,14 +92,8 @@ def build(db: Database, n: int) -> None:
     print(f"features.galaxy: {n:,} rows in {time.perf_counter() - started:.1f} s", flush=True)
     started = time.perf_counter()
     part = "emb_bench"
+    insert_run(db, RUN_ID, "ae", DIM, features={}, normalization={})  # no model behind it
     with db.connect() as conn:
-        conn.execute(
-            sql.SQL(
-                "INSERT INTO {} (run_id, model_kind, code_dim, config, features, normalization) "
-                "VALUES (%s, 'ae', %s, '{{}}', '[]', '{{}}')"
-            ).format(sql.Identifier(ml, "runs")),
-            (RUN_ID, DIM),
-        )
         conn.execute(
             sql.SQL(
                 "CREATE TABLE {} AS SELECT %s::text AS run_id, targetid, survey, program, "

@@ -4,6 +4,10 @@ of the same rows already encoded in memory (the limit) and psycopg's `write_row`
 All figures come from the same file in one run; timed figures are the best of --repeat. Each ingest
 runs in a fresh spawned process that reports its own peak RSS, at N/4 and at N rows. Tables live in
 the `bench_` schema namespace (dropped at the end), files in a temporary folder.
+
+The script is long (~350 lines) because it holds three loaders (ingest, pre-encoded COPY,
+write_row) and two modes (one file; a 12-file folder with --multi); each function is one
+measurement, and the baselines write the wire format by hand on purpose (they are the floor).
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ import numpy as np
 from psycopg import sql
 
 from desivoid_ml.db.connection import Database, drop_namespace, open_database
-from desivoid_ml.db.copy_binary import HEADER, TRAILER, CopyColumn, RowEncoder
+from desivoid_ml.db.copy_binary import RowEncoder
+from desivoid_ml.db.copy_format import HEADER, TRAILER, CopyColumn
 from desivoid_ml.fits_layout import BLOCK
 from desivoid_ml.ingest import manifest, runner
 from desivoid_ml.ingest.catalogs import plan_file

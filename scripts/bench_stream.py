@@ -29,9 +29,9 @@ from psycopg import sql
 from torch.utils.data import DataLoader
 
 from desivoid_ml.data.datamodule import FeatureDataModule
-from desivoid_ml.data.query import block_query, copy_fields
+from desivoid_ml.data.query import block_query, copy_columns
 from desivoid_ml.db.connection import Database, connect, drop_namespace, open_database
-from desivoid_ml.db.copy_read import iter_copy_blocks
+from desivoid_ml.db.copy_out import copy_out
 from desivoid_ml.models.autoencoder import AutoencoderModule
 
 ALL_TRAIN = {"train": 1.0, "val": 0.0, "test": 0.0}  # the train loader then reads every row
@@ -103,9 +103,9 @@ def whole_table(db: Database, features: dict) -> sql.Composable:
 
 def copy_limit(db: Database, features: dict) -> int:
     """Binary COPY of the loader's SELECT, decoded with numpy."""
-    fields = copy_fields(list(features), with_keys=False)
+    columns = copy_columns(list(features), with_keys=False)
     with connect(db.dsn, autocommit=True) as conn:
-        return sum(len(b) for b in iter_copy_blocks(conn, whole_table(db, features), fields))
+        return sum(len(b) for b in copy_out(conn, whole_table(db, features), columns))
 
 
 def naive_cursor(db: Database, features: dict) -> int:

@@ -17,12 +17,14 @@ import os
 import time
 
 import numpy as np
-from pgvector.psycopg import register_vector
 from psycopg import sql
 
+from desivoid_ml import runs
 from desivoid_ml.db.connection import Database, drop_namespace, open_database
-from desivoid_ml.db.copy_binary import HEADER, TRAILER, RowEncoder
+from desivoid_ml.db.copy_binary import RowEncoder
+from desivoid_ml.db.copy_in import copy_in
 from desivoid_ml.embed import hnsw_build, store
+from desivoid_ml.embed.similarity import vector_text
 
 RUN_ID = "bench-vectors"
 K = 10
@@ -67,12 +69,8 @@ def batches(vectors: np.ndarray, chunk: int):
 
 
 def insert_run(db: Database, dim: int) -> None:
-    """The ml.runs row that ml.embedding_sets references."""
-    with db.connect() as conn:
-        conn.execute(sql.SQL(
-            "INSERT INTO {} (run_id, model_kind, code_dim, config, features, normalization) "
-            "VALUES (%s, 'bench', %s, '{{}}', '[]', '{{}}')").format(
-            sql.Identifier(db.ns.ml, "runs")), (RUN_ID, dim))
+    """The ml.runs row that ml.embedding_sets references (a run with no model behind it)."""
+    runs.insert_run(db, RUN_ID, "bench", dim, features={}, normalization={})
 
 
 def raw_copy(db: Database, payload: list[bytes], table: str) -> float:
@@ -86,13 +84,9 @@ def raw_copy(db: Database, payload: list[bytes], table: str) -> float:
             target, sql.Literal(RUN_ID)))  # as write_run does: run_id is not sent per row
         conn.execute("CHECKPOINT")
         started = time.perf_counter()
-        names = sql.SQL(", ").join(sql.Identifier(c.name) for c in store.columns(1))  # names only
-        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(target, names)
-        with conn.cursor().copy(statement) as cp:
-            cp.write(HEADER)
+        with copy_in(conn, target, store.columns(1)) as send:  # names only: payload is encoded
             for block in payload:
-                cp.write(block)
-            cp.write(TRAILER)
+                send(block)
         return time.perf_counter() - started
 
 
@@ -117,11 +111,11 @@ def run_queries(conn, query, queries: np.ndarray, warm_up: int = 50
                 ) -> tuple[np.ndarray, np.ndarray]:
     """(latency ms per query, targetids (q, K)), after `warm_up` untimed queries (cache, plan)."""
     for q in queries[:warm_up]:
-        conn.execute(query, (q,)).fetchall()
+        conn.execute(query, (vector_text(q),)).fetchall()
     times, ids = [], []
     for q in queries:
         started = time.perf_counter()
-        rows = conn.execute(query, (q,)).fetchall()
+        rows = conn.execute(query, (vector_text(q),)).fetchall()
         times.append((time.perf_counter() - started) * 1e3)
         ids.append([r[0] for r in rows])
     return np.array(times), np.array(ids)
@@ -174,10 +168,9 @@ def load(db: Database, vectors: np.ndarray, args: argparse.Namespace) -> tuple[f
 def describe_index(db: Database, query, probe: np.ndarray) -> None:
     """Index size and the first lines of the k-NN plan (it must be an HNSW index scan)."""
     with db.connect(autocommit=True) as conn:
-        register_vector(conn)
         index_mb = conn.execute("SELECT pg_relation_size(%s::regclass) / 1e6", (
             f"{db.ns.ml}.{store.partition_name(RUN_ID)}_hnsw",)).fetchone()[0]
-        plan = [r[0] for r in conn.execute(sql.SQL("EXPLAIN ") + query, (probe,))]
+        plan = [r[0] for r in conn.execute(sql.SQL("EXPLAIN ") + query, (vector_text(probe),))]
     print(f"HNSW index {index_mb:.0f} MB; plan: {plan[0]}\n    {plan[1].strip()}")
     if not any("Index Scan using" in line and "_hnsw" in line for line in plan):
         print("WARNING: the k-NN query does not use the HNSW index")
@@ -190,7 +183,6 @@ def search(db: Database, query, queries: np.ndarray, truth: np.ndarray, efs: lis
           f"({len(queries)} queries)")
     results = []
     with db.connect(autocommit=True) as conn:
-        register_vector(conn)
         for ef in sorted(efs):
             conn.execute(sql.SQL("SET hnsw.ef_search = {}").format(sql.Literal(ef)))
             times, ids = run_queries(conn, query, queries)
@@ -202,7 +194,6 @@ def search(db: Database, query, queries: np.ndarray, truth: np.ndarray, efs: lis
 def exact_scan(db: Database, query, queries: np.ndarray, truth: np.ndarray) -> None:
     """Time the same query without the index and check it against numpy's brute force."""
     with db.connect(autocommit=True) as conn:  # a fresh session: no plan prepared with the index
-        register_vector(conn)
         conn.execute("SET enable_indexscan = off")
         times, ids = run_queries(conn, query, queries, warm_up=0)
     print(f"exact SQL scan (enable_indexscan=off): median {np.median(times):.1f} ms over "

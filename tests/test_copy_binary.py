@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from psycopg import sql
 
-from desivoid_ml.db.copy_binary import HEADER, TRAILER, CopyColumn, RowEncoder
+from desivoid_ml.db.copy_binary import RowEncoder
+from desivoid_ml.db.copy_format import HEADER, TRAILER, CopyColumn
 
 COLUMNS = [
     CopyColumn("id", "bigint"),

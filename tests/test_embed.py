@@ -146,7 +146,7 @@ def test_sql_function_errors_for_a_run_without_embeddings(trained) -> None:
 
 
 def test_report_writes_html_and_figures(trained, tmp_path) -> None:
-    from desivoid_ml.embed.report import write_report
+    from desivoid_ml.report.page import write_report
 
     db = trained
     embed(db, None)

@@ -13,7 +13,8 @@ from astropy.table import Table
 from desivoid_ml.features import v2, voidfinder
 from desivoid_ml.features.cosmology import Cosmology
 from desivoid_ml.features.environment import GalaxySample, classify_catalog, survey_mask
-from desivoid_ml.features.void_catalogs import magnitude_limit, read_fits_catalog
+from desivoid_ml.features.void_catalog_fits import read_fits_catalog
+from desivoid_ml.features.void_catalogs import magnitude_limit
 
 
 @pytest.fixture(scope="module")

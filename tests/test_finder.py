@@ -433,5 +433,3 @@ def test_cli_ambiguous_targetid_names_the_choices(finder) -> None:
     assert ok.exit_code == 0, ok.output
     far = _cli(db, "similar", "--ra", "0.5", "--dec", "-89.99")
     assert "try a larger --radius" in str(far.exception)
-
-

@@ -11,12 +11,13 @@ from trainconfig import CONFIGS
 from desivoid_ml.analysis.config import load_config as analysis_config
 from desivoid_ml.analysis.run import analyze
 from desivoid_ml.embed.inference import embed
-from desivoid_ml.embed.report import environment_is_input, write_report
 from desivoid_ml.features.build import build
 from desivoid_ml.features.config import load_config
 from desivoid_ml.ingest.config import load_options
 from desivoid_ml.ingest.runner import ingest
 from desivoid_ml.ingest.validate import run_checks
+from desivoid_ml.report.environment import environment_is_input
+from desivoid_ml.report.page import write_report
 from desivoid_ml.runs import get_run, list_runs
 from desivoid_ml.synth import PLANTED, write_catalogs
 from desivoid_ml.training import train

@@ -20,6 +20,7 @@ from desivoid_ml.data.query import Fractions, split_predicate
 from desivoid_ml.data.reconnect import RetryPolicy
 from desivoid_ml.data.stream import FeatureStream, StreamSpec
 from desivoid_ml.db import embedded
+from desivoid_ml.db.migrations import MIGRATION_LOCK_KEY
 from desivoid_ml.errors import DatabaseLost
 from desivoid_ml.training import train
 
@@ -106,11 +107,15 @@ def test_training_that_loses_the_database_says_how_to_resume(table_db, tmp_path)
     assert f"ckpt_path={last}" in message and message.count("python train.py") == 1
 
 
-def _terminate_backends_of(app: str, stop: threading.Event) -> None:
-    """Kill every connection of the named application until told to stop (a flaky network)."""
+def _terminate_backends_of(app: str, ready: threading.Event, stop: threading.Event) -> None:
+    """Kill every connection of the named application until told to stop (a flaky network).
+    The migration lock is held meanwhile, so a victim is sure to be connected and waiting on it
+    (every command's `open_database` takes it) when it is killed, however fast it would run."""
     import psycopg
 
     with psycopg.connect(embedded.start(), autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+        ready.set()
         while not stop.is_set():
             conn.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -121,11 +126,14 @@ def _terminate_backends_of(app: str, stop: threading.Event) -> None:
 
 
 def test_cli_command_losing_the_database_is_one_line(table_db, tmp_path) -> None:
-    stop = threading.Event()
-    killer = threading.Thread(target=_terminate_backends_of, args=("victim", stop), daemon=True)
+    ready, stop = threading.Event(), threading.Event()
+    killer = threading.Thread(
+        target=_terminate_backends_of, args=("victim", ready, stop), daemon=True
+    )
     env = {**os.environ, "PGAPPNAME": "victim", "DESIVOID_NAMESPACE": table_db.ns.prefix}
     env["DESIVOID_DATA_DIR"] = str(embedded.pgdata_dir().parent)
     killer.start()
+    assert ready.wait(60)
     try:
         result = subprocess.run(
             [sys.executable, "-m", "desivoid_ml.cli", "validate"],

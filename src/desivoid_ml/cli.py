@@ -375,7 +375,7 @@ def report(
 ) -> None:
     """Write reports/<run>/index.html: loss, embedding map, reconstruction, neighbours, AUC."""
     from desivoid_ml.db import open_database
-    from desivoid_ml.embed.report import write_report
+    from desivoid_ml.report.page import write_report
 
     path = write_report(open_database(), run, out_dir)
     out.print(f"report written to {path}")

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from psycopg import sql
 
+from desivoid_ml.db.copy_format import CopyColumn
+
 KEY_WIDTH = 16
+KEY_COLUMNS = (
+    CopyColumn("targetid", "bigint"),
+    CopyColumn.text("survey", KEY_WIDTH),
+    CopyColumn.text("program", KEY_WIDTH),
+)  # as binary COPY carries the key both ways
 SPLIT_BITS = 10
 SPLIT_BUCKETS = 1 << SPLIT_BITS
 SHARD_SHIFT = SPLIT_BITS

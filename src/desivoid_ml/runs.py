@@ -6,9 +6,11 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from psycopg import sql
 
+from desivoid_ml.data.query import Fractions
 from desivoid_ml.db.connection import Database
 from desivoid_ml.errors import DesivoidError
 
@@ -23,8 +25,37 @@ class Run:
     metrics: dict
     features: dict  # name -> SQL expression, in the order the model was trained with
     normalization: dict
-    config: dict
+    config: dict  # the resolved training config, passwords masked
     git_commit: str | None
+
+    @property
+    def feature_table(self) -> str:
+        """The features.<table> it was trained on (`data.table`; galaxy if none stored)."""
+        return self._stored("data", "table") or "galaxy"
+
+    @property
+    def fractions(self) -> Fractions:
+        """Its split fractions (`data.fractions`; the defaults if none stored)."""
+        stored = self._stored("data", "fractions")
+        return Fractions(**stored) if stored else Fractions()
+
+    @property
+    def loss_csv(self) -> Path | None:
+        """The newest metrics.csv its CSV logger wrote (`logger.csv`), if any."""
+        save_dir, name = (
+            self._stored("logger", "csv", "save_dir"),
+            self._stored("logger", "csv", "name"),
+        )
+        if not save_dir:
+            return None
+        found = sorted(Path(save_dir, name or "").glob("version_*/metrics.csv"))
+        return found[-1] if found else None
+
+    def _stored(self, *keys: str):
+        node = self.config or {}
+        for key in keys:
+            node = node.get(key) if isinstance(node, dict) else None
+        return node
 
 
 def new_run_id(kind: str, code_dim: int) -> str:
@@ -39,6 +70,34 @@ def register_run(db: Database, model, trainer, metrics: dict[str, float]) -> str
     checkpoint = (callback.best_model_path or callback.last_model_path) if callback else None
     run_id = new_run_id(hp.kind, hp.code_dim)
     info = model.run_info
+    insert_run(
+        db,
+        run_id,
+        hp.kind,
+        hp.code_dim,
+        features=info.get("features", {}),
+        normalization=model.normalization.to_dict(),
+        config=info.get("config", {}),
+        checkpoint_path=checkpoint or None,
+        metrics=metrics,
+        git_commit=info.get("git_commit"),
+    )
+    return run_id
+
+
+def insert_run(
+    db: Database,
+    run_id: str,
+    kind: str,
+    code_dim: int,
+    features: dict[str, str],
+    normalization: dict,
+    config: dict | None = None,
+    checkpoint_path: str | None = None,
+    metrics: dict | None = None,
+    git_commit: str | None = None,
+) -> None:
+    """One ml.runs row (benchmarks use it directly for runs made without training)."""
     with db.connect() as conn:
         conn.execute(
             sql.SQL(
@@ -48,17 +107,16 @@ def register_run(db: Database, model, trainer, metrics: dict[str, float]) -> str
             ).format(sql.Identifier(db.ns.ml, "runs")),
             (
                 run_id,
-                hp.kind,
-                hp.code_dim,
-                json.dumps(info.get("config", {})),
-                checkpoint or None,
-                json.dumps(metrics),
-                info.get("git_commit"),
-                json.dumps(list(info.get("features", {}).items())),  # a list: jsonb reorders keys
-                json.dumps(model.normalization.to_dict()),
+                kind,
+                code_dim,
+                json.dumps(config or {}),
+                checkpoint_path,
+                json.dumps(metrics or {}),
+                git_commit,
+                json.dumps(list(features.items())),  # a list: jsonb would reorder the keys
+                json.dumps(normalization),
             ),
         )
-    return run_id
 
 
 def list_runs(db: Database) -> list[Run]:

@@ -14,7 +14,8 @@ from psycopg import sql
 
 from desivoid_ml.analysis.config import algorithm_prefixes, controls_for
 from desivoid_ml.db.connection import Database
-from desivoid_ml.db.copy_read import read_copy
+from desivoid_ml.db.copy_format import CopyColumn
+from desivoid_ml.db.copy_out import read_copy
 from desivoid_ml.db.introspect import table_columns
 from desivoid_ml.errors import DesivoidError
 
@@ -63,9 +64,9 @@ def load(db: Database, cfg: DictConfig) -> AnalysisData:
         query = sql.SQL("SELECT {} FROM {} WHERE ({}) AND ({})").format(
             sql.SQL(", ").join(flags + values), table, sql.SQL(cfg.sample or "true"), anywhere
         )
-        fields = [(f"{p}_{k}", "boolean") for p in prefixes for k in ("input", "void")]
-        fields += [(f"c{i}", "real") for i in range(len(columns))]
-        data = read_copy(conn, query, fields)
+        wire = [CopyColumn(f"{p}_{k}", "boolean") for p in prefixes for k in ("input", "void")]
+        wire += [CopyColumn(f"c{i}", "real") for i in range(len(columns))]
+        data = read_copy(conn, query, wire)
     out = AnalysisData(
         {name: data[f"c{i}"] for i, name in enumerate(columns)},
         {p: data[f"{p}_input"].astype(bool) for p in prefixes},

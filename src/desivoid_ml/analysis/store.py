@@ -10,7 +10,7 @@ from pathlib import Path
 from psycopg import sql
 
 from desivoid_ml.db.connection import Database
-from desivoid_ml.db.introspect import qualified_name
+from desivoid_ml.db.introspect import relation_exists
 
 TEXT_COLUMNS = ("label", "algorithm", "property", "control", "figure")
 INT_COLUMNS = ("n_void", "n_wall", "n_void_matched", "n_wall_matched")
@@ -63,10 +63,7 @@ def read_table(db: Database) -> list[dict]:
     """The rows of ml.void_wall ([] when analyze has not run)."""
     table = sql.Identifier(db.ns.ml, "void_wall")
     with db.connect() as conn:
-        exists = conn.execute(
-            "SELECT to_regclass(%s) IS NOT NULL", (qualified_name(db.ns.ml, "void_wall"),)
-        ).fetchone()[0]
-        if not exists:
+        if not relation_exists(conn, db.ns.ml, "void_wall"):
             return []
         cur = conn.execute(sql.SQL("SELECT * FROM {} ORDER BY id").format(table))
         names = [d.name for d in cur.description]

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from desivoid_ml.keys import KEY_WIDTH, SPLIT_BUCKETS, shard_sql, split_bucket_sql
+from desivoid_ml.db.copy_format import CopyColumn
+from desivoid_ml.keys import KEY_COLUMNS, KEY_WIDTH, SPLIT_BUCKETS, shard_sql, split_bucket_sql
 
 SPLITS = ("train", "val", "test")
 
@@ -108,10 +109,9 @@ def block_query(
     )
 
 
-def copy_fields(names: list[str], with_keys: bool) -> list[tuple[str, str]]:
-    """Field list for `copy_read` matching `feature_select`."""
-    fields = [("key_hash", "bigint")]
+def copy_columns(names: list[str], with_keys: bool) -> list[CopyColumn]:
+    """The columns `feature_select` returns, as `copy_out` decodes them."""
+    columns = [CopyColumn("key_hash", "bigint")]
     if with_keys:
-        text = f"char({KEY_WIDTH})"
-        fields += [("targetid", "bigint"), ("survey", text), ("program", text)]
-    return fields + [(f"f{i}", "real") for i in range(len(names))]
+        columns += KEY_COLUMNS
+    return columns + [CopyColumn(f"f{i}", "real") for i in range(len(names))]

@@ -22,13 +22,13 @@ from desivoid_ml.data.cache import ShardCache, cache_key
 from desivoid_ml.data.query import (
     Fractions,
     block_query,
-    copy_fields,
+    copy_columns,
     page_predicate,
     shard_predicate,
     split_predicate,
 )
 from desivoid_ml.data.reconnect import ReconnectingConnection, RetryPolicy
-from desivoid_ml.db.copy_read import iter_copy_blocks
+from desivoid_ml.db.copy_out import copy_out
 from desivoid_ml.db.introspect import qualified_name
 from desivoid_ml.prefetch import prefetch
 
@@ -143,7 +143,7 @@ class FeatureStream(IterableDataset):
         """Each block of pages is read whole before any of it is handed on: when the database
         drops out, the block is read again on a new connection and no row is seen twice."""
         spec = self.spec
-        fields = copy_fields(list(spec.features), spec.with_keys)
+        columns = copy_columns(list(spec.features), spec.with_keys)
         table = sql.Identifier(spec.schema, spec.table)
         for first, last in self._blocks(conn):
             where = [
@@ -153,7 +153,7 @@ class FeatureStream(IterableDataset):
             ]
             query = block_query(table, spec.features, where, spec.with_keys)
             yield from conn.run(
-                lambda c, q=query: list(iter_copy_blocks(c, q, fields, spec.shuffle_buffer))
+                lambda c, q=query: list(copy_out(c, q, columns, spec.shuffle_buffer))
             )
 
     def _batches(self, blocks: Iterator[np.ndarray], rng) -> Iterator[dict[str, torch.Tensor]]:

@@ -80,6 +80,11 @@ def connect(dsn: str, autocommit: bool = False) -> psycopg.Connection:
         raise DatabaseUnavailable(message) from exc
 
 
+def set_setting(conn: psycopg.Connection, name: str, value: object, local: bool = False) -> None:
+    """SET name = value for this session (or, with `local`, this transaction)."""
+    conn.execute("SELECT set_config(%s, %s, %s)", (name, str(value), local))
+
+
 def resolve_dsn(start_embedded: bool = True) -> str:
     """DESIVOID_DSN if set (never starting anything), else the embedded server's DSN."""
     dsn = os.environ.get(DSN_ENV)

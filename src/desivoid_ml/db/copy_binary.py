@@ -1,67 +1,18 @@
 """PostgreSQL binary COPY encoding built by numpy: whole chunks of rows at once, no per-row Python.
 
-A binary COPY stream is a header, then one tuple per row (int16 field count, then for each field an
-int32 byte length, -1 for NULL, followed by the value), then an int16 -1 trailer. Everything is
-big-endian, so every numpy dtype here is declared with an explicit `>`.
-
-Fixed-width fields make every tuple the same size: a structured numpy record then *is* the tuple.
-Text and NULLs make tuples vary in size; they are encoded in a fixed-width record padded to the
-widest value, and the padding bytes are dropped with one boolean mask over the chunk.
+Fixed-width fields make every tuple the same size: a structured numpy record then *is* the tuple
+(the wire layout of each value comes from `copy_format`). Text and NULLs make tuples vary in
+size; they are encoded in a fixed-width record padded to the widest value, and the padding bytes
+are dropped with one boolean mask over the chunk.
 """
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
-HEADER = SIGNATURE + struct.pack(">ii", 0, 0)  # flags (no OIDs), header-extension length
-TRAILER = struct.pack(">h", -1)
-NULL_LENGTH = -1
-
-# name -> (type OID, element OID for arrays of it, big-endian numpy dtype)
-SCALAR_TYPES: dict[str, tuple[int, str]] = {
-    "boolean": (16, "u1"),
-    "smallint": (21, ">i2"),
-    "integer": (23, ">i4"),
-    "bigint": (20, ">i8"),
-    "real": (700, ">f4"),
-    "double precision": (701, ">f8"),
-}
-TEXT_OID = 25
-VECTOR = "vector"  # pgvector: int16 dimension, int16 unused, then float4 values
-
-
-@dataclass(frozen=True)
-class CopyColumn:
-    """One output column: its SQL name, element type, array shape (() for a scalar)."""
-
-    name: str
-    pg_type: str
-    shape: tuple[int, ...] = ()
-    text_width: int = 0
-
-    def __post_init__(self) -> None:
-        if self.pg_type not in ("text", VECTOR) and self.pg_type not in SCALAR_TYPES:
-            raise ValueError(f"unsupported COPY type {self.pg_type!r} for column {self.name!r}")
-
-    @property
-    def is_text(self) -> bool:
-        return self.pg_type == "text"
-
-    @property
-    def is_vector(self) -> bool:
-        return self.pg_type == VECTOR
-
-    @property
-    def sql_type(self) -> str:
-        """The column type as written in CREATE TABLE."""
-        if self.is_vector:
-            return f"vector({self.shape[0]})"
-        return self.pg_type + "[]" * len(self.shape)
+from desivoid_ml.db.copy_format import NULL_LENGTH, CopyColumn, array_header
 
 
 class RowEncoder:
@@ -96,7 +47,7 @@ class RowEncoder:
             if column.is_text:
                 lengths = _fill_text(records, i, array)
                 keep = self._drop_padding(keep, records, i, lengths)
-            elif column.shape or column.is_vector:
+            elif not column.is_scalar:
                 _fill_value(records, i, column, array)
             else:
                 run.append(i)
@@ -113,7 +64,7 @@ class RowEncoder:
         """Column i continues column `last`'s run: same scalar type, and its input is the very
         next field of the same source rows (as adjacent FITS columns of one HDU are)."""
         column, previous = self.columns[i], self.columns[last]
-        if column.is_text or column.shape or column.is_vector or column.pg_type != previous.pg_type:
+        if not column.is_scalar or column.pg_type != previous.pg_type:
             return False
         a, b = values[last], values[i]
         if a.dtype != b.dtype or a.ndim != 1 or b.ndim != 1 or a.strides != b.strides:
@@ -166,28 +117,8 @@ def _record_dtype(columns: Sequence[CopyColumn]) -> np.dtype:
     fields: list[tuple] = [("count", ">i2")]
     for i, column in enumerate(columns):
         fields.append((f"n{i}", ">i4"))  # byte length of the value, or -1 for NULL
-        if column.is_text:
-            fields.append((f"v{i}", f"S{max(column.text_width, 1)}"))
-        elif column.is_vector:
-            fields.append(
-                (
-                    f"v{i}",
-                    [("dim", ">i2"), ("unused", ">i2"), ("values", ">f4", (column.shape[0],))],
-                )
-            )
-        elif column.shape:
-            fields.append((f"v{i}", _array_dtype(column)))
-        else:
-            fields.append((f"v{i}", SCALAR_TYPES[column.pg_type][1]))
+        fields.append((f"v{i}", column.wire_dtype))
     return np.dtype(fields)
-
-
-def _array_dtype(column: CopyColumn) -> np.dtype:
-    """PostgreSQL array layout: ndim, has-null flag, element OID, (size, lower bound) per
-    dimension, then (int32 length, value) per element."""
-    element = np.dtype([("n", ">i4"), ("v", SCALAR_TYPES[column.pg_type][1])])
-    count = int(np.prod(column.shape))
-    return np.dtype([("header", ">i4", (3 + 2 * len(column.shape),)), ("items", element, (count,))])
 
 
 def _template_record(columns: Sequence[CopyColumn], dtype: np.dtype) -> np.ndarray:
@@ -195,25 +126,21 @@ def _template_record(columns: Sequence[CopyColumn], dtype: np.dtype) -> np.ndarr
     template = np.zeros(1, dtype=dtype)
     template["count"] = len(columns)
     for i, column in enumerate(columns):
-        value_dtype = dtype.fields[f"v{i}"][0]
-        template[f"n{i}"] = value_dtype.itemsize
+        template[f"n{i}"] = column.wire_dtype.itemsize
         if column.is_vector:
             template[f"v{i}"]["dim"] = column.shape[0]
-        elif column.shape and not column.is_text:
-            oid, element_dtype = SCALAR_TYPES[column.pg_type]
-            dims = [v for size in column.shape for v in (size, 1)]
-            template[f"v{i}"]["header"] = [len(column.shape), 0, oid, *dims]
-            template[f"v{i}"]["items"]["n"] = np.dtype(element_dtype).itemsize
+        elif column.shape:
+            template[f"v{i}"]["header"] = array_header(column)
+            template[f"v{i}"]["items"]["n"] = column.wire_dtype["items"].base["v"].itemsize
     return template
 
 
 def _fill_value(records: np.ndarray, i: int, column: CopyColumn, array: np.ndarray) -> None:
+    """A vector's or an array's values (their headers are in the template)."""
     if column.is_vector:
         records[f"v{i}"]["values"] = array
-    elif column.shape:
-        records[f"v{i}"]["items"]["v"] = array.reshape(len(array), -1)
     else:
-        records[f"v{i}"] = array
+        records[f"v{i}"]["items"]["v"] = array.reshape(len(array), -1)
 
 
 def _fill_text(records: np.ndarray, i: int, array: np.ndarray) -> np.ndarray:

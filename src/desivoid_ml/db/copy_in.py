@@ -1,4 +1,4 @@
-"""Writing tables by binary COPY: one way to declare columns in SQL and one COPY lifecycle.
+"""Writing tables by binary COPY: one way to create a table from its columns, one COPY lifecycle.
 
 `copy_in` owns the statement, the signature header and the trailer; callers only hand it
 encoded chunks (`RowEncoder.encode`). Leaving the block on an exception aborts the COPY on the
@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import psycopg
 from psycopg import sql
 
-from desivoid_ml.db.copy_binary import HEADER, TRAILER, CopyColumn
+from desivoid_ml.db.copy_format import HEADER, TRAILER, CopyColumn
 
 
 def column_definitions(columns: Sequence[CopyColumn]) -> sql.Composable:
@@ -21,6 +21,22 @@ def column_definitions(columns: Sequence[CopyColumn]) -> sql.Composable:
     return sql.SQL(", ").join(
         sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.sql_type)) for c in columns
     )
+
+
+def create_table(
+    conn: psycopg.Connection,
+    table: sql.Composable,
+    columns: Sequence[CopyColumn],
+    primary_key: Sequence[str] = (),
+    temporary: bool = False,
+) -> None:
+    """CREATE TABLE with these columns (a temporary table is dropped at commit)."""
+    parts = [column_definitions(columns)]
+    if primary_key:
+        keys = sql.SQL(", ").join(map(sql.Identifier, primary_key))
+        parts.append(sql.SQL("PRIMARY KEY ({})").format(keys))
+    statement = "CREATE TEMP TABLE {} ({}) ON COMMIT DROP" if temporary else "CREATE TABLE {} ({})"
+    conn.execute(sql.SQL(statement).format(table, sql.SQL(", ").join(parts)))
 
 
 @contextmanager

@@ -102,6 +102,7 @@ def settings_to_change(current: dict[str, str], wanted: dict[str, str]) -> dict[
 def _apply_settings(uri: str) -> bool:
     """Set the SERVER_SETTINGS that changed; True when the server must restart for them."""
     import psycopg
+    from psycopg import sql
 
     with psycopg.connect(uri, autocommit=True) as conn:
         current = dict(
@@ -112,7 +113,11 @@ def _apply_settings(uri: str) -> bool:
         )
         changed = settings_to_change(current, SERVER_SETTINGS)
         for name, value in changed.items():
-            conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+            conn.execute(
+                sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                    sql.Identifier(name), sql.Literal(str(value))
+                )
+            )
         if changed:
             conn.execute("SELECT pg_reload_conf()")
             time.sleep(0.1)  # the reload is asynchronous

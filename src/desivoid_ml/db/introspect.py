@@ -11,6 +11,12 @@ def qualified_name(schema: str, table: str) -> str:
     return sql.Identifier(schema, table).as_string(None)
 
 
+def relation_exists(conn: psycopg.Connection, schema: str, name: str) -> bool:
+    """A table, index or view of that name exists in the schema."""
+    found = conn.execute("SELECT to_regclass(%s)", (qualified_name(schema, name),)).fetchone()
+    return found[0] is not None
+
+
 def table_columns(conn: psycopg.Connection, schema: str, table: str) -> dict[str, str]:
     """Column name -> SQL type (as format_type prints it), in column order; {} if no table."""
     rows = conn.execute(

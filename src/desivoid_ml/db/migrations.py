@@ -1,4 +1,9 @@
-"""Versioned SQL migrations, applied once each and recorded in `meta.schema_migrations`."""
+"""Versioned SQL migrations, applied once each and recorded in `meta.schema_migrations`.
+
+Each file is a psycopg `sql.SQL` template, rendered like every other statement of the project:
+`{raw}`, `{features}`, `{ml}` and `{meta}` become the namespace's quoted schema names. Braces
+are therefore placeholders only; write an empty JSON object as `jsonb_build_object()`.
+"""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ import psutil
 import psycopg
 from psycopg import sql
 
-from desivoid_ml.db.connection import DSN_ENV, connect
+from desivoid_ml.db.connection import DSN_ENV, connect, set_setting
 from desivoid_ml.embed import index_sizing
 from desivoid_ml.progress import NullReporter, Reporter
 
@@ -142,14 +142,8 @@ def create_hnsw(
     params = params or HnswParams.from_env()
     reporter = reporter or NullReporter()
     plan = plan_for(conn, rows, dim, params.m)
-    conn.execute(
-        sql.SQL("SET maintenance_work_mem = {}").format(
-            sql.Literal(index_sizing.pg_size(plan.memory_bytes))
-        )
-    )
-    conn.execute(
-        sql.SQL("SET max_parallel_maintenance_workers = {}").format(sql.Literal(plan.workers))
-    )
+    set_setting(conn, "maintenance_work_mem", index_sizing.pg_size(plan.memory_bytes))
+    set_setting(conn, "max_parallel_maintenance_workers", plan.workers)
     statement = sql.SQL(
         "CREATE INDEX {} ON {} USING hnsw ((embedding::vector({})) vector_l2_ops) "
         "WITH (m = {}, ef_construction = {})"

@@ -1,4 +1,7 @@
-"""`desivoid embed`: every galaxy through a run's encoder, with the run's own normalisation."""
+"""`desivoid embed`: every galaxy through a run's encoder, with the run's own normalisation.
+
+What is read comes from the run itself: its feature expressions (ml.runs) and the feature table
+it was trained on (its stored config, `data.table`)."""
 
 from __future__ import annotations
 
@@ -11,8 +14,7 @@ import psycopg
 import torch
 from psycopg import sql
 
-from desivoid_ml.data.datamodule import FeatureDataModule
-from desivoid_ml.data.stream import FeatureStream
+from desivoid_ml.data.stream import FeatureStream, StreamSpec
 from desivoid_ml.db.connection import Database
 from desivoid_ml.embed import store
 from desivoid_ml.errors import DesivoidError
@@ -55,7 +57,7 @@ def check_features(db: Database, run: Run, table: str = "galaxy") -> None:
                 )
             )
     except psycopg.errors.UndefinedTable as exc:
-        raise DesivoidError("features.galaxy does not exist; run `desivoid features`") from exc
+        raise DesivoidError(f"features.{table} does not exist; run `desivoid features`") from exc
     except psycopg.Error as exc:
         raise DesivoidError(
             f"run {run.run_id}'s feature list no longer matches features.{table} "
@@ -67,33 +69,35 @@ def embed(
     db: Database,
     run_id: str | None,
     batch_size: int = 8192,
-    num_workers: int = 0,
     reporter: Reporter | None = None,
 ) -> EmbedSummary:
-    """Encode every row of features.galaxy and store the codes as the run's partition."""
+    """Encode every row of the run's feature table and store the codes as its partition."""
     reporter = reporter or NullReporter()
     run = get_run(db, run_id)
-    check_features(db, run)
+    table = run.feature_table
+    check_features(db, run, table)
     model = load_model(run)
     if list(run.features) != model.normalization.features:
         raise DesivoidError(
             f"run {run.run_id}: registry and checkpoint disagree on the feature "
             "order; re-register the run from its checkpoint"
         )
-    datamodule = FeatureDataModule(
-        run.features,
+    spec = StreamSpec(
         dsn=db.dsn,
-        namespace=db.ns.prefix,
+        schema=db.ns.features,
+        table=table,
+        features=run.features,
+        split="all",
         batch_size=batch_size,
-        num_workers=num_workers,
+        with_keys=True,
     )
-    total = _count(db)
+    total = _count(db, table)
     with reporter.task(f"embedding with {run.run_id}", total) as step:
         timings = store.write_run(
             db,
             run.run_id,
             run.code_dim,
-            _codes(model, datamodule),
+            _codes(model, spec),
             on_rows=step.advance,
             reporter=reporter,
         )
@@ -108,17 +112,17 @@ def embed(
 
 
 def _codes(
-    model: AutoencoderModule, datamodule: FeatureDataModule
+    model: AutoencoderModule, spec: StreamSpec
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    stream = FeatureStream(datamodule.spec("all", with_keys=True), rank=0, world=1)
+    stream = FeatureStream(spec, rank=0, world=1)
     with torch.no_grad():
         for batch in stream:
             codes = model.encode(batch["x"]).numpy()
             yield batch["targetid"].numpy(), batch["survey"], batch["program"], codes
 
 
-def _count(db: Database) -> int:
+def _count(db: Database, table: str) -> int:
     with db.connect() as conn:
         return conn.execute(
-            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(db.ns.features, "galaxy"))
+            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(db.ns.features, table))
         ).fetchone()[0]

@@ -19,6 +19,11 @@ EF_SEARCH = 100  # default of desivoid.ef_search; see migration 0004 and scripts
 NO_EMBEDDINGS = "no run has embeddings yet; run `desivoid embed` first"
 
 
+def vector_text(values) -> str:
+    """A vector in pgvector's text form, `[1,2.5,...]`, for a `%s::vector` parameter."""
+    return "[" + ",".join(f"{float(v):.9g}" for v in values) + "]"
+
+
 def require_embeddings(db: Database, run: str | None = None) -> None:
     """One clear line when no run (or not this run) has embeddings yet."""
     with db.connect() as conn:

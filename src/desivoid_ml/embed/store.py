@@ -19,12 +19,14 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from desivoid_ml.db.connection import Database
-from desivoid_ml.db.copy_binary import CopyColumn, RowEncoder
+from desivoid_ml.db.connection import Database, set_setting
+from desivoid_ml.db.copy_binary import RowEncoder
+from desivoid_ml.db.copy_format import CopyColumn
 from desivoid_ml.db.copy_in import copy_in
 from desivoid_ml.db.migrations import require_vector_installed
 from desivoid_ml.embed import hnsw_build
 from desivoid_ml.errors import DesivoidError
+from desivoid_ml.keys import KEY_COLUMNS
 from desivoid_ml.progress import NullReporter, Reporter
 
 log = logging.getLogger("desivoid_ml.embed")
@@ -45,12 +47,7 @@ def staging_name(run_id: str) -> str:
 
 def columns(dim: int) -> list[CopyColumn]:
     """What each COPY row carries; run_id is the staging table's default, never sent per row."""
-    return [
-        CopyColumn("targetid", "bigint"),
-        CopyColumn("survey", "text", text_width=16),
-        CopyColumn("program", "text", text_width=16),
-        CopyColumn("embedding", "vector", shape=(dim,)),
-    ]
+    return [*KEY_COLUMNS, CopyColumn.vector("embedding", dim)]
 
 
 def write_run(
@@ -89,8 +86,8 @@ def _drop_staging(db: Database, run_id: str) -> None:
     """Remove a half-built staging table (a fresh connection: the failed one may be unusable)."""
     try:
         with db.connect(autocommit=True) as conn:
-            conn.execute("SET statement_timeout = 0")
-            conn.execute("SET lock_timeout = '30s'")
+            set_setting(conn, "statement_timeout", 0)
+            set_setting(conn, "lock_timeout", "30s")
             conn.execute(
                 sql.SQL("DROP TABLE IF EXISTS {}").format(
                     sql.Identifier(db.ns.ml, staging_name(run_id))

@@ -1,7 +1,7 @@
 """What an export reads: a query over features.galaxy, a run's embeddings or ml.void_wall,
 streamed by binary COPY and decoded block by block into Arrow record batches.
 
-Binary COPY decodes fast only when every tuple has the same width (db/copy_read.py), so each
+Binary COPY decodes fast only when every tuple has the same width (db/copy_out.py), so each
 column is selected NULL-free: floats with NULL as NaN, other types as a value plus an
 `is null` flag, text as char(n) with n the longest value."""
 
@@ -16,7 +16,8 @@ import pyarrow as pa
 from psycopg import sql
 
 from desivoid_ml.db.connection import Database
-from desivoid_ml.db.copy_read import iter_copy_blocks
+from desivoid_ml.db.copy_format import CopyColumn
+from desivoid_ml.db.copy_out import copy_out
 from desivoid_ml.db.introspect import table_columns
 from desivoid_ml.errors import DesivoidError
 
@@ -34,17 +35,11 @@ OTHERS = {
 HIDDEN = {"key_hash"}
 
 
-@dataclass(frozen=True)
-class Column:
-    name: str
-    pg_type: str  # as table_columns reports it, or vector(d)
-    width: int = 0  # char(n) width of text columns
-
-    @property
-    def arrow(self) -> pa.DataType:
-        if self.pg_type.startswith("vector("):
-            return pa.list_(pa.float32(), int(self.pg_type[7:-1]))
-        return FLOATS.get(self.pg_type) or OTHERS[self.pg_type]
+def arrow_type(column: CopyColumn) -> pa.DataType:
+    """The Arrow type a column is exported as."""
+    if column.is_vector:
+        return pa.list_(pa.float32(), column.shape[0])
+    return FLOATS.get(column.pg_type) or OTHERS[column.pg_type]
 
 
 @dataclass
@@ -53,14 +48,18 @@ class Source:
 
     kind: str
     table: sql.Composable  # FROM ... [JOIN ...] [WHERE ...]
-    columns: list[Column]
+    columns: list[CopyColumn]  # text columns with the width of their longest value
     description: str
 
     def schema(self) -> pa.Schema:
         """Arrow schema; text fields carry their width (FITS needs a fixed one)."""
         return pa.schema(
             [
-                pa.field(c.name, c.arrow, metadata={"width": str(c.width)} if c.width else None)
+                pa.field(
+                    c.name,
+                    arrow_type(c),
+                    metadata={"width": str(c.text_width)} if c.is_text else None,
+                )
                 for c in self.columns
             ]
         )
@@ -70,48 +69,46 @@ class Source:
 
     def batches(self, conn: psycopg.Connection) -> Iterator[pa.RecordBatch]:
         """Record batches of about ROWS_PER_BLOCK rows, in table order."""
-        selects, fields = [], []
+        selects, wire = [], []
         for c in self.columns:
             ident = sql.SQL("t.{}").format(sql.Identifier(c.name))
+            wire.append(c)
             if c.pg_type in FLOATS:
                 selects.append(sql.SQL("COALESCE({}, 'NaN')::{}").format(ident, sql.SQL(c.pg_type)))
-                fields.append((c.name, c.pg_type))
                 continue
-            if c.pg_type.startswith("vector("):
-                selects.append(sql.SQL("{}::{}").format(ident, sql.SQL(c.pg_type)))
-                fields.append((c.name, c.pg_type))
+            if c.is_vector:
+                selects.append(sql.SQL("{}::{}").format(ident, sql.SQL(c.sql_type)))
                 continue
-            if c.pg_type == "text":
-                value = sql.SQL("COALESCE({}, '')::char({})").format(ident, sql.Literal(c.width))
-                fields.append((c.name, f"char({c.width})"))
+            if c.is_text:
+                width = sql.Literal(c.text_width)
+                value = sql.SQL("COALESCE({}, '')::char({})").format(ident, width)
             else:
                 zero = "false" if c.pg_type == "boolean" else "0"
                 value = sql.SQL("COALESCE({}, {})::{}").format(
                     ident, sql.SQL(zero), sql.SQL(c.pg_type)
                 )
-                fields.append((c.name, c.pg_type))
             selects.append(value)
             selects.append(sql.SQL("{} IS NULL").format(ident))
-            fields.append((f"_null_{c.name}", "boolean"))
+            wire.append(CopyColumn(f"_null_{c.name}", "boolean"))
         query = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(selects), self.table)
         schema = self.schema()
-        for block in iter_copy_blocks(conn, query, fields, ROWS_PER_BLOCK):
+        for block in copy_out(conn, query, wire, ROWS_PER_BLOCK):
             yield pa.RecordBatch.from_arrays(
                 [_arrow(block, c) for c in self.columns], schema=schema
             )
 
 
-def _arrow(block: np.ndarray, column: Column) -> pa.Array:
+def _arrow(block: np.ndarray, column: CopyColumn) -> pa.Array:
     values = block[column.name]
     if column.pg_type in FLOATS:
-        return pa.array(values, mask=np.isnan(values), type=column.arrow)
-    if column.pg_type.startswith("vector("):
+        return pa.array(values, mask=np.isnan(values), type=arrow_type(column))
+    if column.is_vector:
         flat = pa.array(np.ascontiguousarray(values).reshape(-1))
         return pa.FixedSizeListArray.from_arrays(flat, values.shape[1])
     mask = block[f"_null_{column.name}"].astype(bool)
-    if column.pg_type == "text":
+    if column.is_text:
         values = np.char.rstrip(np.char.decode(values, "utf-8"))
-    return pa.array(values, mask=mask if mask.any() else None, type=column.arrow)
+    return pa.array(values, mask=mask if mask.any() else None, type=arrow_type(column))
 
 
 def features_source(
@@ -159,7 +156,7 @@ def embeddings_source(
             sql.Identifier(db.ns.ml, part), sql.Identifier(db.ns.features, "galaxy"), where
         )
     base = {"targetid": "bigint", "survey": "text", "program": "text"}
-    columns = _columns(conn, table, base) + [Column("embedding", f"vector({dim})")]
+    columns = _columns(conn, table, base) + [CopyColumn.vector("embedding", dim)]
     return Source(
         "embeddings",
         table,
@@ -208,7 +205,7 @@ def _filter_text(algorithm: str | None, in_void: bool | None) -> str:
 
 def _columns(
     conn: psycopg.Connection, table: sql.Composable, types: dict[str, str]
-) -> list[Column]:
+) -> list[CopyColumn]:
     """Columns of supported types; text columns get the char(n) width of their longest value."""
     texts = [name for name, kind in types.items() if kind == "text"]
     widths = {}
@@ -224,7 +221,7 @@ def _columns(
         ).fetchone()
         widths = {n: max(1, int(w)) for n, w in zip(texts, row, strict=True)}
     return [
-        Column(name, kind, widths.get(name, 0))
+        CopyColumn.from_sql_type(name, kind, widths.get(name, 0))
         for name, kind in types.items()
         if kind in FLOATS or kind in OTHERS
     ]

@@ -3,8 +3,9 @@
 Positions come out of PostgreSQL by binary COPY into compact arrays; the survey masks and the
 k-th-neighbour distances need the whole sample and are computed first (a KD-tree over float64
 positions, queried in blocks); everything else is computed chunk by chunk and goes back by binary
-COPY into a staging table, which is joined with the galaxy properties (SQL expressions from the
-config) into a new table, written in spatial order, that replaces the old one in one transaction.
+COPY into a staging table (`galaxy_table`), which is joined with the galaxy properties (SQL
+expressions from the config) into a new table, written in spatial order, that replaces the old
+one in one transaction.
 Memory: ~45 bytes a galaxy held, plus ~40 while the KD-tree exists, plus one chunk.
 """
 
@@ -15,13 +16,10 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import psycopg
 from omegaconf import DictConfig
 from psycopg import sql
 
 from desivoid_ml.db.connection import Database
-from desivoid_ml.db.copy_binary import CopyColumn, RowEncoder
-from desivoid_ml.db.copy_in import column_definitions, copy_in
 from desivoid_ml.errors import DesivoidError
 from desivoid_ml.features.cosmology import Cosmology
 from desivoid_ml.features.density import density_from_distance, kth_neighbour_distance
@@ -33,17 +31,15 @@ from desivoid_ml.features.environment import (
     combine_by_algorithm,
     survey_mask,
 )
-from desivoid_ml.features.positions import GalaxyKeys, read_sample
+from desivoid_ml.features.galaxy_table import replace_galaxy_table, stage_columns
+from desivoid_ml.features.positions import read_sample
 from desivoid_ml.features.proximity import create_proximity
-from desivoid_ml.features.void_catalogs import VoidCatalog, read_db_catalogs
+from desivoid_ml.features.void_catalog_db import read_db_catalogs
+from desivoid_ml.features.void_catalogs import VoidCatalog
 from desivoid_ml.features.voidfinder import BoundaryRule
-from desivoid_ml.keys import KEY_WIDTH, key_hash_sql
 from desivoid_ml.progress import NullReporter, Reporter
 
-SKY_INDEX = "galaxy_sky_idx"  # GiST on point(ra, dec), for features.galaxy_at
-NUMPY_TO_PG = {"b": "boolean", "i": "bigint", "f": "double precision", "U": "text"}
 CELL_MPCH = 20.0  # features.galaxy is written ordered by (x, y, z) cells of this size
-SORT_WORK_MEM = "256MB"  # server memory for that sort (this transaction only)
 
 
 @dataclass
@@ -93,10 +89,10 @@ def build(db: Database, cfg: DictConfig, reporter: Reporter | None = None) -> Fe
     whole = _WholeSample(sample, catalogs, cfg, phases, reporter)
     with db.connect() as conn, conn.transaction():
         with reporter.task("features", len(sample.ra)) as step:
-            names = _stage(conn, keys, _chunks(whole, int(cfg.chunk_rows), step))
+            names = stage_columns(conn, keys, _chunks(whole, int(cfg.chunk_rows), step))
         whole.galzone.verify()
         with phases("features.galaxy"):
-            _replace_table(conn, db, cfg, names)
+            replace_galaxy_table(conn, db, cfg, names)
         with phases("proximity"):
             create_proximity(conn, db, catalogs, Cosmology(cfg.density.omegam))
     with phases("analyze"), db.connect(autocommit=True) as conn:
@@ -242,104 +238,3 @@ def _chunks(whole: _WholeSample, chunk_rows: int, step):
         stop = min(start + chunk_rows, len(whole.sample.ra))
         yield start, stop, whole.columns(start, stop)
         step.advance(stop - start)
-
-
-def _stage(conn, keys: GalaxyKeys, chunks) -> list[str]:
-    """Binary COPY of keys + computed columns, chunk by chunk, into a temporary table; returns
-    the computed column names (the table is created from the first chunk's columns)."""
-    key_columns = [
-        CopyColumn("targetid", "bigint"),
-        CopyColumn("survey", "text", text_width=KEY_WIDTH),
-        CopyColumn("program", "text", text_width=KEY_WIDTH),
-    ]
-    send = encoder = names = None
-    with contextlib.ExitStack() as stack:
-        for start, stop, columns in chunks:
-            if encoder is None:
-                computed = [_copy_column(name, values) for name, values in columns.items()]
-                _create_stage(conn, key_columns + computed)
-                encoder, names = RowEncoder(key_columns + computed), list(columns)
-                stage = sql.Identifier("feature_stage")
-                send = stack.enter_context(copy_in(conn, stage, key_columns + computed))
-            survey, program = keys.survey_program(start, stop)
-            values = [keys.targetid[start:stop], survey, program, *(columns[n] for n in names)]
-            nulls = [None, None, None, *(_nulls(columns[n]) for n in names)]
-            send(encoder.encode(values, nulls))
-        if send is None:
-            raise DesivoidError("raw.galaxies is empty; ingest FastSpecFit files first")
-    return names
-
-
-def _create_stage(conn, columns: list[CopyColumn]) -> None:
-    conn.execute(
-        sql.SQL("CREATE TEMP TABLE feature_stage ({}) ON COMMIT DROP").format(
-            column_definitions(columns)
-        )
-    )
-
-
-def _copy_column(name: str, values: np.ndarray) -> CopyColumn:
-    kind = values.dtype.kind
-    if kind == "U":
-        return CopyColumn(name, "text", text_width=max(values.dtype.itemsize // 4, 1))
-    if kind == "i" and values.dtype.itemsize <= 2:
-        return CopyColumn(name, "smallint")
-    return CopyColumn(name, NUMPY_TO_PG[kind])
-
-
-def _nulls(values: np.ndarray) -> np.ndarray | None:
-    """NaN and empty text become NULL (never a silent number)."""
-    if values.dtype.kind == "f":
-        return np.isnan(values)
-    if values.dtype.kind == "U":
-        return values == ""
-    return None
-
-
-def _replace_table(conn, db: Database, cfg: DictConfig, columns: list[str]) -> None:
-    """features.galaxy := raw.galaxies properties joined with the staged environment."""
-    properties = [
-        sql.SQL("CASE WHEN {valid} THEN {value} END AS {name}").format(
-            valid=sql.SQL(str(spec.get("valid", "true"))),
-            value=sql.SQL(str(spec["value"])),
-            name=sql.Identifier(name),
-        )
-        for name, spec in cfg.properties.items()
-    ]
-    environment = [
-        sql.SQL("e.{}").format(sql.Identifier(name)) for name in columns if name != "cell"
-    ]
-    target = sql.Identifier(db.ns.features, "galaxy")
-    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
-    conn.execute(f"SET LOCAL work_mem = '{SORT_WORK_MEM}'")  # the spatial ORDER BY: fewer runs
-    try:
-        with conn.transaction():
-            conn.execute(
-                sql.SQL(
-                    "CREATE TABLE {} AS SELECT g.targetid, g.survey, g.program, "
-                    "{key_hash} AS key_hash, {}, {} "
-                    "FROM {} g JOIN feature_stage e USING (targetid, survey, program) "
-                    "ORDER BY e.cell"
-                ).format(
-                    target,
-                    sql.SQL(", ").join(properties),
-                    sql.SQL(", ").join(environment),
-                    sql.Identifier(db.ns.raw, "galaxies"),
-                    key_hash=key_hash_sql("g"),
-                )
-            )
-    except psycopg.errors.Error as exc:
-        raise DesivoidError(
-            f"a feature property in the config failed in SQL: "
-            f"{str(exc).splitlines()[0]}; fix configs/features/default.yaml"
-        ) from exc
-    conn.execute(
-        sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (targetid, survey, program)").format(target)
-    )
-    conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (point(x, y))").format(target))
-    if {"ra", "dec"} <= set(cfg.properties):  # sky search (features.galaxy_at) uses it
-        conn.execute(
-            sql.SQL('CREATE INDEX {} ON {} USING gist (point(ra, "dec"))').format(
-                sql.Identifier(SKY_INDEX), target
-            )
-        )

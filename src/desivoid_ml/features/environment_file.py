@@ -15,7 +15,8 @@ from desivoid_ml.features.environment import (
     classify_catalog,
     survey_mask,
 )
-from desivoid_ml.features.void_catalogs import VoidCatalog, read_fits_catalog
+from desivoid_ml.features.void_catalog_fits import read_fits_catalog
+from desivoid_ml.features.void_catalogs import VoidCatalog
 from desivoid_ml.ingest.fits_reader import scan
 
 DEFAULT_NAMES = {

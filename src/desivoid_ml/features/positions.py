@@ -14,21 +14,20 @@ import psycopg
 from psycopg import sql
 
 from desivoid_ml.db.connection import Database
-from desivoid_ml.db.copy_read import iter_copy_blocks
+from desivoid_ml.db.copy_format import CopyColumn
+from desivoid_ml.db.copy_out import copy_out
 from desivoid_ml.db.introspect import table_columns
 from desivoid_ml.errors import DesivoidError
 from desivoid_ml.features.environment import GalaxySample
-from desivoid_ml.keys import KEY_WIDTH
+from desivoid_ml.keys import KEY_COLUMNS, KEY_WIDTH
 
 ABSMAG_R = "absmag01_sdss_r"  # VoidFinder's MAGLIM cut is on this column (NaN when absent/0)
-FIELDS = [
-    ("targetid", "bigint"),
-    ("survey", f"char({KEY_WIDTH})"),
-    ("program", f"char({KEY_WIDTH})"),
-    ("ra", "double precision"),
-    ("dec", "double precision"),
-    ("z", "double precision"),
-    ("absmag_r", "real"),
+COLUMNS = [
+    *KEY_COLUMNS,
+    CopyColumn("ra", "double precision"),
+    CopyColumn("dec", "double precision"),
+    CopyColumn("z", "double precision"),
+    CopyColumn("absmag_r", "real"),
 ]
 
 
@@ -68,7 +67,7 @@ def read_sample(conn: psycopg.Connection, db: Database) -> tuple[GalaxySample, G
     parts: dict[str, list[np.ndarray]] = {n: [] for n in ("targetid", "code", "ra", "dec", "z")}
     parts["absmag_r"] = []
     labels: dict[bytes, int] = {}
-    for block in iter_copy_blocks(conn, query, FIELDS, rows_per_block=262_144):
+    for block in copy_out(conn, query, COLUMNS, rows_per_block=262_144):
         pair = np.char.add(block["survey"], block["program"])
         unique, inverse = np.unique(pair, return_inverse=True)
         lookup = np.array([labels.setdefault(bytes(u), len(labels)) for u in unique])

@@ -12,8 +12,9 @@ import numpy as np
 from psycopg import sql
 
 from desivoid_ml.db.connection import Database
-from desivoid_ml.db.copy_binary import CopyColumn, RowEncoder
-from desivoid_ml.db.copy_in import column_definitions, copy_in
+from desivoid_ml.db.copy_binary import RowEncoder
+from desivoid_ml.db.copy_format import CopyColumn
+from desivoid_ml.db.copy_in import copy_in, create_table
 from desivoid_ml.features.cosmology import Cosmology, sky_from_cartesian
 from desivoid_ml.features.void_catalogs import VoidCatalog
 
@@ -72,10 +73,7 @@ def create_proximity(conn, db: Database, catalogs: list[VoidCatalog], cosmology:
     """features.voids (all void centres in the feature cosmology) and the two SQL functions."""
     table = sql.Identifier(db.ns.features, "voids")
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(table))
-    definitions = column_definitions(VOID_COLUMNS)
-    conn.execute(
-        sql.SQL("CREATE TABLE {} ({}, PRIMARY KEY (catalog, void))").format(table, definitions)
-    )
+    create_table(conn, table, VOID_COLUMNS, primary_key=("catalog", "void"))
     encoder = RowEncoder(VOID_COLUMNS)
     with copy_in(conn, table, VOID_COLUMNS) as send:
         for catalog in catalogs:

@@ -7,9 +7,9 @@ import psycopg
 from psycopg import sql
 
 from desivoid_ml.db.connection import Database
-from desivoid_ml.db.introspect import qualified_name, table_columns
+from desivoid_ml.db.introspect import relation_exists, table_columns
 from desivoid_ml.errors import DesivoidError
-from desivoid_ml.features.build import SKY_INDEX
+from desivoid_ml.features.galaxy_table import SKY_INDEX
 
 MAX_RADIUS_ARCSEC = 36_000.0  # 10 degrees: the SQL function refuses more
 
@@ -19,11 +19,11 @@ def ensure_sky_index(db: Database) -> bool:
 
     `desivoid features` builds it with the table; this covers tables built before it did."""
     with db.connect(autocommit=True) as conn:
-        if not conn.execute("SELECT to_regclass(%s)", (_qualified(db, "galaxy"),)).fetchone()[0]:
+        if not relation_exists(conn, db.ns.features, "galaxy"):
             raise DesivoidError("features.galaxy does not exist; run `desivoid features` first")
         if {"ra", "dec"} - set(table_columns(conn, db.ns.features, "galaxy")):
             raise DesivoidError("features.galaxy has no ra/dec columns; re-run `desivoid features`")
-        if conn.execute("SELECT to_regclass(%s)", (_qualified(db, SKY_INDEX),)).fetchone()[0]:
+        if relation_exists(conn, db.ns.features, SKY_INDEX):
             return False
         conn.execute(
             sql.SQL('CREATE INDEX IF NOT EXISTS {} ON {} USING gist (point(ra, "dec"))').format(
@@ -32,10 +32,6 @@ def ensure_sky_index(db: Database) -> bool:
         )
         conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(db.ns.features, "galaxy")))
     return True
-
-
-def _qualified(db: Database, name: str) -> str:
-    return qualified_name(db.ns.features, name)
 
 
 def check_position(ra: float, dec: float, radius_arcsec: float | None = None) -> None:

@@ -14,7 +14,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from desivoid_ml.db.connection import CONNECT_TIMEOUT_S, Database
-from desivoid_ml.db.introspect import qualified_name, table_columns
+from desivoid_ml.db.introspect import relation_exists, table_columns
 
 READ_ONLY = "-c default_transaction_read_only=on -c statement_timeout=20000"
 ALGORITHMS = ("vf", "vide", "zobov", "revolver")
@@ -59,10 +59,8 @@ class Store:
         )
 
     def table_exists(self, schema: str, table: str) -> bool:
-        name = qualified_name(schema, table)
         return self._cached(
-            ("exists", name),
-            lambda conn: conn.execute("SELECT to_regclass(%s)", (name,)).fetchone()[0] is not None,
+            ("exists", schema, table), lambda conn: relation_exists(conn, schema, table)
         )
 
     def _cached(self, key: tuple, read):
@@ -149,9 +147,8 @@ class Store:
 
     def void_wall(self) -> tuple[list[str], list[tuple]] | None:
         """ml.void_wall as (columns, rows), whatever its columns; None when it does not exist."""
-        name = qualified_name(self.db.ns.ml, "void_wall")
         with self.conn() as conn:
-            if conn.execute("SELECT to_regclass(%s)", (name,)).fetchone()[0] is None:
+            if not relation_exists(conn, self.db.ns.ml, "void_wall"):
                 return None  # not cached: `desivoid analyze` may have just run
             cursor = conn.execute(
                 sql.SQL("SELECT * FROM {}").format(sql.Identifier(self.db.ns.ml, "void_wall"))

@@ -13,7 +13,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from desivoid_ml.db.copy_binary import CopyColumn
+from desivoid_ml.db.copy_format import CopyColumn
 from desivoid_ml.errors import FitsError, IngestError
 from desivoid_ml.ingest.column_types import MAX_IDENTIFIER_BYTES, copy_column
 from desivoid_ml.ingest.fits_reader import FitsFile, Hdu

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from desivoid_ml.db.copy_binary import CopyColumn
+from desivoid_ml.db.copy_format import CopyColumn
 from desivoid_ml.errors import FitsError
 from desivoid_ml.ingest.fits_reader import FitsColumn
 

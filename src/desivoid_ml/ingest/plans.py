@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from desivoid_ml.db.copy_binary import CopyColumn
+from desivoid_ml.db.copy_format import CopyColumn
 from desivoid_ml.errors import IngestError
 from desivoid_ml.ingest.column_types import column_values
 from desivoid_ml.ingest.fits_reader import FitsColumn, FitsFile, Hdu

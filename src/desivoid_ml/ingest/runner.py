@@ -18,7 +18,7 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from desivoid_ml.db.connection import Database, Namespace
+from desivoid_ml.db.connection import Database, Namespace, set_setting
 from desivoid_ml.db.copy_binary import RowEncoder
 from desivoid_ml.db.copy_in import copy_in
 from desivoid_ml.errors import DesivoidError, FitsError, IngestError
@@ -122,7 +122,7 @@ def _ingest_parallel(
 def _take_lock(conn: psycopg.Connection, ns: Namespace) -> None:
     """One ingest per namespace at a time; waits a little for a killed run's session to end."""
     key = INGEST_LOCK_BASE ^ int(hashlib.sha1(ns.prefix.encode()).hexdigest()[:4], 16)
-    conn.execute(f"SET lock_timeout = '{LOCK_WAIT_S}s'")
+    set_setting(conn, "lock_timeout", f"{LOCK_WAIT_S}s")
     try:
         conn.execute("SELECT pg_advisory_lock(%s)", (key,))
     except psycopg.errors.LockNotAvailable as exc:
@@ -251,7 +251,7 @@ def _encoded_chunks(load: TableLoad, encoder: RowEncoder, file_id: int, chunk_ro
 def _build_keys(conn, ns: Namespace, loads: list[TableLoad]) -> None:
     """Primary keys and indexes after the bulk load, then ANALYZE each table touched."""
     by_table = {load.table: load for load in loads}
-    conn.execute(f"SET maintenance_work_mem = '{KEY_BUILD_MEMORY}'")
+    set_setting(conn, "maintenance_work_mem", KEY_BUILD_MEMORY)
     with conn.transaction():
         for table, load in by_table.items():
             add_primary_key(conn, ns.raw, table, load.key)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from desivoid_ml.db.copy_binary import CopyColumn
-from desivoid_ml.db.copy_in import column_definitions
+from desivoid_ml.db.connection import set_setting
+from desivoid_ml.db.copy_format import CopyColumn
+from desivoid_ml.db.copy_in import column_definitions, create_table
 from desivoid_ml.db.introspect import qualified_name, table_columns
 from desivoid_ml.errors import IngestError, SchemaMismatch
 
@@ -24,7 +25,7 @@ def ensure_table(
     existing = table_columns(conn, schema, table)
     target = sql.Identifier(schema, table)
     if not existing:
-        conn.execute(sql.SQL("CREATE TABLE {} ({})").format(target, column_definitions(columns)))
+        create_table(conn, target, columns)
         return
     missing = [c for c in columns if c.name not in existing]
     if missing and not allow_new_columns:
@@ -94,7 +95,7 @@ RAW_STATISTICS_TARGET = 30
 
 def analyze(conn: psycopg.Connection, schema: str, table: str) -> None:
     """ANALYZE with the raw-table statistics target (a session setting, reset afterwards)."""
-    conn.execute(f"SET default_statistics_target = {RAW_STATISTICS_TARGET}")
+    set_setting(conn, "default_statistics_target", RAW_STATISTICS_TARGET)
     try:
         conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(schema, table)))
     finally:

@@ -246,7 +246,6 @@ FASTSPEC_COLUMNS = _fastspec()
 FIRST_LINE_COLUMN = f"{LINE_NAMES[0]}_{LINE_SUFFIXES[0][0]}"
 
 
-
 def numpy_format(tform: str) -> str | tuple[str, tuple[int]]:
     """The big-endian numpy format of a TFORM: 'E' -> '>f4', '6A' -> 'S6', '5E' -> ('>f4', (5,))."""
     count = int(tform[:-1] or 1)

@@ -6,7 +6,7 @@ CREATE TABLE {ml}.runs (
     code_dim        integer     NOT NULL,
     config          jsonb       NOT NULL,
     checkpoint_path text,
-    metrics         jsonb       NOT NULL DEFAULT '{{}}',
+    metrics         jsonb       NOT NULL DEFAULT jsonb_build_object(),
     git_commit      text,
     features        jsonb       NOT NULL,
     normalization   jsonb       NOT NULL

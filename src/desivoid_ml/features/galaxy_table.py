@@ -1,0 +1,122 @@
+"""Writing features.galaxy: the computed columns go to a staging table by binary COPY, chunk by
+chunk; the table is then made in one statement from raw.galaxies' property expressions (the
+feature config) joined with the staged columns, in spatial order, with its keys and indexes."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+
+import numpy as np
+import psycopg
+from omegaconf import DictConfig
+from psycopg import sql
+
+from desivoid_ml.db.connection import Database, set_setting
+from desivoid_ml.db.copy_binary import RowEncoder
+from desivoid_ml.db.copy_format import CopyColumn
+from desivoid_ml.db.copy_in import copy_in, create_table
+from desivoid_ml.errors import DesivoidError
+from desivoid_ml.features.positions import GalaxyKeys
+from desivoid_ml.keys import KEY_COLUMNS, key_hash_sql
+
+SKY_INDEX = "galaxy_sky_idx"  # GiST on point(ra, dec), for features.galaxy_at
+NUMPY_TO_PG = {"b": "boolean", "i": "bigint", "f": "double precision", "U": "text"}
+SORT_WORK_MEM = "256MB"  # server memory for the spatial ORDER BY (this transaction only)
+STAGE = sql.Identifier("feature_stage")
+
+
+def stage_columns(
+    conn: psycopg.Connection, keys: GalaxyKeys, chunks: Iterable[tuple[int, int, dict]]
+) -> list[str]:
+    """Binary COPY of keys + computed columns, chunk by chunk, into a temporary table; returns
+    the computed column names (the table is created from the first chunk's columns)."""
+    key_columns = list(KEY_COLUMNS)
+    send = encoder = names = None
+    with contextlib.ExitStack() as stack:
+        for start, stop, columns in chunks:
+            if encoder is None:
+                computed = [_copy_column(name, values) for name, values in columns.items()]
+                _create_stage(conn, key_columns + computed)
+                encoder, names = RowEncoder(key_columns + computed), list(columns)
+                send = stack.enter_context(copy_in(conn, STAGE, key_columns + computed))
+            survey, program = keys.survey_program(start, stop)
+            values = [keys.targetid[start:stop], survey, program, *(columns[n] for n in names)]
+            nulls = [None, None, None, *(_nulls(columns[n]) for n in names)]
+            send(encoder.encode(values, nulls))
+        if send is None:
+            raise DesivoidError("raw.galaxies is empty; ingest FastSpecFit files first")
+    return names
+
+
+def _create_stage(conn, columns: list[CopyColumn]) -> None:
+    create_table(conn, STAGE, columns, temporary=True)
+
+
+def _copy_column(name: str, values: np.ndarray) -> CopyColumn:
+    kind = values.dtype.kind
+    if kind == "U":
+        return CopyColumn(name, "text", text_width=max(values.dtype.itemsize // 4, 1))
+    if kind == "i" and values.dtype.itemsize <= 2:
+        return CopyColumn(name, "smallint")
+    return CopyColumn(name, NUMPY_TO_PG[kind])
+
+
+def _nulls(values: np.ndarray) -> np.ndarray | None:
+    """NaN and empty text become NULL (never a silent number)."""
+    if values.dtype.kind == "f":
+        return np.isnan(values)
+    if values.dtype.kind == "U":
+        return values == ""
+    return None
+
+
+def replace_galaxy_table(
+    conn: psycopg.Connection, db: Database, cfg: DictConfig, columns: list[str]
+) -> None:
+    """features.galaxy := raw.galaxies properties joined with the staged environment."""
+    properties = [
+        sql.SQL("CASE WHEN {valid} THEN {value} END AS {name}").format(
+            valid=sql.SQL(str(spec.get("valid", "true"))),
+            value=sql.SQL(str(spec["value"])),
+            name=sql.Identifier(name),
+        )
+        for name, spec in cfg.properties.items()
+    ]
+    environment = [
+        sql.SQL("e.{}").format(sql.Identifier(name)) for name in columns if name != "cell"
+    ]
+    target = sql.Identifier(db.ns.features, "galaxy")
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
+    set_setting(conn, "work_mem", SORT_WORK_MEM, local=True)  # the spatial ORDER BY: fewer runs
+    try:
+        with conn.transaction():
+            conn.execute(
+                sql.SQL(
+                    "CREATE TABLE {} AS SELECT g.targetid, g.survey, g.program, "
+                    "{key_hash} AS key_hash, {}, {} "
+                    "FROM {} g JOIN feature_stage e USING (targetid, survey, program) "
+                    "ORDER BY e.cell"
+                ).format(
+                    target,
+                    sql.SQL(", ").join(properties),
+                    sql.SQL(", ").join(environment),
+                    sql.Identifier(db.ns.raw, "galaxies"),
+                    key_hash=key_hash_sql("g"),
+                )
+            )
+    except psycopg.errors.Error as exc:
+        raise DesivoidError(
+            f"a feature property in the config failed in SQL: "
+            f"{str(exc).splitlines()[0]}; fix configs/features/default.yaml"
+        ) from exc
+    conn.execute(
+        sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (targetid, survey, program)").format(target)
+    )
+    conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (point(x, y))").format(target))
+    if {"ra", "dec"} <= set(cfg.properties):  # sky search (features.galaxy_at) uses it
+        conn.execute(
+            sql.SQL('CREATE INDEX {} ON {} USING gist (point(ra, "dec"))').format(
+                sql.Identifier(SKY_INDEX), target
+            )
+        )

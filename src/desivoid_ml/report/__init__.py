@@ -1,0 +1,1 @@
+"""`desivoid report`: an HTML page of figures and tables about one trained run."""
