@@ -130,3 +130,27 @@ def test_local_cache_serves_later_epochs_and_follows_the_table(table_db, tmp_pat
         conn.execute(sql.SQL("VACUUM FULL {}").format(table))
     third = _keys(FeatureStream(spec), 0)
     assert len(third) < 0.6 * len(first)
+
+
+def test_leaving_an_epoch_early_neither_reconnects_nor_leaves_a_reader(table_db, caplog) -> None:
+    """A consumer that stops mid-epoch (max_steps, a sliced loader) closes the stream: the
+    background reader must stop with it, not take the closed connection for a lost database."""
+    import threading
+
+    spec = StreamSpec(
+        dsn=table_db.dsn,
+        schema=table_db.ns.features,
+        table="galaxy",
+        features=FEATURES,
+        split="all",
+        batch_size=100,
+        block_pages=2,
+        shuffle_buffer=500,
+    )
+    stream = FeatureStream(spec, rank=0, world=1)
+    batches = iter(stream)
+    next(batches)
+    with caplog.at_level("WARNING", logger="desivoid_ml"):
+        batches.close()
+    assert not [r for r in caplog.records if "reconnecting" in r.getMessage()]
+    assert not [t for t in threading.enumerate() if t.name == "prefetch"]

@@ -32,18 +32,22 @@ class RetryPolicy:
 
 class ReconnectingConnection:
     """Runs units of work on one autocommit connection, reconnecting when it is lost. A unit is
-    retried whole, so it must not have handed anything out before it returns."""
+    retried whole, so it must not have handed anything out before it returns. Once its owner
+    leaves the `with` block, a unit still running (in a prefetch thread) fails at once instead:
+    a connection its owner closed is not a lost database."""
 
     def __init__(self, dsn: str, policy: RetryPolicy, what: str):
         self.dsn = dsn
         self.policy = policy
         self.what = what  # e.g. "the train split of features.galaxy", for messages
         self.conn: psycopg.Connection | None = None
+        self.released = False
 
     def __enter__(self) -> ReconnectingConnection:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.released = True
         self.close()
 
     def close(self) -> None:
@@ -56,10 +60,14 @@ class ReconnectingConnection:
         waits = self.policy.waits()
         for attempt in range(len(waits) + 1):
             try:
+                if self.released:
+                    raise psycopg.OperationalError(f"stopped reading {self.what}")
                 if self.conn is None or self.conn.closed:
                     self.conn = connect(self.dsn, autocommit=True)
                 return work(self.conn)
             except (psycopg.OperationalError, DatabaseUnavailable) as exc:
+                if self.released:
+                    raise
                 self.close()
                 reason = _first_line(exc)
                 if attempt == len(waits):
