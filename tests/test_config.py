@@ -80,6 +80,7 @@ def test_wrong_types_are_rejected(load, override: str, message: str) -> None:
         (analysis_config, "algorithms=[]", r"analysis config algorithms=\[\]: is empty"),
         (analysis_config, "properties=[]", r"analysis config properties=\[\]: is empty"),
         (analysis_config, "bootstrap.resamples=5", "bootstrap.resamples=5: must be an integer"),
+        (analysis_config, "properties=[g_r,z]", "'z' is among its own control variables"),
         (load_options, "chunk_rows=0", "ingest config chunk_rows=0: must be an integer >= 1"),
     ],
 )
@@ -124,6 +125,8 @@ def test_desivoid_ingest_takes_a_config_file_and_overrides(db, tmp_path: Path) -
     bad = CliRunner().invoke(app, [*args, "chunk_rows=0"], env=env)  # main() prints it, exit 2
     assert isinstance(bad.exception, DesivoidError)
     assert f"config {mine} chunk_rows=0: must be an integer >= 1" == str(bad.exception)
+    nothing = CliRunner().invoke(app, ["ingest", "chunk_rows=7"], env=env)
+    assert "no FITS file or folder given" in str(nothing.exception)
     good = CliRunner().invoke(app, [*args, "chunk_rows=7"], env=env)
     assert good.exit_code == 0, good.output
     with db.connect() as conn:

@@ -125,6 +125,8 @@ def ingest(
     overrides = [str(p) for p in paths if "=" in str(p) and not p.exists()]
     paths = [p for p in paths if str(p) not in overrides]
     options = load_options(config, overrides)
+    if not paths:
+        raise DesivoidError("no FITS file or folder given; name what to load before key=value")
     db = open_database()
     with RichReporter() as reporter:
         results = run_ingest(db, paths, options, reporter, jobs=jobs)

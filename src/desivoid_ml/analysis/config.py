@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 from omegaconf import MISSING, DictConfig
 
-from desivoid_ml.errors import DesivoidError
 from desivoid_ml.settings import compose_config, register_schema
 
 
@@ -55,6 +54,16 @@ class AnalysisConfig:
                 yield "algorithms", f"unknown algorithm {name!r}; choose from {', '.join(PREFIXES)}"
         if not self.properties:
             yield "properties", "is empty: name at least one column"
+        for prop in self.properties:
+            names = self.control.match_for.get(prop, self.control.match)
+            if prop in names:
+                yield (
+                    "properties",
+                    (
+                        f"{prop!r} is among its own control variables {list(names)}; "
+                        f"set control.match_for.{prop}"
+                    ),
+                )
 
 
 register_schema("analysis_schema", AnalysisConfig)
@@ -75,12 +84,7 @@ def algorithm_prefixes(cfg: DictConfig) -> dict[str, str]:
 
 
 def controls_for(cfg: DictConfig, prop: str) -> list[str]:
-    """The control variables of one property's matched shift."""
+    """The control variables of one property's matched shift (never the property itself: the
+    schema's rules refuse that when the config is loaded)."""
     own = cfg.control.get("match_for", {}) or {}
-    names = list(own[prop]) if prop in own else list(cfg.control.match)
-    if prop in names:
-        raise DesivoidError(
-            f"property {prop!r} is among its own control variables {names}; "
-            f"set control.match_for.{prop}"
-        )
-    return names
+    return list(own[prop]) if prop in own else list(cfg.control.match)
