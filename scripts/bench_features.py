@@ -42,7 +42,7 @@ from desivoid_ml.synth.universe import CAPS
 PREFIX = "bench_"
 CHUNK_ROWS = 100_000  # rows per COPY message when filling raw.galaxies
 TARGET_ROWS, TARGET_S = 6_400_000, 300.0
-PROPERTIES = ["z", "logmstar", "g_r"]  # of configs/features/default.yaml; their columns below
+PROPERTIES = ["z", "logmstar", "g_r"]  # of configs/features.yaml; their columns below
 KEYS = ["targetid", "survey", "program"]
 COLUMNS = [CopyColumn("targetid", "bigint"), CopyColumn("survey", "text", text_width=8),
            CopyColumn("program", "text", text_width=8)] + [

@@ -255,7 +255,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--naive-rows", type=int, default=20_000, help="rows sent by write_row")
     parser.add_argument("--repeat", type=int, default=2, help="timed runs; the best is kept")
     parser.add_argument("--chunk-rows", type=int, default=load_options().chunk_rows,
-                        help="rows per COPY chunk (from configs/ingest)")
+                        help="rows per COPY chunk (from configs/ingest.yaml)")
     parser.add_argument("--seed", type=int, default=1, help="synthetic catalog seed")
     parser.add_argument("--multi", action="store_true",
                         help="instead: a folder of FastSpecFit files (N rows in all) against the "

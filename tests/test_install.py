@@ -1,91 +1,100 @@
-"""The package works installed from a wheel (not editable), away from the checkout: its SQL,
-configs and web assets travel inside it."""
+"""`pip install .` into a fresh virtual environment (not editable) works away from the checkout:
+the console script runs, the package imports, and its configs, SQL and web assets travel inside
+it. The heavy dependencies are borrowed from the project's environment through a `.pth` file
+(not downloaded), and the project itself is installed with --no-deps --no-build-isolation."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+COMPOSE_ALL = """
+from hydra import compose, initialize_config_dir
+from desivoid_ml.analysis.config import load_config as analysis
+from desivoid_ml.features.config import load_config as features
+from desivoid_ml.ingest.config import load_options
+from desivoid_ml.settings import config_dir
+with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+    train = compose("train", overrides=["experiment=ae16"])
+print(train.data._target_, features(["density.k=7"]).density.k,
+      load_options(overrides=["chunk_rows=5"]).chunk_rows, analysis().algorithms[0])
+"""
+
+ASSETS = """
+from importlib import resources
+from desivoid_ml.db.migrations import available
+print(len(available()) >= 5, resources.files("desivoid_ml.finder").joinpath("templates").is_dir())
+"""
+
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Path:
-    """desivoid_ml built as a wheel and installed (no dependencies) into a folder of its own."""
-    base = tmp_path_factory.mktemp("wheel")
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run(
-        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(base / "dist"), str(ROOT)],
+def venv(tmp_path_factory) -> Path:
+    """A fresh venv holding desivoid_ml installed by `pip install .`, dependencies borrowed."""
+    env_dir = tmp_path_factory.mktemp("venv") / "env"
+    subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True, timeout=120)
+    python = env_dir / "bin" / "python"
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         check=True,
         capture_output=True,
-        timeout=300,
-    )
-    wheel = next((base / "dist").glob("desivoid_ml-*.whl"))
-    target = base / "site"
-    subprocess.run(
-        [*pip, "install", "--no-deps", "--target", str(target), str(wheel)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    return target
-
-
-def _run(installed: Path, cwd: Path, code: str) -> str:
-    env = {**os.environ, "PYTHONPATH": str(installed)}
-    env.pop("DESIVOID_CONFIG_DIR", None)
+        text=True,
+    ).stdout.strip()
+    borrowed = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    (Path(site) / "borrowed_dependencies.pth").write_text("\n".join(sorted(borrowed)) + "\n")
+    pip = [python, "-m", "pip", "-q", "--disable-pip-version-check"]
+    # ensurepip's setuptools (65) predates the build backend pyproject.toml asks for (>= 68):
+    # drop it, so the build uses the borrowed one, as build isolation would use a new one
+    subprocess.run([*pip, "uninstall", "-y", "setuptools"], check=True, timeout=120)
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+        [*pip, "install", "--no-deps", "--no-build-isolation", "--ignore-installed", str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
+    return env_dir
 
 
-def test_the_wheel_imports_from_outside_the_checkout(installed, tmp_path) -> None:
-    out = _run(
-        installed,
-        tmp_path,
-        (
-            "import desivoid_ml, desivoid_ml.settings as s; "
-            "print(desivoid_ml.__file__); print(s.config_dir())"
-        ),
-    )
-    module, configs = out.split()
-    assert module.startswith(str(installed)) and not Path(configs).is_symlink()
-    assert (Path(configs) / "train.yaml").is_file()
-    assert (Path(configs) / "data" / "feature_set" / "properties.yaml").is_file()
-
-
-def test_the_wheel_composes_its_configs_and_has_its_assets(installed, tmp_path) -> None:
-    out = _run(
-        installed,
-        tmp_path,
-        (
-            "from desivoid_ml.features.config import load_config; "
-            "from desivoid_ml.ingest.config import load_options; "
-            "from desivoid_ml.db.migrations import available; "
-            "from importlib import resources; "
-            "print(load_config(['density.k=7']).density.k, "
-            "len(load_options().fastspec_columns) > 0, "
-            "len(available()) >= 5, "
-            "resources.files('desivoid_ml.finder').joinpath('templates').is_dir())"
-        ),
-    )
-    assert out.split() == ["7", "True", "True", "True"]
-
-
-def test_desivoid_features_help_runs_from_the_wheel(installed, tmp_path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(installed)}
+def _run(venv: Path, cwd: Path, *command: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DESIVOID_CONFIG_DIR")}
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     result = subprocess.run(
-        [sys.executable, "-m", "desivoid_ml.cli", "features", "--help"],
-        cwd=tmp_path,
+        [str(venv / "bin" / command[0]), *command[1:]],
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert result.returncode == 0 and "features.galaxy" in result.stdout, result.stderr
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def test_the_package_imports_from_the_venv_not_the_checkout(venv, tmp_path) -> None:
+    code = (
+        "import desivoid_ml, desivoid_ml.settings as s; print(desivoid_ml.__file__, s.config_dir())"
+    )
+    module, configs = _run(venv, tmp_path, "python", "-c", code).split()
+    assert Path(module).is_relative_to(venv) and not Path(module).is_relative_to(ROOT)
+    assert Path(configs).is_relative_to(venv) and not Path(configs).is_symlink()
+    names = {p.name for p in Path(configs).glob("*.yaml")}
+    assert {"train.yaml", "features.yaml", "ingest.yaml", "analysis.yaml"} <= names
+    assert (Path(configs) / "data" / "feature_set" / "properties.yaml").is_file()
+
+
+def test_desivoid_features_help_runs_from_the_console_script(venv, tmp_path) -> None:
+    out = _run(venv, tmp_path, "desivoid", "features", "--help")
+    assert "features.galaxy" in out
+
+
+def test_every_primary_config_composes_from_the_install(venv, tmp_path) -> None:
+    out = _run(venv, tmp_path, "python", "-c", COMPOSE_ALL).split()
+    assert out == ["desivoid_ml.data.datamodule.FeatureDataModule", "7", "5", "VoidFinder"]
+    assert _run(venv, tmp_path, "python", "-c", ASSETS).split() == ["True", "True"]

@@ -110,8 +110,10 @@ def synth(
 
 @app.command()
 def ingest(
-    paths: list[Path] = typer.Argument(..., help="FITS files or folders of them."),
-    config: Path | None = typer.Option(None, help="Ingest config (configs/ingest/default.yaml)."),
+    paths: list[Path] = typer.Argument(
+        ..., help="FITS files or folders of them, then config overrides (chunk_rows=5000)."
+    ),
+    config: Path | None = typer.Option(None, help="Ingest config YAML (configs/ingest.yaml)."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Files loaded at once (server cores)."),
 ) -> None:
     """Load FITS catalogs by binary COPY; files already loaded (same sha256) are skipped."""
@@ -120,7 +122,11 @@ def ingest(
     from desivoid_ml.ingest.runner import ingest as run_ingest
     from desivoid_ml.progress import RichReporter
 
-    options = load_options(config)
+    overrides = [str(p) for p in paths if "=" in str(p) and not p.exists()]
+    paths = [p for p in paths if str(p) not in overrides]
+    options = load_options(config, overrides)
+    if not paths:
+        raise DesivoidError("no FITS file or folder given; name what to load before key=value")
     db = open_database()
     with RichReporter() as reporter:
         results = run_ingest(db, paths, options, reporter, jobs=jobs)
@@ -384,7 +390,7 @@ def report(
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def analyze(
     overrides: list[str] | None = typer.Argument(
-        None, help="Config overrides (configs/analysis), e.g. 'properties=\\[g_r,logmstar]'."
+        None, help="Config overrides (configs/analysis.yaml), e.g. 'properties=\\[g_r,logmstar]'."
     ),
     run: str | None = typer.Option(
         None, help="Write into reports/<run>/ (its report shows the table); 'latest' works."

@@ -1,40 +1,77 @@
-"""The analysis configuration (configs/analysis/default.yaml), composed with Hydra."""
+"""The analysis configuration (configs/analysis.yaml): its schema and how it is loaded.
+
+The YAML holds the values, the dataclasses the types and rules (`problems()`). Callers get the
+composed DictConfig: the analysis unpacks `**cfg.bootstrap` and reads `cfg.control.get(...)`.
+"""
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
-from desivoid_ml.errors import DesivoidError
-from desivoid_ml.settings import compose_config
+from omegaconf import MISSING, DictConfig
+
+from desivoid_ml.settings import compose_config, register_schema
+
+
+@dataclass
+class ControlConfig:
+    match: list[str] = MISSING
+    match_for: dict[str, list[str]] = field(default_factory=dict)
+    bins: int = MISSING
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if self.bins < 1:
+            yield "bins", "must be an integer >= 1"
+
+
+@dataclass
+class BootstrapConfig:
+    resamples: int = MISSING
+    property_bins: int = MISSING
+    seed: int = MISSING
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if self.resamples < 10:
+            yield "resamples", "must be an integer >= 10"
+        if self.property_bins < 16:
+            yield "property_bins", "must be an integer >= 16"
+
+
+@dataclass
+class AnalysisConfig:
+    algorithms: list[str] = MISSING
+    sample: str | None = MISSING
+    properties: list[str] = MISSING
+    control: ControlConfig = field(default_factory=ControlConfig)
+    bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig)
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if not self.algorithms:
+            yield "algorithms", "is empty: name at least one"
+        for name in self.algorithms:
+            if name not in PREFIXES:
+                yield "algorithms", f"unknown algorithm {name!r}; choose from {', '.join(PREFIXES)}"
+        if not self.properties:
+            yield "properties", "is empty: name at least one column"
+        for prop in self.properties:
+            names = self.control.match_for.get(prop, self.control.match)
+            if prop in names:
+                yield (
+                    "properties",
+                    (
+                        f"{prop!r} is among its own control variables {list(names)}; "
+                        f"set control.match_for.{prop}"
+                    ),
+                )
+
+
+register_schema("analysis_schema", AnalysisConfig)
 
 
 def load_config(overrides: list[str] | None = None) -> DictConfig:
-    """configs/analysis/default.yaml with command-line style overrides."""
-    cfg = compose_config("analysis", overrides)
-    _check(cfg)
-    return cfg
-
-
-def _check(cfg: DictConfig) -> None:
-    """Settings that must be usable, with a message naming the setting."""
-    if not cfg.algorithms:
-        raise DesivoidError("analysis config `algorithms` is empty: name at least one")
-    for name in cfg.algorithms:
-        if name not in PREFIXES:
-            raise DesivoidError(
-                f"unknown algorithm {name!r} in analysis config; choose from {', '.join(PREFIXES)}"
-            )
-    if not cfg.properties:
-        raise DesivoidError("analysis config `properties` is empty: name at least one column")
-    for key, low in (
-        ("control.bins", 1),
-        ("bootstrap.resamples", 10),
-        ("bootstrap.property_bins", 16),
-    ):
-        section, name = key.split(".")
-        value = cfg[section][name]
-        if not isinstance(value, int) or value < low:
-            raise DesivoidError(f"analysis config {key}={value!r} must be an integer >= {low}")
+    """configs/analysis.yaml with command-line style overrides, checked by AnalysisConfig."""
+    return compose_config("analysis", overrides, schema=AnalysisConfig)
 
 
 PREFIXES = {"VoidFinder": "vf", "VIDE": "vide", "ZOBOV": "zobov", "REVOLVER": "revolver"}
@@ -47,12 +84,7 @@ def algorithm_prefixes(cfg: DictConfig) -> dict[str, str]:
 
 
 def controls_for(cfg: DictConfig, prop: str) -> list[str]:
-    """The control variables of one property's matched shift."""
+    """The control variables of one property's matched shift (never the property itself: the
+    schema's rules refuse that when the config is loaded)."""
     own = cfg.control.get("match_for", {}) or {}
-    names = list(own[prop]) if prop in own else list(cfg.control.match)
-    if prop in names:
-        raise DesivoidError(
-            f"property {prop!r} is among its own control variables {names}; "
-            f"set control.match_for.{prop}"
-        )
-    return names
+    return list(own[prop]) if prop in own else list(cfg.control.match)

@@ -84,7 +84,7 @@ def _check_columns(cfg: DictConfig, present: dict[str, str], columns: list[str])
             role = "analysis property" if name in cfg.properties else "control variable"
             raise DesivoidError(
                 f"{role} {name!r} is not a column of features.galaxy; add it to "
-                "configs/features/default.yaml (properties) or leave it out of configs/analysis"
+                "configs/features.yaml (properties) or leave it out of configs/analysis.yaml"
             )
 
 
@@ -125,5 +125,5 @@ def _check_samples(cfg: DictConfig, data: AnalysisData) -> None:
             raise DesivoidError(
                 f"the analysis sample of {name} is empty ({void} void, {wall} wall galaxies "
                 f"with {prefix}_in_input and sample={cfg.sample!r}); check `sample` in "
-                "configs/analysis/default.yaml"
+                "configs/analysis.yaml"
             )

@@ -1,53 +1,98 @@
-"""The feature configuration (configs/features/default.yaml), composed with Hydra."""
+"""The feature configuration (configs/features.yaml): its schema and how it is loaded.
+
+The YAML holds the values; the dataclasses here hold the types (wrong types and unknown keys fail
+at composition) and the range and choice rules (`problems()`). Callers get the composed
+DictConfig, not the dataclass: the build iterates `properties.items()`, reads optional nodes
+with `OmegaConf.select` and lets tests replace a node, which a DictConfig does directly.
+"""
 
 from __future__ import annotations
 
-from omegaconf import DictConfig, OmegaConf
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
-from desivoid_ml.errors import DesivoidError
+from omegaconf import MISSING, DictConfig
+
 from desivoid_ml.features.voidfinder import BOUNDARY_POLICIES
-from desivoid_ml.settings import compose_config
+from desivoid_ml.settings import compose_config, register_schema
+
+PROPERTY_KEYS = {"value", "valid"}
+
+
+@dataclass
+class DensityConfig:
+    k: int = MISSING
+    omegam: float = MISSING
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if self.k < 1:
+            yield "k", "must be an integer >= 1"
+        if not 0 < self.omegam <= 1:
+            yield "omegam", "must be in (0, 1]"
+
+
+@dataclass
+class VoidFinderConfig:
+    mask_resolution: int | None = MISSING
+    boundary_tolerance_mpch: float = MISSING
+    boundary_tolerance_relative: float = MISSING
+    boundary_policy: str = MISSING
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if self.mask_resolution is not None and self.mask_resolution < 1:
+            yield "mask_resolution", "must be null or an integer >= 1"
+        if self.boundary_tolerance_mpch < 0:
+            yield "boundary_tolerance_mpch", "must be >= 0"
+        if not 0 <= self.boundary_tolerance_relative < 0.01:
+            yield "boundary_tolerance_relative", "must be in [0, 0.01)"
+        if self.boundary_policy not in BOUNDARY_POLICIES:
+            yield "boundary_policy", f"must be one of {', '.join(BOUNDARY_POLICIES)}"
+
+
+@dataclass
+class V2Config:
+    position_tolerance_mpch: float = MISSING
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if self.position_tolerance_mpch <= 0:
+            yield "position_tolerance_mpch", "must be > 0"
+
+
+@dataclass
+class VoidCatalogsConfig:
+    omegam: float | None = MISSING
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if self.omegam is not None and not 0 < self.omegam <= 1:
+            yield "omegam", "must be null or in (0, 1]"
+
+
+@dataclass
+class FeaturesConfig:
+    # name -> {value: SQL expression over raw.galaxies, valid: condition, NULL unless it holds}.
+    # Plain dicts rather than a dataclass: Hydra cannot add a typed node from the command line.
+    properties: dict[str, dict[str, str | None]] = MISSING
+    density: DensityConfig = field(default_factory=DensityConfig)
+    voidfinder: VoidFinderConfig = field(default_factory=VoidFinderConfig)
+    v2: V2Config = field(default_factory=V2Config)
+    void_catalogs: VoidCatalogsConfig = field(default_factory=VoidCatalogsConfig)
+    chunk_rows: int = MISSING
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if not self.properties:
+            yield "properties", "is empty: declare at least one column"
+        for name, spec in self.properties.items():
+            if not spec.get("value"):
+                yield f"properties.{name}", "has no `value` SQL expression"
+            if set(spec) - PROPERTY_KEYS:
+                yield f"properties.{name}", f"takes only {' and '.join(sorted(PROPERTY_KEYS))}"
+        if self.chunk_rows < 1:
+            yield "chunk_rows", "must be an integer >= 1"
+
+
+register_schema("features_schema", FeaturesConfig)
 
 
 def load_config(overrides: list[str] | None = None) -> DictConfig:
-    """configs/features/default.yaml with command-line style overrides (`density.k=10`)."""
-    cfg = compose_config("features", overrides)
-    _check(cfg)
-    return cfg
-
-
-def _check(cfg: DictConfig) -> None:
-    """Numbers that must be numbers, with a message naming the setting."""
-    rules = [
-        ("density.k", int, lambda v: v >= 1),
-        ("chunk_rows", int, lambda v: v >= 1),
-        ("density.omegam", float, lambda v: 0 < v <= 1),
-        ("voidfinder.boundary_tolerance_mpch", float, lambda v: v >= 0),
-        ("voidfinder.boundary_tolerance_relative", float, lambda v: 0 <= v < 0.01),
-        ("voidfinder.boundary_policy", str, lambda v: v in BOUNDARY_POLICIES),
-        ("v2.position_tolerance_mpch", float, lambda v: v > 0),
-    ]
-    for key, kind, ok in rules:
-        value = OmegaConf.select(cfg, key)
-        try:
-            good = ok(kind(value))
-        except (TypeError, ValueError):
-            good = False
-        if not good:
-            raise DesivoidError(
-                f"feature config {key}={value!r} is not a valid {kind.__name__}"
-                + (f" (one of {', '.join(BOUNDARY_POLICIES)})" if kind is str else "")
-            )
-    fallback = OmegaConf.select(cfg, "void_catalogs.omegam")
-    if fallback is not None and not _number_in(fallback, 0.0, 1.0):
-        raise DesivoidError(f"feature config void_catalogs.omegam={fallback!r} is not in (0, 1]")
-    for name, spec in cfg.properties.items():
-        if "value" not in spec:
-            raise DesivoidError(f"feature property {name!r} has no `value` SQL expression")
-
-
-def _number_in(value, low: float, high: float) -> bool:
-    try:
-        return low < float(value) <= high
-    except (TypeError, ValueError):
-        return False
+    """configs/features.yaml with command-line style overrides (`density.k=10`), checked."""
+    return compose_config("features", overrides, schema=FeaturesConfig)

@@ -97,7 +97,7 @@ def covered(sample: GalaxySample, catalog: VoidCatalog) -> np.ndarray:
 
 @dataclass(frozen=True)
 class EnvironmentOptions:
-    """Settings of the classification (configs/features/default.yaml `voidfinder`, `v2`)."""
+    """Settings of the classification (configs/features.yaml `voidfinder`, `v2`)."""
 
     boundary: voidfinder.BoundaryRule = field(default_factory=voidfinder.BoundaryRule)
     v2_position_tolerance_mpch: float = v2.POSITION_TOLERANCE_MPCH

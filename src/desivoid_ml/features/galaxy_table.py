@@ -108,7 +108,7 @@ def replace_galaxy_table(
     except psycopg.errors.Error as exc:
         raise DesivoidError(
             f"a feature property in the config failed in SQL: "
-            f"{str(exc).splitlines()[0]}; fix configs/features/default.yaml"
+            f"{str(exc).splitlines()[0]}; fix configs/features.yaml"
         ) from exc
     conn.execute(
         sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (targetid, survey, program)").format(target)

@@ -94,7 +94,7 @@ def _select(hdu: Hdu, patterns: list[str]) -> list[int]:
         if not matches:
             raise IngestError(
                 f"FASTSPEC column selection {pattern!r} matches no column of "
-                f"{hdu.path.name}; fix configs/ingest/default.yaml"
+                f"{hdu.path.name}; fix configs/ingest.yaml"
             )
         chosen += [m for m in matches if m not in chosen]
     return chosen

@@ -1,42 +1,48 @@
-"""The ingest options and where they come from (configs/ingest/default.yaml)."""
+"""The ingest options (configs/ingest.yaml): one dataclass is both the schema the YAML is
+composed against and the typed options the loader takes.
+
+Callers get an `IngestOptions` object rather than a DictConfig: the loader and the tests build
+one directly in code (`IngestOptions(["HALPHA_*"])`), so the defaults live here, once.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from omegaconf import OmegaConf
 
 from desivoid_ml.errors import DesivoidError
-from desivoid_ml.settings import config_dir
+from desivoid_ml.settings import compose_config, register_schema
 
 
 @dataclass
 class IngestOptions:
-    """Choices a user makes: FASTSPEC columns to keep (globs) and rows per COPY message (set in
-    the YAML; 10k overlapped encoding and sending best on 2 cores)."""
+    """Choices a user makes: FASTSPEC columns to keep (globs, case-insensitive) and rows per
+    binary COPY message (~10k overlapped encoding and sending best on 2 cores)."""
 
     fastspec_columns: list[str] = field(default_factory=list)
     chunk_rows: int = 10_000
 
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if self.chunk_rows < 1:
+            yield "chunk_rows", "must be an integer >= 1"
+        if any(not name.strip() for name in self.fastspec_columns):
+            yield "fastspec_columns", "holds an empty name or glob"
 
-def default_config_path() -> Path:
-    return config_dir() / "ingest" / "default.yaml"
+
+register_schema("ingest_schema", IngestOptions)
 
 
-def load_options(path: Path | None = None) -> IngestOptions:
-    """IngestOptions from a YAML file; a missing or malformed file is a clear error."""
-    path = path or default_config_path()
-    if not path.exists():
-        raise DesivoidError(f"{path}: ingest config not found; pass --config PATH")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise DesivoidError(f"{path}: not valid YAML: {exc}") from exc
-    columns = data.get("fastspec_columns", [])
-    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
-        raise DesivoidError(f"{path}: fastspec_columns must be a list of column names or globs")
-    chunk_rows = data.get("chunk_rows", IngestOptions.chunk_rows)
-    if not isinstance(chunk_rows, int) or chunk_rows < 1:
-        raise DesivoidError(f"{path}: chunk_rows must be a positive integer, got {chunk_rows!r}")
-    return IngestOptions(columns, chunk_rows)
+def load_options(path: Path | None = None, overrides: list[str] | None = None) -> IngestOptions:
+    """IngestOptions from configs/ingest.yaml or the YAML file `path` (composed from its folder,
+    so it may have a defaults list), with command-line style overrides (`chunk_rows=5000`)."""
+    if path is None:
+        cfg = compose_config("ingest", overrides, schema=IngestOptions)
+    else:
+        path = Path(path)
+        if path.suffix != ".yaml" or not path.is_file():
+            raise DesivoidError(f"{path}: ingest config not found; pass --config PATH.yaml")
+        cfg = compose_config(path.stem, overrides, config_dir=path.parent, schema=IngestOptions)
+    return OmegaConf.to_object(cfg)
