@@ -3,7 +3,8 @@
 
 Builds bench_finder's synthetic features.galaxy (20 columns) at both sizes in the `benche_`
 namespaces, exports each to Parquet, FITS and CSV in a fresh process, and reports that
-process's peak RSS (ru_maxrss) and its RSS after imports. Namespaces are dropped at the end.
+process's peak RSS (VmHWM: its own, not the parent's) and its RSS after imports.
+Namespaces are dropped at the end.
 
     .venv/bin/python scripts/bench_export.py
     .venv/bin/python scripts/bench_export.py --sizes 20000 200000   # quick check
@@ -28,15 +29,16 @@ from bench_finder import GALAXY_SQL  # noqa: E402
 from desivoid_ml.db.connection import drop_namespace, open_database  # noqa: E402
 
 CHILD = """
-import json, resource, sys, time
+import json, sys, time
 from pathlib import Path
 from desivoid_ml.db.connection import open_database
 from desivoid_ml.export.run import export
+from desivoid_ml.memory import peak_rss_mb, rss_mb
 import pyarrow.parquet, astropy.io.fits  # imported before the baseline is read
-base = int(open('/proc/self/statm').read().split()[1]) * 4096 / 2**20
+base = rss_mb()
 t0 = time.perf_counter()
 summary = export(open_database(prefix=sys.argv[1]), 'features', sys.argv[2], Path(sys.argv[3]))
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+peak = peak_rss_mb()
 print(json.dumps({'rows': summary.rows, 'seconds': time.perf_counter() - t0,
                   'base_mb': base, 'peak_mb': peak, 'bytes': Path(sys.argv[3]).stat().st_size}))
 """

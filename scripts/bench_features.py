@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import resource
 import signal
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from desivoid_ml.features import build
 from desivoid_ml.features.config import load_config
 from desivoid_ml.ingest.runner import ingest
 from desivoid_ml.ingest.tables import ensure_table
+from desivoid_ml.memory import peak_rss_mb
 from desivoid_ml.synth import OMEGAM_VF, ZLIML, ZLIMU, write_catalogs
 from desivoid_ml.synth.cosmo import distances
 from desivoid_ml.synth.universe import CAPS
@@ -125,8 +125,7 @@ def build_child(properties: list[str]) -> dict[str, float]:
     return summary.phases | {"compute_s": summary.compute_s, "load_s": summary.load_s,
                              "catalogs": len(summary.catalogs),
                              "vf_in_void": summary.in_void_fraction.get("vf", math.nan),
-                             "peak_rss_mb": resource.getrusage(
-                                 resource.RUSAGE_SELF).ru_maxrss / 1024}
+                             "peak_rss_mb": peak_rss_mb()}
 
 
 def run_build(properties: list[str], repeat: int) -> dict[str, float]:

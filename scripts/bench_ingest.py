@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import resource
 import signal
 import sys
 import tempfile
@@ -39,6 +38,7 @@ from desivoid_ml.ingest.config import IngestOptions, load_options
 from desivoid_ml.ingest.fits_reader import scan
 from desivoid_ml.ingest.plans import TableLoad
 from desivoid_ml.ingest.tables import FILE_ID, ensure_table
+from desivoid_ml.memory import peak_rss_mb
 from desivoid_ml.synth import write_catalogs
 
 PREFIX = "bench_"
@@ -134,7 +134,7 @@ def ingest_child(path: str, globs: list[str], chunk_rows: int) -> dict[str, floa
     db, options = open_database(PREFIX), IngestOptions(globs, chunk_rows)
     with _timer(phases, "total"):
         runner.ingest(db, [Path(path)], options, CopyTimer(phases))
-    phases["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    phases["peak_rss_mb"] = peak_rss_mb()
     return dict(phases)
 
 

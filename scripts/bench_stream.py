@@ -32,6 +32,7 @@ from desivoid_ml.data.datamodule import FeatureDataModule
 from desivoid_ml.data.query import block_query, copy_columns
 from desivoid_ml.db.connection import Database, connect, drop_namespace, open_database
 from desivoid_ml.db.copy_out import copy_out
+from desivoid_ml.memory import peak_rss_mb, rss_mb
 from desivoid_ml.models.autoencoder import AutoencoderModule
 
 ALL_TRAIN = {"train": 1.0, "val": 0.0, "test": 0.0}  # the train loader then reads every row
@@ -131,12 +132,6 @@ def timed(read) -> tuple[int, float, float]:
     return rows, rows / (time.perf_counter() - wall), cpu_s() - cpu
 
 
-def status_mb(key: str) -> float:
-    """A memory figure (VmRSS, VmHWM) of this process from /proc (Linux), in MB."""
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith(key)) / 1024
-
-
 def peak_rss_child(db: Database, table: str, features: dict, batch: int
                    ) -> tuple[int, float, float]:
     """In a fresh process: (rows, RSS MB after setup, peak RSS MB during one epoch, workers 0).
@@ -145,9 +140,9 @@ def peak_rss_child(db: Database, table: str, features: dict, batch: int
     dm = datamodule(db, features, table, batch, workers=0)
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
-    before = status_mb("VmRSS")
+    before = rss_mb()
     rows = sum(len(b["x"]) for b in dm.train_dataloader())
-    return rows, before, status_mb("VmHWM")
+    return rows, before, peak_rss_mb()
 
 
 def train_rates(db: Database, features: dict, args: argparse.Namespace) -> tuple[float, float]:
