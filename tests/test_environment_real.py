@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -197,8 +199,7 @@ def test_vf_in_input_applies_the_magnitude_limit(galaxies, voidfinder_run) -> No
 
 
 def test_the_v2_position_tolerance_setting_is_read(galaxies, real_fits_dir) -> None:
-    from desivoid_ml.features.build import environment_options
-    from desivoid_ml.features.config import load_config
+    from desivoid_ml.features.config import environment_options, load_config
 
     catalog = read_fits_catalog(real_fits_dir / "voids" / "TEST10K_V2_ZOBOV.fits")
     ra, dec = np.asarray(galaxies["ra"], float), np.asarray(galaxies["dec"], float)
@@ -210,3 +211,39 @@ def test_the_v2_position_tolerance_setting_is_read(galaxies, real_fits_dir) -> N
 
     assert in_input([]) == len(ra)  # 0.01 Mpc/h: every galaxy is a GALZONE row
     assert in_input(["v2.position_tolerance_mpch=1e-9"]) < len(ra) // 2  # float rounding
+
+
+def test_environment_command_follows_the_config(galaxies, real_fits_dir, tmp_path) -> None:
+    """`desivoid environment` on real SDSS galaxies: the toolkit's answer on unambiguous rows,
+    and `--set voidfinder.boundary_policy=toolkit` changes exactly the boundary galaxies."""
+    from typer.testing import CliRunner
+
+    from desivoid_ml.cli import app
+
+    truth = Table.read(real_fits_dir / "voids" / "TEST10K_VoidFinder_membership.fits")
+    catalog = str(real_fits_dir / "voids" / "TEST10K_VoidFinder.fits")
+    source = str(real_fits_dir / "vast-test-galaxies-10k.fits")
+    tables = {}
+    for policy in ("wall", "toolkit"):
+        out = tmp_path / f"{policy}.fits"
+        args = ["environment", source, catalog, "--out", str(out)]
+        result = CliRunner().invoke(app, [*args, "--set", f"voidfinder.boundary_policy={policy}"])
+        assert result.exit_code == 0, result.output
+        tables[policy] = Table.read(out)
+    name = next(c for c in tables["wall"].colnames if c.endswith("_in_void"))
+    wall, toolkit = (np.asarray(tables[p][name]) for p in ("wall", "toolkit"))
+    boundary = np.asarray(tables["wall"][name.replace("_in_void", "_on_boundary")])
+    clear = np.asarray(truth["ambiguous"]) == 0
+    assert len(wall) == len(galaxies)
+    assert np.array_equal(wall[clear], np.asarray(truth["in_void"])[clear] == 1)
+    assert (toolkit & ~wall).sum() > 1000 and boundary[toolkit != wall].all()
+    args = ["environment", source, catalog, "--out", str(tmp_path / "x.fits")]
+    bad = subprocess.run(
+        [sys.executable, "-m", "desivoid_ml.cli", *args, "--set", "voidfinder.boundary_policy=x"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = bad.stderr.strip().splitlines()
+    assert bad.returncode == 2 and len(lines) == 1 and "boundary_policy='x'" in lines[0]
+    assert not (tmp_path / "x.fits").exists()

@@ -220,11 +220,31 @@ def environment(
     z: str | None = typer.Option(None, help="Redshift column (default: z or redshift)."),
     id_column: str | None = typer.Option(None, "--id", help="TARGETID column for V2 matching."),
     omegam: float | None = typer.Option(None, help="Ωm for catalogs whose header lacks OMEGAM."),
+    settings: list[str] | None = typer.Option(
+        None,
+        "--set",
+        help="Feature-config override (configs/features.yaml), repeatable, e.g. "
+        "--set voidfinder.boundary_policy=toolkit",
+    ),
 ) -> None:
     """Classify any galaxy table against void catalogs (no database needed)."""
+    from desivoid_ml.features.config import environment_options, load_config
     from desivoid_ml.features.environment_file import run
 
-    table, excluded = run(galaxies, catalogs, out, omegam, ra=ra, dec=dec, z=z, id_column=id_column)
+    cfg = load_config(settings or [])
+    if omegam is None and cfg.void_catalogs.omegam is not None:
+        omegam = float(cfg.void_catalogs.omegam)
+    table, excluded = run(
+        galaxies,
+        catalogs,
+        out,
+        omegam,
+        environment_options(cfg),
+        ra=ra,
+        dec=dec,
+        z=z,
+        id_column=id_column,
+    )
     summary = Table(title=f"environment of {len(table):,} galaxies -> {out}")
     for name in ("catalog", "in void", "fraction"):
         summary.add_column(name)

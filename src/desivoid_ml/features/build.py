@@ -21,10 +21,10 @@ from psycopg import sql
 
 from desivoid_ml.db.connection import Database
 from desivoid_ml.errors import DesivoidError
+from desivoid_ml.features.config import environment_options
 from desivoid_ml.features.cosmology import Cosmology
 from desivoid_ml.features.density import density_from_distance, kth_neighbour_distance
 from desivoid_ml.features.environment import (
-    EnvironmentOptions,
     GalaxySample,
     GalzoneCheck,
     classify_catalog,
@@ -36,7 +36,6 @@ from desivoid_ml.features.positions import read_sample
 from desivoid_ml.features.proximity import create_proximity
 from desivoid_ml.features.void_catalog_db import read_db_catalogs
 from desivoid_ml.features.void_catalogs import VoidCatalog
-from desivoid_ml.features.voidfinder import BoundaryRule
 from desivoid_ml.progress import NullReporter, Reporter
 
 CELL_MPCH = 20.0  # features.galaxy is written ordered by (x, y, z) cells of this size
@@ -111,18 +110,6 @@ def build(db: Database, cfg: DictConfig, reporter: Reporter | None = None) -> Fe
         whole.counts.get("vf_on_boundary_in_void", 0),
         {c.name: m.source for c, m in zip(catalogs, whole.masks, strict=True) if m is not None},
         dict(phases),
-    )
-
-
-def environment_options(cfg: DictConfig) -> EnvironmentOptions:
-    """The classification settings of the feature config."""
-    return EnvironmentOptions(
-        BoundaryRule(
-            float(cfg.voidfinder.boundary_tolerance_mpch),
-            float(cfg.voidfinder.boundary_tolerance_relative),
-            str(cfg.voidfinder.boundary_policy),
-        ),
-        float(cfg.v2.position_tolerance_mpch),
     )
 
 

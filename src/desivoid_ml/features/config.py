@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from omegaconf import MISSING, DictConfig
 
-from desivoid_ml.features.voidfinder import BOUNDARY_POLICIES
+from desivoid_ml.features.environment import EnvironmentOptions
+from desivoid_ml.features.voidfinder import BOUNDARY_POLICIES, BoundaryRule
 from desivoid_ml.settings import compose_config, register_schema
 
 PROPERTY_KEYS = {"value", "valid"}
@@ -96,3 +97,15 @@ register_schema("features_schema", FeaturesConfig)
 def load_config(overrides: list[str] | None = None) -> DictConfig:
     """configs/features.yaml with command-line style overrides (`density.k=10`), checked."""
     return compose_config("features", overrides, schema=FeaturesConfig)
+
+
+def environment_options(cfg: DictConfig) -> EnvironmentOptions:
+    """The classification settings of the feature config."""
+    return EnvironmentOptions(
+        BoundaryRule(
+            float(cfg.voidfinder.boundary_tolerance_mpch),
+            float(cfg.voidfinder.boundary_tolerance_relative),
+            str(cfg.voidfinder.boundary_policy),
+        ),
+        float(cfg.v2.position_tolerance_mpch),
+    )

@@ -10,6 +10,7 @@ from astropy.table import Table
 
 from desivoid_ml.errors import DesivoidError
 from desivoid_ml.features.environment import (
+    EnvironmentOptions,
     GalaxySample,
     GalzoneCheck,
     classify_catalog,
@@ -64,14 +65,16 @@ def read_sample(
         )
 
 
-def environment_table(sample: GalaxySample, catalogs: list[VoidCatalog]) -> Table:
+def environment_table(
+    sample: GalaxySample, catalogs: list[VoidCatalog], options: EnvironmentOptions | None = None
+) -> Table:
     """One row per input row: its index, then `<catalog>_<column>` for every catalog."""
     table = Table(
         {"row_index": np.arange(len(sample.ra), dtype=np.int64), "excluded": ~sample.valid}
     )
     check = GalzoneCheck()
     for catalog in catalogs:
-        result = classify_catalog(sample, catalog, survey_mask(sample, catalog))
+        result = classify_catalog(sample, catalog, survey_mask(sample, catalog), options)
         check.add(sample, catalog, result)
         for name, values in result.items():
             table[f"{catalog.name.lower()}_{name}"] = values
@@ -84,12 +87,13 @@ def run(
     catalogs: list[Path],
     out: Path,
     omegam: float | None = None,
+    options: EnvironmentOptions | None = None,
     **names: str | None,
 ) -> tuple[Table, int]:
     """Classify and write OUT; returns the table and the number of excluded rows."""
     sample = read_sample(galaxies, **names)
     loaded = [read_fits_catalog(path, omegam) for path in catalogs]
-    table = environment_table(sample, loaded)
+    table = environment_table(sample, loaded, options)
     out.parent.mkdir(parents=True, exist_ok=True)
     table.write(out, overwrite=True)
     return table, sample.excluded
