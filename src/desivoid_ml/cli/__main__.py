@@ -1,0 +1,5 @@
+"""`python -m desivoid_ml.cli`."""
+
+from desivoid_ml.cli import main
+
+main()

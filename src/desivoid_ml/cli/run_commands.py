@@ -1,0 +1,151 @@
+"""Trained runs and their embeddings: `desivoid runs`, `embed`, `similar`, `report`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from desivoid_ml.cli.app import app, check_format, out
+from desivoid_ml.errors import DesivoidError
+
+
+@app.command()
+def runs(
+    fmt: str = typer.Option("table", "--format", help="table, csv or json."),
+) -> None:
+    """List training runs (newest first) and whether they have embeddings."""
+    from desivoid_ml.db import open_database
+    from desivoid_ml.export.printing import print_rows
+    from desivoid_ml.runs import list_runs
+
+    check_format(fmt)
+    header = ("run", "created", "model", "code", "val/recon_mse_best", "val/pca_recon_mse")
+    rows = [
+        (
+            run.run_id,
+            f"{run.created:%Y-%m-%d %H:%M}" if fmt == "table" else run.created.isoformat(),
+            run.model_kind,
+            run.code_dim,
+            run.metrics.get("val/recon_mse_best"),
+            run.metrics.get("val/pca_recon_mse"),
+        )
+        for run in list_runs(open_database())
+    ]
+    print_rows(header, rows, fmt, title="training runs")
+
+
+@app.command()
+def embed(
+    run: str = typer.Option("latest", help="Run id (see `desivoid runs`) or latest."),
+    batch_size: int = typer.Option(8192, help="Rows per inference batch."),
+) -> None:
+    """Encode every galaxy with a run's encoder into ml.embeddings (pgvector, HNSW index)."""
+    from desivoid_ml.db import open_database
+    from desivoid_ml.embed.inference import embed as run_embed
+    from desivoid_ml.progress import RichReporter
+
+    with RichReporter() as reporter:
+        summary = run_embed(open_database(), run, batch_size, reporter=reporter)
+    out.print(
+        f"run {summary.run_id}: {summary.rows:,} embeddings of dimension {summary.dim}; "
+        f"write {summary.write_s:.1f} s ({summary.rows / max(summary.write_s, 1e-9):,.0f} "
+        f"rows/s), HNSW index {summary.index_s:.1f} s (HNSW build {summary.hnsw_s:.1f} s, "
+        "then key and ANALYZE)"
+    )
+
+
+@app.command()
+def similar(
+    targetid: int | None = typer.Argument(
+        None, help="DESI TARGETID; default: an example void galaxy (or use --ra/--dec)."
+    ),
+    k: int = typer.Option(10, "-k", help="Number of neighbours."),
+    run: str | None = typer.Option(None, help="Run id; default: the newest embedded run."),
+    ra: float | None = typer.Option(None, "--ra", help="Right ascension [deg] (with --dec)."),
+    dec: float | None = typer.Option(None, "--dec", help="Declination [deg] (with --ra)."),
+    radius: float = typer.Option(2.0, "--radius", help="Search radius around --ra/--dec [arcsec]."),
+    survey: str | None = typer.Option(None, help="Survey, when a TARGETID has several rows."),
+    program: str | None = typer.Option(None, help="Program, when a TARGETID has several rows."),
+    fmt: str = typer.Option("table", "--format", help="table, csv or json."),
+) -> None:
+    """The k galaxies whose embeddings are nearest to this one's (ml.similar_galaxies)."""
+    from desivoid_ml.db import open_database
+    from desivoid_ml.embed.similarity import example_void_galaxy, require_embeddings
+    from desivoid_ml.embed.similarity import similar as query
+    from desivoid_ml.export.printing import print_rows
+
+    check_format(fmt)
+    note = Console(stderr=True)
+    db = open_database()
+    if (ra is None) != (dec is None):
+        raise DesivoidError("give both --ra and --dec (degrees)")
+    if ra is not None and targetid is not None:
+        raise DesivoidError("give a TARGETID or --ra/--dec, not both")
+    require_embeddings(db, run)
+    if ra is not None:
+        targetid, survey, program = _galaxy_at(db, ra, dec, radius, note)
+    elif targetid is None:
+        targetid = example_void_galaxy(db)
+        note.print(f"example: targetid {targetid}, a galaxy inside a VoidFinder void")
+    header, *rows = query(db, targetid, k, run, survey, program)
+    if not rows:
+        note.print(f"no galaxy with targetid {targetid} has an embedding in run {run or 'latest'}")
+        raise typer.Exit(1)
+    title = f"galaxies most similar to {targetid} (run {run or 'latest'})"
+    if fmt == "table":  # compact: survey/program together, the algorithms whose void holds it
+        named = [dict(zip(header, row, strict=True)) for row in rows]
+        header = ("targetid", "survey/program", "distance", "z", "log M*", "in a void of")
+        rows = [
+            (
+                r["targetid"],
+                f"{r['survey']}/{r['program']}",
+                r["distance"],
+                r["z"],
+                r["logmstar"],
+                " ".join(a for a in ("vf", "vide", "zobov", "revolver") if r.get(f"{a}_in_void"))
+                or "-",
+            )
+            for r in named
+        ]
+    print_rows(header, rows, fmt, title=title)
+
+
+def _galaxy_at(db, ra: float, dec: float, radius: float, note: Console) -> tuple[int, str, str]:
+    """The galaxy nearest to (ra, dec) within radius arcsec, or a clear error."""
+    from desivoid_ml.finder.sky import check_position, ensure_sky_index, galaxies_at
+
+    check_position(ra, dec, radius)
+    ensure_sky_index(db)
+    with db.connect() as conn:
+        hits = galaxies_at(conn, db, ra, dec, radius, limit=1)
+    if not hits:
+        raise DesivoidError(
+            f"no galaxy within {radius:g} arcsec of RA {ra:g}, Dec {dec:g}; try a larger --radius"
+        )
+    hit = hits[0]
+    note.print(
+        f"nearest galaxy: targetid {hit['targetid']} {hit['survey']}/{hit['program']}, "
+        f"{hit['separation_arcsec']:.3f} arcsec away"
+    )
+    return hit["targetid"], hit["survey"], hit["program"]
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "-" if value is None else str(value)
+
+
+@app.command()
+def report(
+    run: str = typer.Option("latest", help="Run id or latest."),
+    out_dir: Path = typer.Option(Path("reports"), "--out", help="Reports folder."),
+) -> None:
+    """Write reports/<run>/index.html: loss, embedding map, reconstruction, neighbours, AUC."""
+    from desivoid_ml.db import open_database
+    from desivoid_ml.report.page import write_report
+
+    path = write_report(open_database(), run, out_dir)
+    out.print(f"report written to {path}")
