@@ -33,45 +33,18 @@ from desivoid_ml.synth.universe import (
     CapVoids,
     Universe,
 )
+from desivoid_ml.synth.vast_layout import (
+    GALVIZ_COLUMNS,
+    GALZONE_COLUMNS,
+    HOLES_COLUMNS,
+    MAXIMALS_COLUMNS,
+    TRIANGLE_COLUMNS,
+    VOIDS_COLUMNS,
+    ZONEVOID_COLUMNS,
+)
 from desivoid_ml.synth.zones import ALGORITHMS, MINR, Zones, build_catalog, build_zones, v2_shell
 
-MPCH = "Mpc h-1"
-AREA = "(Mpc/h)^2"
 NNS = 3  # Nth neighbour used for the wall/field split
-
-
-def _cols(spec: str, unit: str = "") -> tuple[ColumnDef, ...]:
-    """'X:D Y:D VOID:K' -> ColumnDefs; `unit` goes on every 'D' column."""
-    out = []
-    for item in spec.split():
-        name, tform = item.split(":")
-        out.append(ColumnDef(name, tform, unit if tform == "D" else ""))
-    return tuple(out)
-
-
-MAXIMALS_COLUMNS = (
-    *_cols("X:D Y:D Z:D RADIUS:D VOID:K EDGE:K R:D", MPCH),
-    ColumnDef("RA", "D", "deg"),
-    ColumnDef("DEC", "D", "deg"),
-    *_cols("R_EFF:D R_EFF_UNCERT:D", MPCH),
-)
-HOLES_COLUMNS = _cols("X:D Y:D Z:D RADIUS:D VOID:K", MPCH)
-VOIDS_COLUMNS = (
-    ColumnDef("VOID", "K"),
-    *_cols("X:D Y:D Z:D", MPCH),
-    ColumnDef("REDSHIFT", "D"),
-    ColumnDef("RA", "D", "deg"),
-    ColumnDef("DEC", "D", "deg"),
-    *_cols("RADIUS:D X1:D Y1:D Z1:D X2:D Y2:D Z2:D X3:D Y3:D Z3:D", MPCH),
-    *_cols("TOT_AREA:D EDGE_AREA:D", AREA),
-)
-ZONEVOID_COLUMNS = _cols("ZONE:K VOID0:K VOID1:K")
-GALZONE_COLUMNS = _cols("GAL:K TARGET:K X:D Y:D Z:D ZONE:K DEPTH:K EDGE:K OUT:K")
-TRIANGLE_COLUMNS = (
-    ColumnDef("VOID", "K"),
-    *_cols(" ".join(f"{p}_{a}:D" for p in ("N", "P1", "P2", "P3") for a in "XYZ"), MPCH),
-)
-GALVIZ_COLUMNS = _cols("GID:K G2V:K G2V2:K")
 
 
 @dataclass
