@@ -247,3 +247,13 @@ def test_environment_command_follows_the_config(galaxies, real_fits_dir, tmp_pat
     lines = bad.stderr.strip().splitlines()
     assert bad.returncode == 2 and len(lines) == 1 and "boundary_policy='x'" in lines[0]
     assert not (tmp_path / "x.fits").exists()
+    ignored = CliRunner().invoke(app, [*args, "--set", "density.k=3"])
+    assert ignored.exit_code != 0 and "density.k=3" in str(ignored.exception)
+
+
+def test_one_mask_resolution_for_features_and_environment() -> None:
+    """`voidfinder.mask_resolution` reaches the options both commands build their masks from."""
+    from desivoid_ml.features.config import environment_options, load_config
+
+    assert environment_options(load_config(["voidfinder.mask_resolution=4"])).mask_resolution == 4
+    assert environment_options(load_config([])).mask_resolution is None

@@ -163,6 +163,9 @@ def features(
         out.print(f"{catalog} survey mask: {source}")
 
 
+ENVIRONMENT_KEYS = ("voidfinder.", "v2.", "void_catalogs.omegam")  # what `environment` uses
+
+
 @app.command()
 def environment(
     galaxies: Path = typer.Argument(..., help="FITS table of galaxies (ra, dec, redshift)."),
@@ -176,14 +179,20 @@ def environment(
     settings: list[str] | None = typer.Option(
         None,
         "--set",
-        help="Feature-config override (configs/features.yaml), repeatable, e.g. "
-        "--set voidfinder.boundary_policy=toolkit",
+        help="Feature-config override of voidfinder.*, v2.* or void_catalogs.omegam "
+        "(configs/features.yaml), repeatable, e.g. --set voidfinder.boundary_policy=toolkit",
     ),
 ) -> None:
     """Classify any galaxy table against void catalogs (no database needed)."""
     from desivoid_ml.features.config import environment_options, load_config
     from desivoid_ml.features.environment_file import run
 
+    ignored = [s for s in settings or [] if not s.lstrip("+~").startswith(ENVIRONMENT_KEYS)]
+    if ignored:
+        raise DesivoidError(
+            f"--set {ignored[0]}: `desivoid environment` reads only "
+            f"{', '.join(k + '*' if k.endswith('.') else k for k in ENVIRONMENT_KEYS)}"
+        )
     cfg = load_config(settings or [])
     if omegam is None and cfg.void_catalogs.omegam is not None:
         omegam = float(cfg.void_catalogs.omegam)

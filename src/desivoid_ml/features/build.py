@@ -135,7 +135,7 @@ class _WholeSample:
         self.in_void: dict[str, int] = {}
         self.galzone = GalzoneCheck()
         with phases("survey masks"):
-            resolution = cfg.voidfinder.mask_resolution
+            resolution = self.options.mask_resolution
             self.masks = [survey_mask(sample, catalog, resolution) for catalog in catalogs]
         with phases("density"):
             self.knn_distance = self._knn_distance(int(cfg.chunk_rows), reporter)

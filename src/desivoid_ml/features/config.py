@@ -108,4 +108,5 @@ def environment_options(cfg: DictConfig) -> EnvironmentOptions:
             str(cfg.voidfinder.boundary_policy),
         ),
         float(cfg.v2.position_tolerance_mpch),
+        cfg.voidfinder.mask_resolution,
     )

@@ -101,6 +101,7 @@ class EnvironmentOptions:
 
     boundary: voidfinder.BoundaryRule = field(default_factory=voidfinder.BoundaryRule)
     v2_position_tolerance_mpch: float = v2.POSITION_TOLERANCE_MPCH
+    mask_resolution: int | None = None  # cells per degree of a rebuilt mask; None: MSKRES
 
 
 def classify_catalog(

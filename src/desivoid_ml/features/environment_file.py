@@ -72,9 +72,11 @@ def environment_table(
     table = Table(
         {"row_index": np.arange(len(sample.ra), dtype=np.int64), "excluded": ~sample.valid}
     )
+    options = options or EnvironmentOptions()
     check = GalzoneCheck()
     for catalog in catalogs:
-        result = classify_catalog(sample, catalog, survey_mask(sample, catalog), options)
+        mask = survey_mask(sample, catalog, options.mask_resolution)
+        result = classify_catalog(sample, catalog, mask, options)
         check.add(sample, catalog, result)
         for name, values in result.items():
             table[f"{catalog.name.lower()}_{name}"] = values
