@@ -150,3 +150,33 @@ def test_cli_command_losing_the_database_is_one_line(table_db, tmp_path) -> None
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "database" in lines[0] and lines[0].startswith("error:")
     assert "Traceback" not in result.stderr
+
+
+def test_release_ends_a_reconnect_wait_and_opens_nothing(table_db) -> None:
+    """A reader waiting to reconnect (here 10 minutes) stops as soon as its owner releases it,
+    with the error it had, and opens no new connection."""
+    import psycopg
+
+    from desivoid_ml.data.reconnect import ReconnectingConnection
+
+    conn = ReconnectingConnection(table_db.dsn, RetryPolicy(attempts=1, window_s=600), "a test")
+    calls, outcome = [], {}
+
+    def flaky(c):
+        calls.append(c)
+        raise psycopg.OperationalError("server closed the connection")
+
+    def reader() -> None:
+        try:
+            conn.run(flaky)
+        except psycopg.OperationalError as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    while not calls:
+        time.sleep(0.01)
+    conn.release()
+    thread.join(timeout=60)
+    assert not thread.is_alive() and "server closed" in str(outcome["error"])
+    assert len(calls) == 1 and conn.conn is None

@@ -3,8 +3,9 @@ work (a block of rows), so a stream continues where it stopped after a restart o
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import time
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -32,23 +33,35 @@ class RetryPolicy:
 
 class ReconnectingConnection:
     """Runs units of work on one autocommit connection, reconnecting when it is lost. A unit is
-    retried whole, so it must not have handed anything out before it returns. Once its owner
-    leaves the `with` block, a unit still running (in a prefetch thread) fails at once instead:
-    a connection its owner closed is not a lost database."""
+    retried whole, so it must not have handed anything out before it returns.
+
+    The owner may run units in another thread (a prefetch reader). `release()` is how it stops
+    them: a running query is cancelled (psycopg's thread-safe `cancel_safe`), a wait between
+    attempts ends at once, and no new connection is opened; the unit then fails with the error
+    it got, never retried, since a connection its owner let go is not a lost database."""
 
     def __init__(self, dsn: str, policy: RetryPolicy, what: str):
         self.dsn = dsn
         self.policy = policy
         self.what = what  # e.g. "the train split of features.galaxy", for messages
         self.conn: psycopg.Connection | None = None
-        self.released = False
+        self._released = threading.Event()
+        self._running = threading.Event()
 
     def __enter__(self) -> ReconnectingConnection:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.released = True
+        self.release()
         self.close()
+
+    def release(self) -> None:
+        """Stop every unit now and for good (from any thread)."""
+        self._released.set()
+        conn = self.conn
+        if conn is not None and self._running.is_set():
+            with contextlib.suppress(psycopg.Error):
+                conn.cancel_safe(timeout=5)
 
     def close(self) -> None:
         if self.conn is not None:
@@ -60,15 +73,11 @@ class ReconnectingConnection:
         waits = self.policy.waits()
         for attempt in range(len(waits) + 1):
             try:
-                if self.released:
-                    raise psycopg.OperationalError(f"stopped reading {self.what}")
-                if self.conn is None or self.conn.closed:
-                    self.conn = connect(self.dsn, autocommit=True)
-                return work(self.conn)
+                return self._once(work)
             except (psycopg.OperationalError, DatabaseUnavailable) as exc:
-                if self.released:
-                    raise
                 self.close()
+                if self._released.is_set():
+                    raise
                 reason = _first_line(exc)
                 if attempt == len(waits):
                     raise DatabaseLost(
@@ -84,8 +93,22 @@ class ReconnectingConnection:
                     attempt + 1,
                     len(waits),
                 )
-                time.sleep(waits[attempt])
+                if self._released.wait(waits[attempt]):
+                    raise
         raise AssertionError("unreachable")
+
+    def _once(self, work: Callable[[psycopg.Connection], T]) -> T:
+        if self._released.is_set():
+            raise psycopg.OperationalError(f"stopped reading {self.what}")
+        if self.conn is None or self.conn.closed:
+            self.conn = connect(self.dsn, autocommit=True)
+        self._running.set()
+        try:
+            if self._released.is_set():  # released while connecting: do not start
+                raise psycopg.OperationalError(f"stopped reading {self.what}")
+            return work(self.conn)
+        finally:
+            self._running.clear()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -102,9 +102,13 @@ class FeatureStream(IterableDataset):
         what = f"the {self.spec.split} split of {self.spec.schema}.{self.spec.table}"
         with ReconnectingConnection(self.spec.dsn, self.spec.reconnect, what) as conn:
             rows = prefetch(self._source(conn, shard, shards))  # decode while we shuffle
-            for batch in self._batches(rows, rng):
-                emitted += 1
-                yield batch
+            try:
+                for batch in self._batches(rows, rng):
+                    emitted += 1
+                    yield batch
+            finally:  # left early too: stop the reader, then let it go before the connection
+                conn.release()
+                rows.close()
         # DDP synchronises gradients at every step, so every rank must take the same number of
         # steps: shards with fewer rows finish with empty batches (no rows, zero gradient).
         for _ in range(emitted, self.spec.pad_to_batches or 0):
