@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_finder import GALAXY_SQL  # noqa: E402
 
 from desivoid_ml.db.connection import drop_namespace, open_database  # noqa: E402
+from desivoid_ml.keys import key_hash_sql  # noqa: E402
 
 CHILD = """
 import json, sys, time
@@ -57,7 +58,9 @@ def main() -> None:
                 with db.connect() as conn:
                     conn.execute("SELECT setseed(0.42)")
                     conn.execute(
-                        sql.SQL(GALAXY_SQL).format(g=sql.Identifier(db.ns.features, "galaxy")),
+                        sql.SQL(GALAXY_SQL).format(
+                            g=sql.Identifier(db.ns.features, "galaxy"), key_hash=key_hash_sql("t")
+                        ),
                         (n,),
                     )
                 for fmt in args.formats:

@@ -32,6 +32,7 @@ from psycopg import sql
 from desivoid_ml.db.connection import Database, drop_namespace, open_database
 from desivoid_ml.embed import store as embed_store
 from desivoid_ml.finder.sky import ensure_sky_index
+from desivoid_ml.keys import key_hash_sql
 from desivoid_ml.runs import insert_run
 
 NAMESPACE = "benchf_"
@@ -51,10 +52,10 @@ def parse_args() -> argparse.Namespace:
 
 
 GALAXY_SQL = """
-CREATE TABLE {g} AS
+CREATE TABLE {g} AS SELECT t.*, {key_hash} AS key_hash FROM (
 SELECT (39627000000000000 + i)::bigint AS targetid, 'main'::text AS survey,
        CASE WHEN i %% 5 = 0 THEN 'dark' ELSE 'bright' END AS program,
-       hashtextextended(i::text, 0) AS key_hash, ra, "dec", z, logmstar, g_r,
+       ra, "dec", z, logmstar, g_r,
        -9.5 - 0.8 * g_r + 0.3 * (random() - 0.5) AS log_ssfr,
        r * cosd("dec") * cosd(ra) AS x, r * cosd("dec") * sind(ra) AS y, r * sind("dec") AS zc,
        v < 0.3 AS vf_in_void, CASE WHEN v < 0.3 THEN (i %% 4000)::bigint ELSE -1 END AS vf_void_id,
@@ -64,8 +65,8 @@ SELECT (39627000000000000 + i)::bigint AS targetid, 'main'::text AS survey,
 FROM (SELECT i, 360 * random() AS ra, degrees(asin(2 * random() - 1)) AS "dec",
              0.01 + 0.2 * random() AS z, 8 + 3 * random() AS logmstar,
              0.2 + 0.7 * random() AS g_r, random() AS v
-      FROM generate_series(1, %s) i) s, LATERAL (SELECT 2998 * z AS r) d
-"""
+      FROM generate_series(1, %s) i) s, LATERAL (SELECT 2998 * z AS r) d) t
+"""  # format with g=<table>, key_hash=keys.key_hash_sql("t")
 
 
 def build(db: Database, n: int) -> None:
@@ -75,7 +76,7 @@ def build(db: Database, n: int) -> None:
     started = time.perf_counter()
     with db.connect() as conn:
         conn.execute("SELECT setseed(0.42)")
-        conn.execute(sql.SQL(GALAXY_SQL).format(g=galaxy), (n,))
+        conn.execute(sql.SQL(GALAXY_SQL).format(g=galaxy, key_hash=key_hash_sql("t")), (n,))
         conn.execute(
             sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (targetid, survey, program)").format(galaxy)
         )

@@ -32,6 +32,7 @@ from desivoid_ml.data.datamodule import FeatureDataModule
 from desivoid_ml.data.query import block_query, copy_columns
 from desivoid_ml.db.connection import Database, connect, drop_namespace, open_database
 from desivoid_ml.db.copy_out import copy_out
+from desivoid_ml.keys import key_hash_sql
 from desivoid_ml.memory import peak_rss_mb, rss_mb
 from desivoid_ml.models.autoencoder import AutoencoderModule
 
@@ -75,10 +76,10 @@ def make_table(db: Database, name: str, rows: int, items: list[str]) -> None:
     """CREATE TABLE ... AS from generate_series, then VACUUM ANALYZE (hint bits, statistics)."""
     table = sql.Identifier(db.ns.features, name)
     select = ("SELECT g::bigint AS targetid, 'main'::text AS survey, 'bright'::text AS program, "
-              "hashtextextended(g::text || '/main/bright', 0) AS key_hash, "
               + ", ".join(items).replace("%", "%%") + " FROM generate_series(1, %s) g")
     with db.connect(autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE TABLE {} AS " + select).format(table), (rows,))
+        conn.execute(sql.SQL("CREATE TABLE {} AS SELECT t.*, {} AS key_hash FROM (" + select
+                             + ") t").format(table, key_hash_sql("t")), (rows,))
         conn.execute(sql.SQL("VACUUM ANALYZE {}").format(table))
 
 

@@ -25,6 +25,7 @@ from desivoid_ml.db.copy_binary import RowEncoder
 from desivoid_ml.db.copy_in import copy_in
 from desivoid_ml.embed import hnsw_build, store
 from desivoid_ml.embed.similarity import vector_text
+from desivoid_ml.keys import KEY_WIDTH
 
 RUN_ID = "bench-vectors"
 K = 10
@@ -57,8 +58,8 @@ def clustered(n: int, dim: int, clusters: int, rng: np.random.Generator) -> np.n
 
 def key_arrays(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """targetid 1..n, survey and program as `desivoid embed` passes them (bytes)."""
-    return (np.arange(1, n + 1, dtype=np.int64), np.full(n, b"main", dtype="S16"),
-            np.full(n, b"bright", dtype="S16"))
+    return (np.arange(1, n + 1, dtype=np.int64), np.full(n, b"main", dtype=f"S{KEY_WIDTH}"),
+            np.full(n, b"bright", dtype=f"S{KEY_WIDTH}"))
 
 
 def batches(vectors: np.ndarray, chunk: int):

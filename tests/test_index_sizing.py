@@ -17,6 +17,7 @@ from desivoid_ml.db import embedded
 from desivoid_ml.embed import index_sizing, store
 from desivoid_ml.embed.hnsw_build import MEMORY_ENV
 from desivoid_ml.errors import DesivoidError
+from desivoid_ml.keys import KEY_WIDTH
 
 ROOT = Path(__file__).resolve().parents[1]
 GIB = 2**30
@@ -91,8 +92,8 @@ def _batches(n: int, seed: int = 0, fail_after: int | None = None):
         stop = min(start + 1000, n)
         yield (
             np.arange(start + 1, stop + 1, dtype=np.int64),
-            np.full(stop - start, b"main", dtype="S16"),
-            np.full(stop - start, b"bright", dtype="S16"),
+            np.full(stop - start, b"main", dtype=f"S{KEY_WIDTH}"),
+            np.full(stop - start, b"bright", dtype=f"S{KEY_WIDTH}"),
             vectors[start:stop],
         )
 

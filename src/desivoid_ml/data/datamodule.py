@@ -11,10 +11,11 @@ from psycopg import sql
 from torch.utils.data import DataLoader
 
 from desivoid_ml.data.normalization import Normalization, compute
-from desivoid_ml.data.query import SPLIT_BUCKETS, SPLITS, Fractions, shard_expression
+from desivoid_ml.data.query import SPLITS, Fractions
 from desivoid_ml.data.reconnect import RetryPolicy
 from desivoid_ml.data.stream import FeatureStream, StreamSpec
 from desivoid_ml.db.connection import Database, Namespace, connect, resolve_dsn
+from desivoid_ml.keys import shard_sql, split_bucket_sql
 
 # Each DataLoader worker streams a shard of its own and `__len__` counts all of them: exact.
 warnings.filterwarnings("ignore", message="Your `IterableDataset` has `__len__` defined")
@@ -148,11 +149,9 @@ class FeatureDataModule(LightningDataModule):
         rows = {split: [0] * shards for split in (*SPLITS, "all")}
         with connect(self.db.dsn) as conn:
             counts = conn.execute(
-                sql.SQL(
-                    "SELECT key_hash & {} AS bucket, {} AS shard, count(*) FROM {} GROUP BY 1, 2"
-                ).format(
-                    sql.Literal(SPLIT_BUCKETS - 1),
-                    shard_expression(shards),
+                sql.SQL("SELECT {} AS bucket, {} AS shard, count(*) FROM {} GROUP BY 1, 2").format(
+                    split_bucket_sql(),
+                    shard_sql(shards),
                     sql.Identifier(self.db.ns.features, self.table),
                 )
             ).fetchall()

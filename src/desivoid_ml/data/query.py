@@ -32,7 +32,7 @@ class Fractions:
             raise ValueError(f"split fractions must be >= 0 and add up to 1, got {total}")
 
     def bucket_range(self, split: str) -> tuple[int, int]:
-        """[low, high) of `key_hash & 1023` for a split."""
+        """[low, high) of the split bucket (`keys.split_bucket_sql`) for a split."""
         edges = [
             0,
             round(self.train * SPLIT_BUCKETS),
@@ -43,7 +43,7 @@ class Fractions:
         return edges[index], edges[index + 1]
 
     def split_of_bucket(self, bucket: int) -> str:
-        """The split a `key_hash & 1023` bucket belongs to."""
+        """The split a split bucket (`keys.split_bucket_sql`) belongs to."""
         return next(
             s for s in SPLITS if self.bucket_range(s)[0] <= bucket < self.bucket_range(s)[1]
         )
@@ -63,12 +63,7 @@ def shard_predicate(shard: int, shards: int) -> sql.Composable:
     """WHERE clause keeping one of `shards` disjoint shards (bits above the split bits)."""
     if shards == 1:
         return sql.SQL("true")
-    return sql.SQL("{} = {}").format(shard_expression(shards), sql.Literal(shard))
-
-
-def shard_expression(shards: int) -> sql.Composable:
-    """The shard number of a row, as `shard_predicate` uses it."""
-    return shard_sql(shards)
+    return sql.SQL("{} = {}").format(shard_sql(shards), sql.Literal(shard))
 
 
 def page_predicate(first_page: int, last_page: int | None) -> sql.Composable:
