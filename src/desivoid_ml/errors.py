@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 
+def first_line(exc: object, last: bool = False) -> str:
+    """The first (or last) non-empty line of an error's message, else its type's name: what
+    goes into a one-line message (libpq puts its reason on the last line of a failed connect)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    return lines[-1] if last else lines[0]
+
+
 class DesivoidError(Exception):
     """Base class; the CLI prints `error: <message>` and exits with status 2."""
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from desivoid_ml.errors import DesivoidError
+from desivoid_ml.errors import DesivoidError, first_line
 
 
 def data_dir() -> Path:
@@ -100,16 +100,11 @@ def _describe(exc: BaseException) -> str:
     while cause is not None and not isinstance(cause, OmegaConfBaseException):
         cause = cause.__cause__ or cause.__context__
     if cause is None or not getattr(cause, "full_key", None):
-        return f"error: {_first_line(exc)}"
+        return f"error: {first_line(exc)}"
     value = getattr(cause, "value", None)
     shown = "" if value is None else f"={value!r}"
-    reason = _first_line(cause.msg or cause)
+    reason = first_line(cause.msg or cause)
     hint = next((line for line in str(exc).splitlines() if line.startswith("To append")), "")
     if hint and "not in struct" in reason:  # a free-form node (properties): `+` adds to it
         reason += f" ({hint[0].lower()}{hint[1:]})"
     return f"{cause.full_key}{shown}: {reason}"
-
-
-def _first_line(exc: object) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from desivoid_ml.cli import catalog_commands, db_commands, run_commands, science_commands  # noqa: F401
 from desivoid_ml.cli.app import app
-from desivoid_ml.errors import DesivoidError
+from desivoid_ml.errors import DesivoidError, first_line
 
 __all__ = ["app", "main"]
 
@@ -27,7 +27,7 @@ def main() -> None:
         _fail(str(exc))
     except psycopg.OperationalError as exc:
         command = " ".join(["desivoid", *sys.argv[1:2]])
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc)
         _fail(
             f"lost the database connection during `{command}`: {reason}; its open transaction "
             f"was rolled back: check the server (`desivoid db status`) and run `{command}` again"

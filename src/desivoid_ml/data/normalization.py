@@ -9,7 +9,7 @@ import torch
 from psycopg import sql
 
 from desivoid_ml.data.query import Fractions, split_predicate
-from desivoid_ml.errors import DesivoidError
+from desivoid_ml.errors import DesivoidError, first_line
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def compute(
     except psycopg.errors.UndefinedColumn as exc:
         raise DesivoidError(
             f"a data.features expression does not fit {schema}.{table}: "
-            f"{str(exc).splitlines()[0]}; fix configs/data/features.yaml or the feature config"
+            f"{first_line(exc)}; fix configs/data/features.yaml or the feature config"
         ) from exc
     means, stds, counts = row[0::3], row[1::3], row[2::3]
     empty = [name for name, count in zip(features, counts, strict=True) if not count]

@@ -13,7 +13,7 @@ from typing import TypeVar
 import psycopg
 
 from desivoid_ml.db.connection import connect
-from desivoid_ml.errors import DatabaseLost, DatabaseUnavailable
+from desivoid_ml.errors import DatabaseLost, DatabaseUnavailable, first_line
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -78,7 +78,7 @@ class ReconnectingConnection:
                 self.close()
                 if self._released.is_set():
                     raise
-                reason = _first_line(exc)
+                reason = first_line(exc)
                 if attempt == len(waits):
                     raise DatabaseLost(
                         f"lost the database while reading {self.what}: {reason}; it did not come "
@@ -109,8 +109,3 @@ class ReconnectingConnection:
             return work(self.conn)
         finally:
             self._running.clear()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from desivoid_ml.errors import DatabaseUnavailable
+from desivoid_ml.errors import DatabaseUnavailable, first_line
 from desivoid_ml.secrets import redact_text
 
 DSN_ENV = "DESIVOID_DSN"
@@ -70,7 +70,7 @@ def connect(dsn: str, autocommit: bool = False) -> psycopg.Connection:
     try:
         return psycopg.connect(dsn, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT_S)
     except psycopg.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc, last=True)
         hint = (
             f"check {DSN_ENV} or unset it to use the embedded server"
             if os.environ.get(DSN_ENV)

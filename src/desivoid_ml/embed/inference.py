@@ -17,7 +17,7 @@ from psycopg import sql
 from desivoid_ml.data.stream import FeatureStream, StreamSpec
 from desivoid_ml.db.connection import Database
 from desivoid_ml.embed import store
-from desivoid_ml.errors import DesivoidError
+from desivoid_ml.errors import DesivoidError, first_line
 from desivoid_ml.models.autoencoder import AutoencoderModule
 from desivoid_ml.progress import NullReporter, Reporter
 from desivoid_ml.runs import Run, get_run
@@ -61,7 +61,7 @@ def check_features(db: Database, run: Run, table: str = "galaxy") -> None:
     except psycopg.Error as exc:
         raise DesivoidError(
             f"run {run.run_id}'s feature list no longer matches features.{table} "
-            f"({str(exc).splitlines()[0]}); rebuild the features with the run's config or retrain"
+            f"({first_line(exc)}); rebuild the features with the run's config or retrain"
         ) from exc
 
 

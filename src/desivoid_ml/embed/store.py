@@ -25,7 +25,7 @@ from desivoid_ml.db.copy_format import CopyColumn
 from desivoid_ml.db.copy_in import copy_in
 from desivoid_ml.db.migrations import require_vector_installed
 from desivoid_ml.embed import hnsw_build
-from desivoid_ml.errors import DesivoidError
+from desivoid_ml.errors import DesivoidError, first_line
 from desivoid_ml.keys import KEY_COLUMNS
 from desivoid_ml.progress import NullReporter, Reporter
 
@@ -67,19 +67,15 @@ def write_run(
         _drop_staging(db, run_id)
         if isinstance(exc, psycopg.errors.QueryCanceled):
             raise DesivoidError(
-                f"embedding run {run_id} was cancelled ({_first_line(exc)}); nothing was kept, "
+                f"embedding run {run_id} was cancelled ({first_line(exc)}); nothing was kept, "
                 "the run's previous embeddings are unchanged; run `desivoid embed` again"
             ) from exc
         if isinstance(exc, psycopg.Error):
             raise DesivoidError(
-                f"embedding run {run_id} failed ({_first_line(exc)}); nothing was kept; "
+                f"embedding run {run_id} failed ({first_line(exc)}); nothing was kept; "
                 "see the server log, then run `desivoid embed` again"
             ) from exc
         raise
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _drop_staging(db: Database, run_id: str) -> None:
@@ -98,7 +94,7 @@ def _drop_staging(db: Database, run_id: str) -> None:
             "could not drop %s.%s (%s); the next `desivoid embed` drops it",
             db.ns.ml,
             staging_name(run_id),
-            _first_line(exc),
+            first_line(exc),
         )
 
 

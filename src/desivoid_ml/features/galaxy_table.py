@@ -16,7 +16,7 @@ from desivoid_ml.db.connection import Database, set_setting
 from desivoid_ml.db.copy_binary import RowEncoder
 from desivoid_ml.db.copy_format import CopyColumn
 from desivoid_ml.db.copy_in import copy_in, create_table
-from desivoid_ml.errors import DesivoidError
+from desivoid_ml.errors import DesivoidError, first_line
 from desivoid_ml.features.positions import GalaxyKeys
 from desivoid_ml.keys import KEY_COLUMNS, key_hash_sql
 
@@ -108,7 +108,7 @@ def replace_galaxy_table(
     except psycopg.errors.Error as exc:
         raise DesivoidError(
             f"a feature property in the config failed in SQL: "
-            f"{str(exc).splitlines()[0]}; fix configs/features.yaml"
+            f"{first_line(exc)}; fix configs/features.yaml"
         ) from exc
     conn.execute(
         sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (targetid, survey, program)").format(target)

@@ -21,7 +21,7 @@ from psycopg import sql
 from desivoid_ml.db.connection import Database, Namespace, set_setting
 from desivoid_ml.db.copy_binary import RowEncoder
 from desivoid_ml.db.copy_in import copy_in
-from desivoid_ml.errors import DesivoidError, FitsError, IngestError
+from desivoid_ml.errors import DesivoidError, FitsError, IngestError, first_line
 from desivoid_ml.ingest import manifest
 from desivoid_ml.ingest.catalogs import plan_file
 from desivoid_ml.ingest.config import IngestOptions
@@ -162,7 +162,7 @@ def _ingest_file(
         except _SameContent:  # rare: a copy of a loaded file under another name; rolled back
             return FileResult(path, plan.kind, "skipped", {}, 0.0)
         except (psycopg.Error, DesivoidError, ValueError) as exc:
-            message = _one_line(exc)
+            message = first_line(exc)
             manifest.record_failure(conn, ns, path, digest.result(), plan.kind, message)
             raise IngestError(
                 f"{path.name}: {message}; nothing of this file was committed"
@@ -259,8 +259,3 @@ def _build_keys(conn, ns: Namespace, loads: list[TableLoad]) -> None:
                 add_index(conn, ns.raw, table, columns)
     for table in by_table:
         analyze(conn, ns.raw, table)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
