@@ -24,6 +24,8 @@ def tuple_dtype(columns: Sequence[CopyColumn]) -> np.dtype:
     for column in columns:
         if column.shape and not column.is_vector:
             raise ValueError(f"column {column.name!r}: arrays cannot be read by copy_out")
+        if column.is_text and column.text_width < 1:
+            raise ValueError(f"text column {column.name!r} needs the char(n) width it is cast to")
         layout.append((f"_len_{column.name}", ">i4"))
         layout.append((column.name, column.wire_dtype))
     return np.dtype(layout)

@@ -37,7 +37,7 @@ def stage_columns(
         for start, stop, columns in chunks:
             if encoder is None:
                 computed = [_copy_column(name, values) for name, values in columns.items()]
-                _create_stage(conn, key_columns + computed)
+                create_table(conn, STAGE, key_columns + computed, temporary=True)
                 encoder, names = RowEncoder(key_columns + computed), list(columns)
                 send = stack.enter_context(copy_in(conn, STAGE, key_columns + computed))
             survey, program = keys.survey_program(start, stop)
@@ -47,10 +47,6 @@ def stage_columns(
         if send is None:
             raise DesivoidError("raw.galaxies is empty; ingest FastSpecFit files first")
     return names
-
-
-def _create_stage(conn, columns: list[CopyColumn]) -> None:
-    create_table(conn, STAGE, columns, temporary=True)
 
 
 def _copy_column(name: str, values: np.ndarray) -> CopyColumn:
@@ -95,13 +91,14 @@ def replace_galaxy_table(
                 sql.SQL(
                     "CREATE TABLE {} AS SELECT g.targetid, g.survey, g.program, "
                     "{key_hash} AS key_hash, {}, {} "
-                    "FROM {} g JOIN feature_stage e USING (targetid, survey, program) "
+                    "FROM {} g JOIN {} e USING (targetid, survey, program) "
                     "ORDER BY e.cell"
                 ).format(
                     target,
                     sql.SQL(", ").join(properties),
                     sql.SQL(", ").join(environment),
                     sql.Identifier(db.ns.raw, "galaxies"),
+                    STAGE,
                     key_hash=key_hash_sql("g"),
                 )
             )

@@ -99,7 +99,8 @@ def _db_columns(
     added to the shared table is NULL on this catalog's rows: it is left out, as if absent."""
     present = table_columns(conn, schema, table)
     where = sql.SQL("catalog = {}").format(sql.Literal(catalog))
-    kept = [n for n in names if n in present and _filled(conn, schema, table, where, n)]
+    wanted = [n for n in names if n in present]
+    kept = _filled(conn, sql.Identifier(schema, table), where, wanted)
     columns = [CopyColumn.from_sql_type(n, present[n]) for n in kept]
     query = sql.SQL("SELECT {} FROM {} WHERE {}").format(
         sql.SQL(", ").join(sql.Identifier(c.name) for c in columns),
@@ -110,16 +111,20 @@ def _db_columns(
     return {c.name: rows[c.name] for c in columns}
 
 
-def _filled(conn, schema: str, table: str, where: sql.Composable, name: str) -> bool:
-    """True if the column has a value on every row, False if on none; else a clear error."""
-    values, rows = conn.execute(
-        sql.SQL("SELECT count({}), count(*) FROM {} WHERE {}").format(
-            sql.Identifier(name), sql.Identifier(schema, table), where
+def _filled(conn, table: sql.Identifier, where: sql.Composable, names: list[str]) -> list[str]:
+    """The columns with a value on every row (one scan); a partly NULL one is a clear error."""
+    counts = conn.execute(
+        sql.SQL("SELECT count(*), {} FROM {} WHERE {}").format(
+            sql.SQL(", ").join(sql.SQL("count({})").format(sql.Identifier(n)) for n in names),
+            table,
+            where,
         )
     ).fetchone()
-    if 0 < values < rows:
-        raise DesivoidError(
-            f"{schema}.{table}.{name} is NULL on {rows - values} of {rows} rows of one catalog; "
-            "re-ingest the catalog file"
-        )
-    return values == rows
+    rows, values = counts[0], dict(zip(names, counts[1:], strict=True))
+    for name, filled in values.items():
+        if 0 < filled < rows:
+            raise DesivoidError(
+                f"{table.as_string(None)}.{name} is NULL on {rows - filled} of {rows} rows of "
+                "one catalog; re-ingest the catalog file"
+            )
+    return [n for n in names if values[n] == rows]
