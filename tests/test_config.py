@@ -143,3 +143,18 @@ def test_desivoid_ingest_takes_a_config_file_and_overrides(db, tmp_path: Path) -
         ).fetchone()[0]
     assert rows == 30 and "halpha_flux" in columns
     assert not {"halpha_flux_ivar", "hbeta_flux"} & columns
+
+
+def test_training_reads_the_same_config_root(tmp_path) -> None:
+    """DESIVOID_CONFIG_DIR moves training's configs too, not only features/ingest/analysis."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DESIVOID_CONFIG_DIR": str(tmp_path)}
+    code = "from desivoid_ml import train_command, settings; print(train_command.CONFIGS)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == str(tmp_path.resolve())

@@ -12,7 +12,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from omegaconf import OmegaConf
 from psycopg import sql
 
-from desivoid_ml.db.connection import connect, resolve_dsn
+from desivoid_ml.db.connection import Namespace, connect, resolve_dsn
 
 STORAGE_LOCK_KEY = 0x6F70_7475  # "optu"
 
@@ -20,7 +20,7 @@ STORAGE_LOCK_KEY = 0x6F70_7475  # "optu"
 def storage_url(dsn: str | None, namespace: str = "") -> str:
     """SQLAlchemy URL of the study storage; creates its schema on first use."""
     dsn = dsn or resolve_dsn()
-    schema = f"{namespace}optuna"
+    schema = Namespace(namespace).optuna
     parts = urlsplit(dsn)
     option = "options=" + quote(f"-csearch_path={schema}")
     query = f"{parts.query}&{option}" if parts.query else option

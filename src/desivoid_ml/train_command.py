@@ -1,25 +1,25 @@
 """`python train.py` / `desivoid-train`: the Hydra entry point around `training.train`.
 
-Its config path is the `configs` folder beside this module, so the configs shipped in the package
-serve a wheel install as well as a checkout (where `desivoid_ml/configs` links to the
-repository's `configs/`).
+Its config path is `settings.config_dir()`, the one config root of every command: the `configs`
+folder shipped in the package (in a checkout `desivoid_ml/configs` links to the repository's
+`configs/`), or DESIVOID_CONFIG_DIR when set.
 """
 
 import sys
-from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
 from desivoid_ml.errors import DesivoidError
 from desivoid_ml.secrets import redact_text
+from desivoid_ml.settings import config_dir
 from desivoid_ml.sweeps import register_resolvers
 from desivoid_ml.training import train_or_fail_trial
 
 register_resolvers()
 
 
-CONFIGS = str(Path(__file__).resolve().parent / "configs")  # absolute: a file path, not a module
+CONFIGS = str(config_dir())  # absolute: a file path, not a module
 
 
 @hydra.main(version_base="1.3", config_path=CONFIGS, config_name="train")

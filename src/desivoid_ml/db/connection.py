@@ -45,12 +45,13 @@ class Namespace:
     def ml(self) -> str:
         return f"{self.prefix}ml"
 
+    @property
+    def optuna(self) -> str:
+        """Where Optuna keeps its studies (sweeps.py); dropped with the namespace."""
+        return f"{self.prefix}optuna"
+
     def all(self) -> list[str]:
         return [self.meta, self.raw, self.features, self.ml]
-
-    def table(self, schema: str, name: str) -> sql.Identifier:
-        """A quoted schema-qualified table identifier."""
-        return sql.Identifier(schema, name)
 
 
 @dataclass(frozen=True)
@@ -117,5 +118,5 @@ def open_database(prefix: str | None = None, migrate: bool = True) -> Database:
 def drop_namespace(db: Database) -> None:
     """Drop every schema of the namespace (tests clean up with this)."""
     with db.connect(autocommit=True) as conn:
-        for schema in [*db.ns.all(), f"{db.ns.prefix}optuna"]:
+        for schema in [*db.ns.all(), db.ns.optuna]:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))

@@ -20,7 +20,6 @@ from desivoid_ml.synth.tables import fastspec_columns, metadata_columns, specpho
 METADATA_DTYPE = row_dtype(METADATA_COLUMNS)
 SPECPHOT_DTYPE = row_dtype(SPECPHOT_COLUMNS)
 FASTSPEC_DTYPE = row_dtype(FASTSPEC_COLUMNS)
-ROW_BYTES = METADATA_DTYPE.itemsize + SPECPHOT_DTYPE.itemsize + FASTSPEC_DTYPE.itemsize
 _LINE_OFFSET = FASTSPEC_DTYPE.fields[FIRST_LINE_COLUMN][1]
 _LINE_SHAPE = (len(LINE_NAMES), len(LINE_SUFFIXES))
 
