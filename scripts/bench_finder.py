@@ -30,6 +30,7 @@ import numpy as np
 from psycopg import sql
 
 from desivoid_ml.db.connection import Database, drop_namespace, open_database
+from desivoid_ml.db.introspect import relation_exists
 from desivoid_ml.embed import store as embed_store
 from desivoid_ml.finder.sky import ensure_sky_index
 from desivoid_ml.keys import key_hash_sql
@@ -240,9 +241,7 @@ def main() -> None:
     db = open_database(prefix=NAMESPACE)
     try:
         with db.connect() as conn:
-            have = conn.execute("SELECT to_regclass(%s)", (f"{db.ns.features}.galaxy",)).fetchone()[
-                0
-            ]
+            have = relation_exists(conn, db.ns.features, "galaxy")
             rows = (
                 conn.execute(
                     sql.SQL("SELECT count(*) FROM {}").format(

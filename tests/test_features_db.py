@@ -11,6 +11,7 @@ from astropy.table import Table
 from omegaconf import OmegaConf
 from psycopg import sql
 
+from desivoid_ml.db.introspect import relation_exists
 from desivoid_ml.features.build import build
 from desivoid_ml.features.config import load_config
 from desivoid_ml.ingest.config import IngestOptions
@@ -199,9 +200,7 @@ def test_a_catalog_of_other_galaxies_is_a_clear_error(db, real_fits: Path, tmp_p
     with pytest.raises(DesivoidError, match="TEST10K_V2_ZOBOV: none of the 500 galaxies matches"):
         build(db, cfg)
     with db.connect() as conn:
-        assert not conn.execute("SELECT to_regclass(%s)", (f"{db.ns.features}.galaxy",)).fetchone()[
-            0
-        ]
+        assert not relation_exists(conn, db.ns.features, "galaxy")
 
 
 def test_a_mask_hdu_and_a_magnitude_limit_reach_the_features(db, real_fits, tmp_path) -> None:

@@ -13,6 +13,7 @@ import pytest
 from fitsfactory import simple_table
 from psycopg import sql
 
+from desivoid_ml.db.introspect import relation_exists
 from desivoid_ml.ingest.config import IngestOptions
 from desivoid_ml.ingest.runner import ingest
 
@@ -56,7 +57,7 @@ def _count(db, table: str) -> int:
 
 def _table_exists(db, table: str) -> bool:
     with db.connect() as conn:
-        return conn.execute("SELECT to_regclass(%s)", (f"{db.ns.raw}.{table}",)).fetchone()[0]
+        return relation_exists(conn, db.ns.raw, table)
 
 
 @pytest.mark.parametrize("kill_after", [1, 12])

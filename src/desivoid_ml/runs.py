@@ -48,14 +48,19 @@ class Run:
         )
         if not save_dir:
             return None
-        found = sorted(Path(save_dir, name or "").glob("version_*/metrics.csv"))
-        return found[-1] if found else None
+        found = Path(save_dir, name or "").glob("version_*/metrics.csv")
+        return max(found, key=_version_number, default=None)
 
     def _stored(self, *keys: str):
         node = self.config or {}
         for key in keys:
             node = node.get(key) if isinstance(node, dict) else None
         return node
+
+
+def _version_number(path: Path) -> int:
+    """N of a Lightning logger's version_N folder (version_10 comes after version_9)."""
+    return int(path.parent.name.removeprefix("version_") or 0)
 
 
 def new_run_id(kind: str, code_dim: int) -> str:

@@ -11,17 +11,17 @@ from psycopg import sql
 
 from desivoid_ml.analysis.environment_auc import compare_inputs
 from desivoid_ml.db.connection import Database
-from desivoid_ml.embed.inference import load_model
+from desivoid_ml.models.autoencoder import AutoencoderModule
 from desivoid_ml.report.sample import Sample
 from desivoid_ml.runs import Run
 
 ENVIRONMENT_MARKERS = ("in_void", "r_over_rvoid", "density", "vflag", "void_id")
 
 
-def environment_inputs(run: Run, sample: Sample) -> dict[str, np.ndarray]:
+def environment_inputs(model: AutoencoderModule, sample: Sample) -> dict[str, np.ndarray]:
     """The inputs compared: the embedding, log M*, log M* + g-r, and the model's own inputs
     (standardised, 0 where missing, plus the missing-value mask)."""
-    z, mask = load_model(run).normalization.apply(torch.from_numpy(sample.features))
+    z, mask = model.normalization.apply(torch.from_numpy(sample.features))
     return {
         "embedding": sample.codes.astype(np.float64),
         "logmstar": sample.logmstar[:, None].astype(np.float64),
@@ -30,9 +30,9 @@ def environment_inputs(run: Run, sample: Sample) -> dict[str, np.ndarray]:
     }
 
 
-def environment_auc(run: Run, sample: Sample) -> dict[str, dict]:
+def environment_auc(model: AutoencoderModule, sample: Sample) -> dict[str, dict]:
     """Per algorithm: AUCs with 95 % intervals, on galaxies of its sample with M* and g-r."""
-    inputs = environment_inputs(run, sample)
+    inputs = environment_inputs(model, sample)
     known = np.isfinite(sample.logmstar) & np.isfinite(sample.g_r)
     results = {}
     for prefix, labels in sample.labels.items():

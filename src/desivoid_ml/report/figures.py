@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 
-from desivoid_ml.embed.inference import load_model  # noqa: E402
+from desivoid_ml.models.autoencoder import AutoencoderModule  # noqa: E402
 from desivoid_ml.models.losses import per_feature_mse  # noqa: E402
 from desivoid_ml.report.sample import Sample  # noqa: E402
 from desivoid_ml.runs import Run  # noqa: E402
@@ -21,9 +21,10 @@ from desivoid_ml.runs import Run  # noqa: E402
 
 def loss_figure(run: Run, path: Path) -> bool:
     """Training and validation loss from the run's CSV log; False when it has none."""
-    if run.loss_csv is None:
+    log = run.loss_csv
+    if log is None:
         return False
-    with run.loss_csv.open() as handle:
+    with log.open() as handle:
         rows = list(csv.DictReader(handle))
     fig, ax = plt.subplots(figsize=(6.4, 4))
     for key, style in (("train/loss", "-"), ("val/recon_mse", "o-"), ("val/pca_recon_mse", "s--")):
@@ -92,9 +93,10 @@ def map_figure(sample: Sample, path: Path) -> str:
     return method
 
 
-def reconstruction_figure(run: Run, sample: Sample, path: Path) -> dict[str, float]:
+def reconstruction_figure(
+    run: Run, model: AutoencoderModule, sample: Sample, path: Path
+) -> dict[str, float]:
     """Masked MSE per feature, autoencoder vs PCA; returns the autoencoder's per feature."""
-    model = load_model(run)
     with torch.no_grad():
         x = torch.from_numpy(sample.features)
         z, mask = model.normalization.apply(x)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from desivoid_ml.analysis.store import read_table
 from desivoid_ml.db.connection import Database
+from desivoid_ml.embed.inference import load_model
 from desivoid_ml.embed.similarity import example_void_galaxy, similar
 from desivoid_ml.report.environment import (
     auc_metrics,
@@ -47,8 +48,9 @@ def write_report(db: Database, run_id: str | None, out_root: Path = Path("report
     test = load_sample(db, run, "test", TEST_ROWS)
     has_loss = loss_figure(run, out / "loss.png")
     method = map_figure(sample, out / "embedding_map.png")
-    errors = reconstruction_figure(run, test, out / "reconstruction.png")
-    auc = environment_auc(run, test)
+    model = load_model(run)  # once: the figures and the AUCs share it
+    errors = reconstruction_figure(run, model, test, out / "reconstruction.png")
+    auc = environment_auc(model, test)
     merge_metrics(db, run, auc_metrics(auc))
     void_wall = _void_wall(db, run, out)
     example, neighbours = _example(db, run)
