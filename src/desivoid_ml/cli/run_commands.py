@@ -75,6 +75,7 @@ def similar(
     from desivoid_ml.embed.similarity import example_void_galaxy, require_embeddings
     from desivoid_ml.embed.similarity import similar as query
     from desivoid_ml.export.printing import print_rows
+    from desivoid_ml.features.algorithms import ALGORITHM_NAMES
 
     check_format(fmt)
     note = Console(stderr=True)
@@ -104,8 +105,7 @@ def similar(
                 r["distance"],
                 r["z"],
                 r["logmstar"],
-                " ".join(a for a in ("vf", "vide", "zobov", "revolver") if r.get(f"{a}_in_void"))
-                or "-",
+                " ".join(a for a in ALGORITHM_NAMES if r.get(f"{a}_in_void")) or "-",
             )
             for r in named
         ]
