@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from desivoid_ml.cli.app import app, check_format, out
+from desivoid_ml.cli.app import app, out
+from desivoid_ml.cli.printing import check_format, print_rows
 from desivoid_ml.errors import DesivoidError
 
 
@@ -17,7 +18,6 @@ def runs(
 ) -> None:
     """List training runs (newest first) and whether they have embeddings."""
     from desivoid_ml.db import open_database
-    from desivoid_ml.export.printing import print_rows
     from desivoid_ml.runs import list_runs
 
     check_format(fmt)
@@ -74,7 +74,6 @@ def similar(
     from desivoid_ml.db import open_database
     from desivoid_ml.embed.similarity import example_void_galaxy, require_embeddings
     from desivoid_ml.embed.similarity import similar as query
-    from desivoid_ml.export.printing import print_rows
     from desivoid_ml.features.algorithms import ALGORITHM_NAMES
 
     check_format(fmt)
