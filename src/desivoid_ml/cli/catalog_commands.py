@@ -45,10 +45,13 @@ def download(
         None, help="sha256sum-format list (path or URL) overriding the published checksums."
     ),
     retries: int = typer.Option(3, help="Automatic resumes per file after a dropped connection."),
-    progress: bool = typer.Option(True, help="Show a progress bar."),
+    progress: bool = typer.Option(True, help="Show progress (plain lines when piped)."),
 ) -> None:
     """Fetch the public DR1 FastSpecFit and DESIVAST files (resumable, sha256-checked)."""
+    from contextlib import nullcontext
+
     from desivoid_ml import download as dl
+    from desivoid_ml.progress import NullReporter, RichReporter
 
     files = dl.select(only)
     base = dl.resolve_base_url(base_url)
@@ -56,7 +59,8 @@ def download(
         typer.echo("\n".join(dl.describe(files, base)))
         return
     try:
-        paths = dl.download_all(dest, files, base, sha256_file, progress, retries)
+        with RichReporter() if progress else nullcontext(NullReporter()) as reporter:
+            paths = dl.download_all(dest, files, base, sha256_file, reporter, retries)
     except KeyboardInterrupt:
         raise DesivoidError("interrupted: run the same command again to resume") from None
     out.print(f"{len(paths)} files ready in {dest}")
