@@ -131,12 +131,6 @@ def _galaxy_at(db, ra: float, dec: float, radius: float, note: Console) -> tuple
     return hit["targetid"], hit["survey"], hit["program"]
 
 
-def _cell(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "-" if value is None else str(value)
-
-
 @app.command()
 def report(
     run: str = typer.Option("latest", help="Run id or latest."),
