@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import socket
@@ -25,6 +26,7 @@ from desivoid_ml.download import (
     download_all,
     parse_sha256sum,
 )
+from desivoid_ml.progress import LineReporter
 
 REPO = Path(__file__).resolve().parents[1]
 SIZE = 300_000  # bytes per test file: several chunks of the server's writes, still instant
@@ -118,14 +120,16 @@ def remote(name: str = "a.fits") -> RemoteFile:
 
 def fetch(server: RangeServer, dest: Path, **kwargs: object) -> list[Path]:
     """download_all of the test file from the test server."""
-    options = {"files": [remote()], "base_url": server.url, "progress": False, **kwargs}
+    options = {"files": [remote()], "base_url": server.url, **kwargs}
     return download_all(dest, **options)
 
 
 def test_full_download_is_verified_and_renamed(server: RangeServer, tmp_path: Path) -> None:
     data = publish(server)
-    paths = fetch(server, tmp_path / "dest", progress=True)
+    lines = io.StringIO()
+    paths = fetch(server, tmp_path / "dest", reporter=LineReporter(lines, interval_s=0))
     assert paths == [tmp_path / "dest" / "a.fits"]
+    assert lines.getvalue().splitlines()[-1].startswith(f"a.fits: {SIZE:,}/{SIZE:,} bytes (100%)")
     assert paths[0].read_bytes() == data
     assert not (tmp_path / "dest" / "a.fits.part").exists()
     assert server.served["a.fits"] == SIZE
@@ -232,7 +236,7 @@ def test_rerun_replaces_a_corrupted_file(server: RangeServer, tmp_path: Path) ->
 
 def test_404_names_the_url(server: RangeServer, tmp_path: Path) -> None:
     with pytest.raises(DownloadError, match=r"HTTP 404.*/cat/v1/nothere\.fits$"):
-        download_all(tmp_path, [RemoteFile(DIR, "nothere.fits")], server.url, progress=False)
+        download_all(tmp_path, [RemoteFile(DIR, "nothere.fits")], server.url)
 
 
 def test_unreachable_host_says_what_to_check(tmp_path: Path) -> None:
@@ -240,14 +244,14 @@ def test_unreachable_host_says_what_to_check(tmp_path: Path) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with pytest.raises(DownloadError, match="check the network or --base-url"):
-        download_all(tmp_path, [remote()], f"http://127.0.0.1:{port}", progress=False)
+        download_all(tmp_path, [remote()], f"http://127.0.0.1:{port}")
 
 
 def test_unwritable_destination(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
     with pytest.raises(DownloadError, match="destination not writable"):
-        download_all(blocker / "dest", [remote()], "http://127.0.0.1:9", progress=False)
+        download_all(blocker / "dest", [remote()], "http://127.0.0.1:9")
 
 
 def test_main_downloads_desivast_from_a_mirror(
@@ -263,9 +267,11 @@ def test_main_downloads_desivast_from_a_mirror(
     (folder / files[0].checksums).write_text("".join(lines))
     monkeypatch.setenv(BASE_URL_ENV, server.url)
     dest = tmp_path / "dr1"
-    result = _cli("download", "--only", "desivast", "--dest", str(dest), "--no-progress")
+    result = _cli("download", "--only", "desivast", "--dest", str(dest))
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in dest.glob("*.fits")) == sorted(f.name for f in files)
+    done = [line for line in result.stderr.splitlines() if line.endswith("(done)")]
+    assert len(done) == len(files)  # piped: the project's plain progress lines, one per file
 
 
 def test_main_reports_errors_in_one_line(

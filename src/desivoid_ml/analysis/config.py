@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from omegaconf import MISSING, DictConfig
 
+from desivoid_ml.features.algorithms import ALGORITHM_NAMES
 from desivoid_ml.settings import compose_config, register_schema
 
 
@@ -74,8 +75,7 @@ def load_config(overrides: list[str] | None = None) -> DictConfig:
     return compose_config("analysis", overrides, schema=AnalysisConfig)
 
 
-PREFIXES = {"VoidFinder": "vf", "VIDE": "vide", "ZOBOV": "zobov", "REVOLVER": "revolver"}
-ALGORITHM_NAMES = {prefix: name for name, prefix in PREFIXES.items()}  # "vf" -> "VoidFinder"
+PREFIXES = {name: prefix for prefix, name in ALGORITHM_NAMES.items()}  # "VoidFinder" -> "vf"
 
 
 def algorithm_prefixes(cfg: DictConfig) -> dict[str, str]:

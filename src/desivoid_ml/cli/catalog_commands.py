@@ -9,7 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from desivoid_ml.cli.app import app, out, print_summary
+from desivoid_ml.cli.app import app, out
+from desivoid_ml.cli.printing import print_table
 from desivoid_ml.errors import DesivoidError
 
 
@@ -44,10 +45,13 @@ def download(
         None, help="sha256sum-format list (path or URL) overriding the published checksums."
     ),
     retries: int = typer.Option(3, help="Automatic resumes per file after a dropped connection."),
-    progress: bool = typer.Option(True, help="Show a progress bar."),
+    progress: bool = typer.Option(True, help="Show progress (plain lines when piped)."),
 ) -> None:
     """Fetch the public DR1 FastSpecFit and DESIVAST files (resumable, sha256-checked)."""
+    from contextlib import nullcontext
+
     from desivoid_ml import download as dl
+    from desivoid_ml.progress import NullReporter, RichReporter
 
     files = dl.select(only)
     base = dl.resolve_base_url(base_url)
@@ -55,7 +59,8 @@ def download(
         typer.echo("\n".join(dl.describe(files, base)))
         return
     try:
-        paths = dl.download_all(dest, files, base, sha256_file, progress, retries)
+        with RichReporter() if progress else nullcontext(NullReporter()) as reporter:
+            paths = dl.download_all(dest, files, base, sha256_file, reporter, retries)
     except KeyboardInterrupt:
         raise DesivoidError("interrupted: run the same command again to resume") from None
     out.print(f"{len(paths)} files ready in {dest}")
@@ -108,7 +113,7 @@ def ingest(
         f"{seconds:.2f}",
         f"{rows / seconds:,.0f}" if seconds else "-",
     )
-    print_summary(table)
+    print_table(table)
 
 
 @app.command()
@@ -124,7 +129,7 @@ def validate() -> None:
     for check in report:
         style = "green" if check.passed else "bold red"
         table.add_row(str(check.stage), check.name, f"[{style}]{check.status}[/]", check.detail)
-    print_summary(table)
+    print_table(table)
     failed = [c for c in report if not c.passed]
     out.print(f"{len(report) - len(failed)} passed, {len(failed)} failed")
     if failed:
@@ -149,7 +154,7 @@ def features(
     table.add_column("in void", justify="right")
     for name, fraction in summary.in_void_fraction.items():
         table.add_row(name, f"{fraction:.1%}")
-    print_summary(table)
+    print_table(table)
     out.print(
         f"catalogs: {', '.join(summary.catalogs)}; excluded (z <= 0 or NaN): "
         f"{summary.excluded:,}; compute {summary.compute_s:.1f} s, load {summary.load_s:.1f} s"
@@ -213,6 +218,6 @@ def environment(
     for column in [c for c in table.colnames if c.endswith("_in_void")]:
         count = int(table[column].sum())
         summary.add_row(column.removesuffix("_in_void"), f"{count:,}", f"{count / len(table):.1%}")
-    print_summary(summary)
+    print_table(summary)
     if excluded:
         Console(stderr=True).print(f"{excluded:,} rows excluded (z <= 0 or non-finite ra/dec/z)")

@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from desivoid_ml.cli.app import app, check_format, out
+from desivoid_ml.cli.app import app, out
+from desivoid_ml.cli.printing import check_format, print_rows
 from desivoid_ml.errors import DesivoidError
 
 
@@ -17,7 +18,6 @@ def runs(
 ) -> None:
     """List training runs (newest first) and whether they have embeddings."""
     from desivoid_ml.db import open_database
-    from desivoid_ml.export.printing import print_rows
     from desivoid_ml.runs import list_runs
 
     check_format(fmt)
@@ -74,7 +74,7 @@ def similar(
     from desivoid_ml.db import open_database
     from desivoid_ml.embed.similarity import example_void_galaxy, require_embeddings
     from desivoid_ml.embed.similarity import similar as query
-    from desivoid_ml.export.printing import print_rows
+    from desivoid_ml.features.algorithms import ALGORITHM_NAMES
 
     check_format(fmt)
     note = Console(stderr=True)
@@ -104,8 +104,7 @@ def similar(
                 r["distance"],
                 r["z"],
                 r["logmstar"],
-                " ".join(a for a in ("vf", "vide", "zobov", "revolver") if r.get(f"{a}_in_void"))
-                or "-",
+                " ".join(a for a in ALGORITHM_NAMES if r.get(f"{a}_in_void")) or "-",
             )
             for r in named
         ]
@@ -130,12 +129,6 @@ def _galaxy_at(db, ra: float, dec: float, radius: float, note: Console) -> tuple
         f"{hit['separation_arcsec']:.3f} arcsec away"
     )
     return hit["targetid"], hit["survey"], hit["program"]
-
-
-def _cell(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "-" if value is None else str(value)
 
 
 @app.command()

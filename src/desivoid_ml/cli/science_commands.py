@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from desivoid_ml.cli.app import app, out
+from desivoid_ml.cli.printing import print_table
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -49,8 +50,6 @@ def analyze(
 
         label = get_run(db, run).run_id
     result = run_analysis(db, cfg, out_dir / label, label, log=lambda m: out.print(m))
-    from desivoid_ml.export.printing import print_table
-
     print_table(void_wall_table(result.rows, f"void - wall, {result.galaxies:,} galaxies"))
     out.print(f"written: {result.csv}, {result.json}, {len(result.figures)} figures; ml.void_wall")
 

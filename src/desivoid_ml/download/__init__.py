@@ -11,17 +11,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
-from contextlib import nullcontext
 from pathlib import Path
-
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
 from desivoid_ml.download.checksum_lists import load_checksums, parse_sha256sum
 from desivoid_ml.download.errors import DownloadError
@@ -32,7 +22,7 @@ from desivoid_ml.download.files import (
     RemoteFile,
     resolve_base_url,
 )
-from desivoid_ml.download.messages import console, say
+from desivoid_ml.download.messages import say
 from desivoid_ml.download.transfer import transfer_with_retries
 from desivoid_ml.download.verified import (
     LOCAL_SUMS,
@@ -43,6 +33,7 @@ from desivoid_ml.download.verified import (
     stamp,
     write_atomic,
 )
+from desivoid_ml.progress import NullReporter, Reporter
 
 __all__ = [
     "BASE_URL_ENV",
@@ -109,7 +100,7 @@ def _fetch_one(
     dest: Path,
     base_url: str,
     expected: str | None,
-    bar: Progress | None,
+    reporter: Reporter,
     state: dict[str, dict[str, int | str]],
     retries: int,
 ) -> Path:
@@ -119,15 +110,9 @@ def _fetch_one(
         say(f"{remote.name}: already present and verified, skipped")
         return final
     part = dest / f"{remote.name}.part"
-    transfer_with_retries(remote.url(base_url), part, bar, retries)
+    transfer_with_retries(remote.url(base_url), part, reporter, retries)
     state[remote.name] = stamp(final, finish(part, final, remote, expected))
     return final
-
-
-def _progress_bar() -> Progress:
-    """A rich progress bar showing bytes, speed and time left."""
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
-    return Progress(*columns, TransferSpeedColumn(), TimeRemainingColumn(), console=console)
 
 
 def download_all(
@@ -135,10 +120,11 @@ def download_all(
     files: Iterable[RemoteFile] | None = None,
     base_url: str | None = None,
     sha256: Mapping[str, str] | str | Path | None = None,
-    progress: bool = True,
+    reporter: Reporter | None = None,
     retries: int = RETRIES,
 ) -> list[Path]:
     """Download files (default: all of DATASETS) into dest, verified; return their local paths.
+    Each transfer is one task of `reporter` (default: none), counted in bytes.
 
     sha256 adds to or overrides the published checksums: a name -> hex mapping, or a sha256sum list
     given as a local path or a URL.
@@ -150,11 +136,13 @@ def download_all(
     sums = load_checksums(files, base, sha256)
     _check_space(dest, files)
     state = load_state(dest)
+    reporter = reporter or NullReporter()
     paths: list[Path] = []
-    with _progress_bar() if progress else nullcontext() as bar:
-        for remote in files:
-            paths.append(_fetch_one(remote, dest, base, sums.get(remote.name), bar, state, retries))
-            write_atomic(dest / STATE_FILE, json.dumps(state, indent=1, sort_keys=True))
+    for remote in files:
+        paths.append(
+            _fetch_one(remote, dest, base, sums.get(remote.name), reporter, state, retries)
+        )
+        write_atomic(dest / STATE_FILE, json.dumps(state, indent=1, sort_keys=True))
     return paths
 
 

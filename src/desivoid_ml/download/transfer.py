@@ -8,10 +8,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from rich.progress import Progress
-
 from desivoid_ml.download.errors import DownloadError, Interrupted, NotFound, RangeDone
 from desivoid_ml.download.messages import warn
+from desivoid_ml.progress import Reporter
 
 CHUNK_BYTES = 1 << 20  # bounded memory per read, few enough syscalls for multi-GB files
 TIMEOUT_S = 60  # per socket operation: a stalled server fails the transfer, which then resumes
@@ -76,19 +75,21 @@ def _stream(
     part: Path,
     offset: int,
     length: int | None,
-    bar: Progress | None,
+    reporter: Reporter,
 ) -> int:
-    """Copy the body into part (appending when offset > 0); return the bytes received."""
-    total = None if length is None else offset + length
-    task = bar.add_task(part.stem, total=total, completed=offset) if bar else None
+    """Copy the body into part (appending when offset > 0); return the bytes received. The
+    reporter's task counts this response's bytes (0 total when the server sends no length)."""
+    label = f"{part.stem} (from byte {offset:,})" if offset else part.stem
     received = 0
     try:
-        with part.open("ab" if offset else "wb") as fh:
+        with (
+            part.open("ab" if offset else "wb") as fh,
+            reporter.task(label, length or 0, "bytes") as step,
+        ):
             while chunk := _read(resp, part.stem):
                 fh.write(chunk)
                 received += len(chunk)
-                if bar is not None and task is not None:
-                    bar.update(task, advance=len(chunk))
+                step.advance(len(chunk))
     except OSError as exc:
         raise DownloadError(f"cannot write {part}: {exc.strerror or exc}") from None
     return received
@@ -112,7 +113,7 @@ def _range_done(part: Path, offset: int, total: int | None) -> None:
         raise Interrupted(f"{part.name} has {offset} bytes, the server {total}; restarting")
 
 
-def _transfer(url: str, part: Path, bar: Progress | None) -> None:
+def _transfer(url: str, part: Path, reporter: Reporter) -> None:
     """Fetch url into part, resuming from part's size when the server honours Range."""
     offset = part.stat().st_size if part.exists() else 0
     try:
@@ -124,17 +125,17 @@ def _transfer(url: str, part: Path, bar: Progress | None) -> None:
         offset = _resume_offset(resp, part, offset)
         header = resp.headers.get("Content-Length")
         length = int(header) if header and header.isdigit() else None
-        received = _stream(resp, part, offset, length, bar)
+        received = _stream(resp, part, offset, length, reporter)
     if length is not None and received < length:
         got, want = offset + received, offset + length
         raise Interrupted(f"connection dropped after {got} of {want} bytes of {part.stem}")
 
 
-def transfer_with_retries(url: str, part: Path, bar: Progress | None, retries: int) -> None:
+def transfer_with_retries(url: str, part: Path, reporter: Reporter, retries: int) -> None:
     """Transfer url into part, resuming after an interruption up to `retries` times."""
     for attempt in range(retries + 1):
         try:
-            _transfer(url, part, bar)
+            _transfer(url, part, reporter)
             return
         except Interrupted as exc:
             if attempt == retries:

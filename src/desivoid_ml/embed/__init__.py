@@ -1,1 +1,2 @@
-"""Embeddings: run registry, encoder inference into pgvector, similarity queries."""
+"""Embeddings: encoder inference into pgvector (the writer, its HNSW build and sizing), similarity
+queries. The run registry is `desivoid_ml/runs.py`."""

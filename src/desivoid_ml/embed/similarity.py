@@ -3,6 +3,7 @@ k, run, survey, program)` and `ml.similar_to_vector(vector, k, run)` (migration 
 
 Both look up the run's partition, take the k nearest codes through its HNSW index (ordering by
 the indexed expression), and only then join the galaxy properties, so the index is always used.
+The search width is the setting `desivoid.ef_search` (default 100, set in migration 0004).
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from desivoid_ml.db.connection import Database
 from desivoid_ml.db.introspect import table_columns
 from desivoid_ml.errors import DesivoidError
 
-ENVIRONMENT = ("vf", "vide", "zobov", "revolver")
-EF_SEARCH = 100  # default of desivoid.ef_search; see migration 0004 and scripts/bench_vectors.py
 NO_EMBEDDINGS = "no run has embeddings yet; run `desivoid embed` first"
 
 

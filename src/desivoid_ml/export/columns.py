@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-ALGORITHMS = {"vf": "VoidFinder", "vide": "V2/VIDE", "zobov": "V2/ZOBOV", "revolver": "V2/REVOLVER"}
+from desivoid_ml.features.algorithms import ALGORITHM_NAMES
+
+# column prefix -> the label its descriptions start with: VoidFinder, V2/VIDE, V2/ZOBOV, V2/REVOLVER
+ALGORITHMS = {p: n if n == "VoidFinder" else f"V2/{n}" for p, n in ALGORITHM_NAMES.items()}
 
 KNOWN: dict[str, tuple[str, str]] = {
     "targetid": ("", "DESI TARGETID (with survey, program: the galaxy key)"),

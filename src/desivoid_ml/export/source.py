@@ -20,10 +20,11 @@ from desivoid_ml.db.copy_format import CopyColumn
 from desivoid_ml.db.copy_out import copy_out
 from desivoid_ml.db.introspect import table_columns
 from desivoid_ml.errors import DesivoidError
+from desivoid_ml.features.algorithms import ALGORITHM_NAMES
 
 ROWS_PER_BLOCK = 65_536
 KINDS = ("features", "embeddings", "analysis")
-ALGORITHMS = ("vf", "vide", "zobov", "revolver")
+ALGORITHMS = tuple(ALGORITHM_NAMES)  # the column prefixes: vf, vide, zobov, revolver
 FLOATS = {"double precision": pa.float64(), "real": pa.float32()}
 OTHERS = {
     "bigint": pa.int64(),

@@ -15,11 +15,19 @@ import pyarrow.parquet as pq
 from astropy.io import fits
 
 from desivoid_ml.export.columns import describe
-from desivoid_ml.fits_layout import BLOCK
+from desivoid_ml.fits_layout import ELEMENT_DTYPES, padded
 
 FORMATS = ("parquet", "fits", "csv")
-# FITS integer columns carry a TNULL value for NULL; floats use NaN, logicals 0 (undefined)
-FITS_INTEGERS = {pa.int16(): ("I", ">i2"), pa.int32(): ("J", ">i4"), pa.int64(): ("K", ">i8")}
+# Arrow type -> FITS TFORM letter (its dtype is fits_layout.ELEMENT_DTYPES'). Integer columns
+# carry a TNULL value for NULL; floats use NaN, logicals 0 (undefined)
+FITS_TFORMS = {
+    pa.float64(): "D",
+    pa.float32(): "E",
+    pa.bool_(): "L",
+    pa.int16(): "I",
+    pa.int32(): "J",
+    pa.int64(): "K",
+}
 
 
 class Writer(Protocol):
@@ -143,7 +151,7 @@ class FitsOut:
                 f"{self.rows_expected}: the table changed during the export"
             )
         size = self.rows_written * self.dtype.itemsize
-        self.file.write(b"\0" * (-size % BLOCK))
+        self.file.write(b"\0" * (padded(size) - size))
         self.file.close()
 
 
@@ -151,16 +159,11 @@ def _fits_layout(field: pa.Field) -> tuple[str, str, int | None]:
     """(TFORM, numpy big-endian dtype, TNULL) of an Arrow field."""
     t = field.type
     if pa.types.is_fixed_size_list(t):
-        return f"{t.list_size}E", f"({t.list_size},)>f4", None
-    if t == pa.float64():
-        return "D", ">f8", None
-    if t == pa.float32():
-        return "E", ">f4", None
-    if t == pa.bool_():
-        return "L", "S1", None
-    if t in FITS_INTEGERS:
-        tform, dtype = FITS_INTEGERS[t]
-        return tform, dtype, int(np.iinfo(np.dtype(dtype)).min)
+        return f"{t.list_size}E", f"({t.list_size},){ELEMENT_DTYPES['E']}", None
+    if t in FITS_TFORMS:
+        tform = FITS_TFORMS[t]
+        dtype = ELEMENT_DTYPES[tform]
+        return tform, dtype, int(np.iinfo(np.dtype(dtype)).min) if pa.types.is_integer(t) else None
     width = max(1, int(field.metadata.get(b"width", b"16")) if field.metadata else 16)
     return f"{width}A", f"S{width}", None
 

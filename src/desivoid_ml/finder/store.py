@@ -15,10 +15,10 @@ from psycopg_pool import ConnectionPool
 
 from desivoid_ml.db.connection import CONNECT_TIMEOUT_S, Database
 from desivoid_ml.db.introspect import relation_exists, table_columns
+from desivoid_ml.features.algorithms import ALGORITHM_NAMES
 
 READ_ONLY = "-c default_transaction_read_only=on -c statement_timeout=20000"
-ALGORITHMS = ("vf", "vide", "zobov", "revolver")
-ALGORITHM_NAMES = {"vf": "VoidFinder", "vide": "VIDE", "zobov": "ZOBOV", "revolver": "REVOLVER"}
+ALGORITHMS = tuple(ALGORITHM_NAMES)  # the column prefixes: vf, vide, zobov, revolver
 KEY = ("targetid", "survey", "program")
 CATALOG_TTL_S = 5.0  # how long column lists and table existence are trusted
 

@@ -18,7 +18,7 @@ import numpy as np
 from astropy.io import fits
 
 from desivoid_ml.errors import FitsError
-from desivoid_ml.fits_layout import BLOCK, CARD, ELEMENT_DTYPES
+from desivoid_ml.fits_layout import BLOCK, CARD, ELEMENT_DTYPES, padded
 
 END_CARD = b"END" + b" " * 77
 MAX_HEADER_BLOCKS = 10_000  # 28.8 MB of header means the file is not what it claims
@@ -165,7 +165,7 @@ def scan(path: Path | str) -> FitsFile:
                     "download it again"
                 )
             hdus.append(Hdu(path, len(hdus), header, data_offset, data_bytes))
-            offset = data_offset + _padded(data_bytes)
+            offset = data_offset + padded(data_bytes)
     return FitsFile(path, size, tuple(hdus))
 
 
@@ -211,10 +211,6 @@ def _data_bytes(header: fits.Header) -> int:
     elements = int(np.prod([int(header[f"NAXIS{i}"]) for i in range(1, naxis + 1)]))
     bitpix = abs(int(header["BITPIX"]))
     return bitpix // 8 * int(header.get("GCOUNT", 1)) * (int(header.get("PCOUNT", 0)) + elements)
-
-
-def _padded(nbytes: int) -> int:
-    return -(-nbytes // BLOCK) * BLOCK
 
 
 def _column(header: fits.Header, n: int, hdu: Hdu) -> FitsColumn:

@@ -17,18 +17,13 @@ from types import TracebackType
 import numpy as np
 from astropy.io import fits
 
-from desivoid_ml.fits_layout import BLOCK, CARD
+from desivoid_ml.fits_layout import CARD, padded
 from desivoid_ml.synth.datamodel import ColumnDef
 
 ONES = 0xFFFFFFFF
 CHECKSUM_PLACEHOLDER = "0" * 16
 _EXCLUDE = frozenset(b":;<=>?@[\\]^_`")  # punctuation the ASCII encoding avoids
 Card = tuple[str, object, str]
-
-
-def padded(nbytes: int) -> int:
-    """Bytes after padding to whole FITS blocks."""
-    return -(-nbytes // BLOCK) * BLOCK
 
 
 def fold(s: int) -> int:

@@ -1,4 +1,6 @@
-"""Rows on the terminal: a table that never truncates an identifier, or CSV, or JSON."""
+"""The CLI's terminal output: rows as a table that never truncates an identifier, or CSV, or JSON;
+summary tables at their natural width. Only rich and the standard library, so importing it keeps
+`desivoid --help` fast."""
 
 from __future__ import annotations
 
@@ -11,7 +13,15 @@ from typing import TextIO
 from rich.console import Console
 from rich.table import Table
 
+from desivoid_ml.errors import DesivoidError
+
 OUTPUT_FORMATS = ("table", "csv", "json")
+
+
+def check_format(fmt: str) -> None:
+    """Refuse an unknown --format before any work is done."""
+    if fmt not in OUTPUT_FORMATS:
+        raise DesivoidError(f"unknown --format {fmt!r}; choose one of {', '.join(OUTPUT_FORMATS)}")
 
 
 def print_rows(
@@ -50,7 +60,8 @@ def _table(header, rows, title: str | None, stream: TextIO) -> None:
 
 
 def print_table(table: Table, stream: TextIO | None = None) -> None:
-    """A rich table at its natural width, also when the terminal is narrow or output is piped."""
+    """A rich (summary) table at its natural width, also when the terminal is narrow or output is
+    piped (no wrapped names)."""
     for column in table.columns:
         column.no_wrap, column.overflow = True, "ignore"
     natural = Console(width=100_000).measure(table).maximum

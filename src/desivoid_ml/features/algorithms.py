@@ -1,0 +1,15 @@
+"""The void-finding algorithms and their column prefixes in `features.galaxy` (`vf_in_void`,
+`vide_void_id`, ...): the one table every later room reads. Kept free of imports so that the
+finder, exports and the CLI can read it without loading the environment code."""
+
+from __future__ import annotations
+
+ALGORITHM_PREFIX = {
+    "VoidFinder": "vf",
+    "VIDE": "vide",
+    "ZOBOV": "zobov",
+    "REVOLVER": "revolver",
+    "V2": "v2",  # a V2 catalog whose file name names no algorithm
+}
+# prefix -> name of the DESIVAST algorithms, in the order tables and pages list them
+ALGORITHM_NAMES = {prefix: name for name, prefix in ALGORITHM_PREFIX.items() if name != "V2"}
