@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from omegaconf import MISSING, DictConfig
 
-from desivoid_ml.features.algorithms import ALGORITHM_NAMES
+from desivoid_ml.algorithms import ALGORITHM_NAMES
 from desivoid_ml.settings import compose_config, register_schema
 
 

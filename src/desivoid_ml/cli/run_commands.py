@@ -71,10 +71,10 @@ def similar(
     fmt: str = typer.Option("table", "--format", help="table, csv or json."),
 ) -> None:
     """The k galaxies whose embeddings are nearest to this one's (ml.similar_galaxies)."""
+    from desivoid_ml.algorithms import ALGORITHM_NAMES
     from desivoid_ml.db import open_database
     from desivoid_ml.embed.similarity import example_void_galaxy, require_embeddings
     from desivoid_ml.embed.similarity import similar as query
-    from desivoid_ml.features.algorithms import ALGORITHM_NAMES
 
     check_format(fmt)
     note = Console(stderr=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from desivoid_ml.features.algorithms import ALGORITHM_NAMES
+from desivoid_ml.algorithms import ALGORITHM_NAMES
 
 # column prefix -> the label its descriptions start with: VoidFinder, V2/VIDE, V2/ZOBOV, V2/REVOLVER
 ALGORITHMS = {p: n if n == "VoidFinder" else f"V2/{n}" for p, n in ALGORITHM_NAMES.items()}

@@ -15,12 +15,12 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql
 
+from desivoid_ml.algorithms import ALGORITHM_NAMES
 from desivoid_ml.db.connection import Database
 from desivoid_ml.db.copy_format import CopyColumn
 from desivoid_ml.db.copy_out import copy_out
 from desivoid_ml.db.introspect import table_columns
 from desivoid_ml.errors import DesivoidError
-from desivoid_ml.features.algorithms import ALGORITHM_NAMES
 
 ROWS_PER_BLOCK = 65_536
 KINDS = ("features", "embeddings", "analysis")

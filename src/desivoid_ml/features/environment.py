@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from astropy.coordinates import SkyCoord
 
+from desivoid_ml.algorithms import ALGORITHM_PREFIX
 from desivoid_ml.features import v2, voidfinder
-from desivoid_ml.features.algorithms import ALGORITHM_PREFIX
 from desivoid_ml.features.sky_mask import MaskBuilder, SkyMask, mask_from_image
 from desivoid_ml.features.void_catalogs import V2Catalog, VoidCatalog, VoidFinderCatalog
 

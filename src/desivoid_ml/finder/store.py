@@ -13,9 +13,9 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from desivoid_ml.algorithms import ALGORITHM_NAMES
 from desivoid_ml.db.connection import CONNECT_TIMEOUT_S, Database
 from desivoid_ml.db.introspect import relation_exists, table_columns
-from desivoid_ml.features.algorithms import ALGORITHM_NAMES
 
 READ_ONLY = "-c default_transaction_read_only=on -c statement_timeout=20000"
 ALGORITHMS = tuple(ALGORITHM_NAMES)  # the column prefixes: vf, vide, zobov, revolver

@@ -13,6 +13,7 @@ import hashlib
 import re
 from pathlib import Path
 
+from desivoid_ml.algorithms import ALGORITHM_NAMES
 from desivoid_ml.db.copy_format import CopyColumn
 from desivoid_ml.errors import FitsError, IngestError
 from desivoid_ml.ingest.column_types import MAX_IDENTIFIER_BYTES, copy_column
@@ -32,7 +33,7 @@ VOIDFINDER_TABLES = {"MAXIMALS": ("vf_maximals", "void"), "HOLES": ("vf_holes", 
 # VAST calls its Cartesian coordinate Z: keep it apart from redshift. Old VAST wrote FLAG for VOID.
 VAST_RENAMES = {"z": "zc", "flag": "void"}
 RESERVED = {"file_id", "row_index", "catalog"}
-ALGORITHMS = ("VoidFinder", "VIDE", "ZOBOV", "REVOLVER")
+ALGORITHMS = tuple(ALGORITHM_NAMES.values())  # VoidFinder, VIDE, ZOBOV, REVOLVER
 
 
 def classify(fits: FitsFile) -> str:

@@ -1,6 +1,6 @@
 """The void-finding algorithms and their column prefixes in `features.galaxy` (`vf_in_void`,
-`vide_void_id`, ...): the one table every later room reads. Kept free of imports so that the
-finder, exports and the CLI can read it without loading the environment code."""
+`vide_void_id`, ...): the one table every room reads (ingest recognises catalog files by these
+names). Kept free of imports so that any room, the CLI included, reads it at no cost."""
 
 from __future__ import annotations
 
