@@ -31,7 +31,7 @@ from psycopg import sql
 from desivoid_ml.db.connection import Database, drop_namespace, open_database
 from desivoid_ml.db.copy_binary import RowEncoder
 from desivoid_ml.db.copy_format import HEADER, TRAILER, CopyColumn
-from desivoid_ml.fits_layout import BLOCK
+from desivoid_ml.fits_layout import padded
 from desivoid_ml.ingest import manifest, runner
 from desivoid_ml.ingest.catalogs import plan_file
 from desivoid_ml.ingest.config import IngestOptions, load_options
@@ -63,7 +63,7 @@ def concat_fastspec(sources: list[Path], out: Path, nrows: int) -> None:
                 take = min(left, layout.hdus[k].nrows)
                 _copy_range(layout.path, layout.hdus[k].data_offset, take * width, dst)
                 left -= take
-            dst.write(b"\0" * (-(nrows * width) % BLOCK))
+            dst.write(b"\0" * (padded(nrows * width) - nrows * width))
 
 
 def _copy_range(path: Path, offset: int, length: int, dst) -> None:

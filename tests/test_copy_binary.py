@@ -8,6 +8,7 @@ from psycopg import sql
 
 from desivoid_ml.db.copy_binary import RowEncoder
 from desivoid_ml.db.copy_format import HEADER, TRAILER, CopyColumn
+from desivoid_ml.db.copy_in import create_table
 
 COLUMNS = [
     CopyColumn("id", "bigint"),
@@ -49,10 +50,7 @@ def _values(n: int, rng: np.random.Generator) -> list[np.ndarray]:
 
 
 def _create(conn, schema: str, table: str) -> None:
-    cols = sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.sql_type)) for c in COLUMNS
-    )
-    conn.execute(sql.SQL("CREATE TABLE {} ({})").format(sql.Identifier(schema, table), cols))
+    create_table(conn, sql.Identifier(schema, table), COLUMNS)
 
 
 def test_encoder_matches_psycopg_binary_copy(db) -> None:

@@ -17,6 +17,7 @@ from desivoid_ml.db.connection import connect
 from desivoid_ml.errors import DatabaseUnavailable, FitsError, IngestError, SchemaMismatch
 from desivoid_ml.ingest.config import IngestOptions
 from desivoid_ml.ingest.runner import ingest
+from desivoid_ml.ingest.tables import SCHEMA_TABLES
 
 OPTIONS = IngestOptions(fastspec_columns=["HALPHA_*"])
 
@@ -27,7 +28,7 @@ def _raw_tables(db) -> set[str]:
             "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
             (db.ns.raw,),
         ).fetchall()
-    return {r[0] for r in rows} - {"void_catalogs"}
+    return {r[0] for r in rows} - SCHEMA_TABLES
 
 
 def _done_files(db) -> int:

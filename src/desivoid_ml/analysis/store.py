@@ -1,4 +1,7 @@
-"""Where the results go: CSV and JSON files, and the table ml.void_wall (replaced per run)."""
+"""Where the results go: CSV and JSON files, and the table ml.void_wall (replaced per run).
+
+ml.void_wall is the one table written without `db.copy_in`: it holds a few dozen rows, and it
+has an identity key and a timestamp default, which a COPY column list does not describe."""
 
 from __future__ import annotations
 

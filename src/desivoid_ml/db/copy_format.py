@@ -93,6 +93,14 @@ class CopyColumn:
         return self.pg_type + "[]" * len(self.shape)
 
     @property
+    def format_type(self) -> str:
+        """The type as PostgreSQL's format_type() prints it (`table_columns`): the inverse of
+        `from_sql_type`; arrays of any rank print as one `[]`, a vector without its dimension."""
+        if self.is_vector:
+            return VECTOR
+        return self.pg_type + ("[]" if self.shape else "")
+
+    @property
     def wire_dtype(self) -> np.dtype:
         """Layout of one value on the wire (text padded to its width)."""
         if self.is_text:

@@ -12,6 +12,7 @@ from desivoid_ml.db.introspect import qualified_name, table_columns
 from desivoid_ml.errors import IngestError, SchemaMismatch
 
 FILE_ID = CopyColumn("file_id", "integer")
+SCHEMA_TABLES = frozenset({"void_catalogs", "vf_masks"})  # raw tables the migrations create
 
 
 def ensure_table(
@@ -35,20 +36,15 @@ def ensure_table(
             "from a different column selection; drop it or ingest with the same configuration"
         )
     for column in columns:
-        if column.name in existing and existing[column.name] != _type_name(column):
+        if column.name in existing and existing[column.name] != column.format_type:
             raise SchemaMismatch(
                 f"{schema}.{table}.{column.name} is {existing[column.name]} in the database but "
-                f"{_type_name(column)} in the file; drop the table or rename the column"
+                f"{column.format_type} in the file; drop the table or rename the column"
             )
     for column in missing:
         conn.execute(
             sql.SQL("ALTER TABLE {} ADD COLUMN {}").format(target, column_definitions([column]))
         )
-
-
-def _type_name(column: CopyColumn) -> str:
-    """The type as format_type() prints it (arrays of any rank print as one [])."""
-    return column.pg_type + ("[]" if column.shape else "")
 
 
 def add_primary_key(conn: psycopg.Connection, schema: str, table: str, key: list[str]) -> bool:

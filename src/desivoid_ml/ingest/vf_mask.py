@@ -20,13 +20,7 @@ def store_mask(conn, ns: Namespace, fits: FitsFile, catalog: str, file_id: int) 
     if hdu is None or int(hdu.header.get("NAXIS", 0)) != 2:
         return False
     image = np.asarray(astropy_fits.getdata(fits.path, ext=hdu.index)) != 0
-    table = sql.Identifier(ns.raw, "vf_masks")
-    conn.execute(
-        sql.SQL(
-            "CREATE TABLE IF NOT EXISTS {} (catalog text PRIMARY KEY, file_id integer NOT NULL, "
-            "n_ra integer NOT NULL, n_dec integer NOT NULL, cells bytea NOT NULL)"
-        ).format(table)
-    )
+    table = sql.Identifier(ns.raw, "vf_masks")  # created by migration 0006
     conn.execute(
         sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s)").format(table),
         (catalog, file_id, image.shape[0], image.shape[1], np.packbits(image.ravel()).tobytes()),
