@@ -1,4 +1,7 @@
-"""Tests of desivoid_ml.download against a local HTTP server with Range support (no internet)."""
+"""Tests of desivoid_ml.download against a local HTTP server with Range support (no internet).
+
+Long (~310 lines) because the server fixture (ranges, failures, wrong checksums) lives here with
+the tests that need it."""
 
 from __future__ import annotations
 

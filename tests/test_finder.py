@@ -1,4 +1,7 @@
-"""The Void Galaxy Finder over HTTP: API answers equal SQL, bad input is a 4xx, read-only."""
+"""The Void Galaxy Finder over HTTP: API answers equal SQL, bad input is a 4xx, read-only.
+
+Long (~430 lines) because it shares one module-scoped database and server between the API, the
+bad-input table, the read-only checks and the real-browser test; each test stays short."""
 
 from __future__ import annotations
 

@@ -10,11 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
-from hydra import compose, initialize_config_dir
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import open_dict
 from psycopg import sql
-from trainconfig import CONFIGS
+from trainconfig import compose_train
 
 from desivoid_ml.db.connection import Database
 from desivoid_ml.embed.inference import embed
@@ -37,23 +34,15 @@ def build_finder_database(db: Database, tmp: Path) -> int:
     write_catalogs(tmp / "raw", GALAXIES, seed=3)
     ingest(db, [tmp / "raw"], load_options())
     build(db, load_config())
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        cfg = compose(
-            "train",
-            return_hydra_config=True,
-            overrides=[
-                "experiment=ae16",
-                f"db.dsn='{db.dsn}'",
-                f"db.namespace={db.ns.prefix}",
-                "trainer.max_epochs=1",
-                "test=false",
-            ],
-        )
-    HydraConfig().set_config(cfg)
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(tmp / "train")
-        cfg.trainer.enable_progress_bar = False
-        del cfg.hydra
+    cfg = compose_train(
+        db,
+        tmp / "train",
+        [
+            "experiment=ae16",
+            "trainer.max_epochs=1",
+            "test=false",
+        ],
+    )
     train(cfg)
     embed(db, "latest")
     return _duplicate_one(db)

@@ -6,7 +6,7 @@ import json
 import math
 
 import pytest
-from trainconfig import CONFIGS
+from trainconfig import CONFIGS, compose_train
 
 from desivoid_ml.analysis.config import load_config as analysis_config
 from desivoid_ml.analysis.run import analyze
@@ -40,30 +40,18 @@ def test_validation_passes(pipeline) -> None:
 
 
 def _train(db, experiment: str, out) -> None:
-    from hydra import compose, initialize_config_dir
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import open_dict
-
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        cfg = compose(
-            "train",
-            return_hydra_config=True,
-            overrides=[
-                f"experiment={experiment}",
-                f"db.dsn='{db.dsn}'",
-                f"db.namespace={db.ns.prefix}",
-                "trainer.max_epochs=10",
-                "test=false",
-                # a larger test split: the environment AUCs are scored on it, and VoidFinder's
-                # volume-limited sample keeps a few hundred of these 20k galaxies per 10 %
-                "data.fractions={train:0.6,val:0.1,test:0.3}",
-            ],
-        )
-    HydraConfig().set_config(cfg)
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(out)
-        cfg.trainer.enable_progress_bar = False
-        del cfg.hydra
+    cfg = compose_train(
+        db,
+        out,
+        [
+            f"experiment={experiment}",
+            "trainer.max_epochs=10",
+            "test=false",
+            # a larger test split: the environment AUCs are scored on it, and VoidFinder's
+            # volume-limited sample keeps a few hundred of these 20k galaxies per 10 %
+            "data.fractions={train:0.6,val:0.1,test:0.3}",
+        ],
+    )
     train(cfg)
 
 

@@ -1,4 +1,7 @@
-"""Synthetic DR1-like catalogs: layout, conventions, determinism, physics that later stages use."""
+"""Synthetic DR1-like catalogs: layout, conventions, determinism, physics that later stages use.
+
+Long (~430 lines) because one set of files written once per module is checked against the whole
+data model (three FastSpecFit HDUs, eight DESIVAST files); each test checks one convention."""
 
 from __future__ import annotations
 
