@@ -32,9 +32,6 @@ def config_dir() -> Path:
     return Path(__file__).resolve().parent / "configs"
 
 
-_config_root = config_dir  # compose_config's parameter of the same name hides it
-
-
 def register_schema(name: str, schema: type) -> None:
     """Store a schema dataclass in Hydra's ConfigStore, so a YAML can start with
     `defaults: [<name>, _self_]` and be typed by it."""
@@ -46,22 +43,22 @@ def register_schema(name: str, schema: type) -> None:
 def compose_config(
     name: str,
     overrides: list[str] | None = None,
-    config_dir: Path | None = None,
+    folder: Path | None = None,
     schema: type | None = None,
 ):
-    """`<config_dir>/<name>.yaml` (default: the package's config root) composed with Hydra and
+    """`<folder>/<name>.yaml` (default: the package's config root) composed with Hydra and
     overrides (`density.k=10`); with a schema, typed and checked by it. Returns a DictConfig.
     A missing file, bad override, unknown key, wrong type or broken rule is one clear line."""
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    folder = Path(config_dir).resolve() if config_dir else _config_root()
-    path = folder / f"{name}.yaml"
+    root = Path(folder).resolve() if folder else config_dir()
+    path = root / f"{name}.yaml"
     if not path.is_file():
         raise DesivoidError(f"{path} not found; pass an existing file or set DESIVOID_CONFIG_DIR")
-    label = f"{name} config" if config_dir is None else f"config {path}"
+    label = f"{name} config" if folder is None else f"config {path}"
     try:
-        with initialize_config_dir(config_dir=str(folder), version_base="1.3"):
+        with initialize_config_dir(config_dir=str(root), version_base="1.3"):
             cfg = compose(config_name=name, overrides=overrides or [])
         if schema is not None:  # again: a file may name no schema, and `+key=` adds keys
             cfg = OmegaConf.merge(OmegaConf.structured(schema), OmegaConf.to_container(cfg))

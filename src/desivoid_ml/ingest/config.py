@@ -44,5 +44,5 @@ def load_options(path: Path | None = None, overrides: list[str] | None = None) -
         path = Path(path)
         if path.suffix != ".yaml" or not path.is_file():
             raise DesivoidError(f"{path}: ingest config not found; pass --config PATH.yaml")
-        cfg = compose_config(path.stem, overrides, config_dir=path.parent, schema=IngestOptions)
+        cfg = compose_config(path.stem, overrides, folder=path.parent, schema=IngestOptions)
     return OmegaConf.to_object(cfg)
