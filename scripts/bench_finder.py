@@ -117,7 +117,7 @@ def build(db: Database, n: int) -> None:
             f"embeddings written in {time.perf_counter() - started:.1f} s; HNSW index...",
             flush=True,
         )
-        index_s = embed_store.build_index(conn, ml, part, DIM)
+        index_s = embed_store.build_index(conn, db.dsn, ml, part, DIM, n)["index_s"]
         conn.execute(
             sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES IN ({})").format(
                 sql.Identifier(ml, "embeddings"), sql.Identifier(ml, part), sql.Literal(RUN_ID)
