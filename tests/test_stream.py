@@ -21,17 +21,10 @@ def table_db(db):
 
 
 def _spec(db, split: str, **kw) -> StreamSpec:
-    return StreamSpec(
-        dsn=db.dsn,
-        schema=db.ns.features,
-        table="galaxy",
-        features=FEATURES,
-        split=split,
-        batch_size=500,
-        block_pages=8,
-        shuffle_buffer=2000,
-        **kw,
-    )
+    """The test table's stream; keywords override the defaults."""
+    settings = {"batch_size": 500, "block_pages": 8, "shuffle_buffer": 2000, **kw}
+    table = {"dsn": db.dsn, "schema": db.ns.features, "table": "galaxy", "features": FEATURES}
+    return StreamSpec(split=split, **table, **settings)
 
 
 def _keys(dataset, workers: int) -> list[int]:
@@ -137,16 +130,7 @@ def test_leaving_an_epoch_early_neither_reconnects_nor_leaves_a_reader(table_db,
     background reader must stop with it, not take the closed connection for a lost database."""
     import threading
 
-    spec = StreamSpec(
-        dsn=table_db.dsn,
-        schema=table_db.ns.features,
-        table="galaxy",
-        features=FEATURES,
-        split="all",
-        batch_size=100,
-        block_pages=2,
-        shuffle_buffer=500,
-    )
+    spec = _spec(table_db, "all", batch_size=100, block_pages=2, shuffle_buffer=500)
     stream = FeatureStream(spec, rank=0, world=1)
     batches = iter(stream)
     next(batches)

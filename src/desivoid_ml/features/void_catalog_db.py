@@ -11,7 +11,7 @@ from psycopg import sql
 from desivoid_ml.db.connection import Database
 from desivoid_ml.db.copy_format import CopyColumn
 from desivoid_ml.db.copy_out import read_copy
-from desivoid_ml.db.introspect import relation_exists, table_columns
+from desivoid_ml.db.introspect import table_columns
 from desivoid_ml.errors import DesivoidError
 from desivoid_ml.features.void_catalogs import (
     GALZONE_COLUMNS,
@@ -75,9 +75,7 @@ def read_db_catalogs(db: Database, omegam: float | None = None) -> list[VoidCata
 
 
 def read_db_mask(conn: psycopg.Connection, schema: str, catalog: str) -> np.ndarray | None:
-    """The MASK HDU stored at ingest (raw.vf_masks), or None."""
-    if not relation_exists(conn, schema, "vf_masks"):
-        return None
+    """The MASK HDU stored at ingest (raw.vf_masks, made by migration 0006), or None."""
     row = conn.execute(
         sql.SQL("SELECT n_ra, n_dec, cells FROM {} WHERE catalog = %s").format(
             sql.Identifier(schema, "vf_masks")
