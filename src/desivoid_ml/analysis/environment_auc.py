@@ -4,7 +4,8 @@ Within one split (the run's own test split): 5-fold stratified cross-validation 
 regression (standardised inputs), AUC of the pooled out-of-fold scores, and a paired bootstrap
 over galaxies (the same resample for every input) for 95 % intervals of each AUC, of
 AUC(embedding) - AUC(log M*), and of the share of the raw inputs' AUC above 0.5 that the
-embedding keeps: (AUC_emb - 0.5) / (AUC_inputs - 0.5).
+embedding keeps: (AUC_emb - 0.5) / (AUC_inputs - 0.5), only when the inputs' AUC interval
+excludes 0.5 (otherwise the ratio divides by noise).
 """
 
 from __future__ import annotations
@@ -66,13 +67,19 @@ def compare_inputs(
         out["embedding_minus_logmstar"] = _with_interval(
             point["embedding"] - point["logmstar"], reps["embedding"] - reps["logmstar"]
         )
-    if "embedding" in scores and "inputs" in scores:
+    if "embedding" in scores and share_is_defined(out["auc"].get("inputs")):
         with np.errstate(divide="ignore", invalid="ignore"):
             out["embedding_share_of_inputs"] = _with_interval(
                 (point["embedding"] - 0.5) / (point["inputs"] - 0.5),
                 (reps["embedding"] - 0.5) / (reps["inputs"] - 0.5),
             )
     return out
+
+
+def share_is_defined(inputs_auc: list[float] | None) -> bool:
+    """The embedding's share of the inputs' AUC - 0.5 means something only when the raw inputs
+    themselves see the environment: their AUC interval excludes 0.5."""
+    return bool(inputs_auc) and (inputs_auc[1] > 0.5 or inputs_auc[2] < 0.5)
 
 
 def _bootstrap(scores: dict, y: np.ndarray, seed: int, resamples: int) -> dict[str, np.ndarray]:

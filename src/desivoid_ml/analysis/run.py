@@ -29,8 +29,9 @@ COLUMNS = {
     "shift": "median_void - median_wall (raw: mixes in the voids' fainter, lower-mass mix)",
     "shift_lo": "16th percentile of the shift (bootstrap; with shift_hi a 68 % interval)",
     "shift_hi": "84th percentile of the shift",
-    "ks_p": "two-sample Kolmogorov-Smirnov p-value, void vs wall",
-    "ad_p": "k-sample Anderson-Darling p-value (scipy clips it to [0.001, 0.25])",
+    "ks_p": "two-sample Kolmogorov-Smirnov p-value, void vs wall (text; '< 1e-300' at underflow)",
+    "ad_p": "k-sample Anderson-Darling p-value (text; at scipy's table limits a bound: '< 0.001', "
+    "'> 0.25')",
     "n_void_matched": "void galaxies in control cells that hold wall galaxies",
     "n_wall_matched": "wall galaxies in control cells that hold void galaxies",
     "median_wall_matched": "weighted median of the wall reweighted to the voids' control mix",

@@ -73,6 +73,7 @@ def load(db: Database, cfg: DictConfig) -> AnalysisData:
         {p: data[f"{p}_void"].astype(bool) for p in prefixes},
     )
     _check_samples(cfg, out)
+    _check_controls(cfg, out)
     return out
 
 
@@ -127,3 +128,24 @@ def _check_samples(cfg: DictConfig, data: AnalysisData) -> None:
                 f"with {prefix}_in_input and sample={cfg.sample!r}); check `sample` in "
                 "configs/analysis.yaml"
             )
+
+
+def _check_controls(cfg: DictConfig, data: AnalysisData) -> None:
+    """A control variable must vary within each analysis sample: matching on an all-NULL or a
+    constant column is meaningless."""
+    used = {c for prop in cfg.properties for c in controls_for(cfg, prop)}
+    names = [c for c in needed_columns(cfg) if c in used]
+    for prefix, algorithm in algorithm_prefixes(cfg).items():
+        for name in names:
+            values = data.columns[name][data.in_input[prefix]]
+            known = values[np.isfinite(values)]
+            if len(known) == 0:
+                raise DesivoidError(
+                    f"control variable {name!r} is NULL for every galaxy of the {algorithm} "
+                    "sample; fill it in features.galaxy or leave it out of control.match"
+                )
+            if known.min() == known.max():
+                raise DesivoidError(
+                    f"control variable {name!r} is constant ({known[0]:g}) in the {algorithm} "
+                    "sample, so nothing can be matched on it; leave it out of control.match"
+                )

@@ -18,6 +18,7 @@ from scipy import stats
 
 LOW_Q, HIGH_Q = 15.865, 84.135  # central 68 % (one sigma) of the bootstrap
 CHUNK_RESAMPLES = 25  # resamples drawn at once: bounds the memory of the Poisson draws
+KS_FLOOR = 1e-300  # a KS p-value that underflows to 0 is stored as "< 1e-300"
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,8 @@ class Comparison:
     shift: float
     shift_lo: float
     shift_hi: float
-    ks_p: float
-    ad_p: float
+    ks_p: str
+    ad_p: str
     n_void_matched: int
     n_wall_matched: int
     median_wall_matched: float
@@ -86,24 +87,41 @@ def compare(
 
 def _empty(n_void: int, n_wall: int) -> Comparison:
     nan = float("nan")
-    return Comparison(n_void, n_wall, *([nan] * 7), 0, 0, *([nan] * 4))
+    return Comparison(n_void, n_wall, *([nan] * 5), "", "", 0, 0, *([nan] * 4))
 
 
-def _two_sample_p(v: np.ndarray, w: np.ndarray) -> tuple[float, float]:
-    """KS and Anderson-Darling p-values (scipy clips the AD one to [0.001, 0.25])."""
+def _two_sample_p(v: np.ndarray, w: np.ndarray) -> tuple[str, str]:
+    """KS and Anderson-Darling p-values as text; a value at a limit is a bound ("< 0.001")."""
     ks = float(stats.ks_2samp(v, w).pvalue)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    if np.ptp(np.concatenate([v, w])) == 0:
+        return p_text(ks), "n/a"  # Anderson-Darling needs two distinct values
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         ad = float(stats.anderson_ksamp([v, w]).pvalue)
-    return ks, ad
+    said = " ".join(str(w.message) for w in caught)
+    if "p-value floored" in said:
+        ad_text = f"< {ad:g}"
+    elif "p-value capped" in said:
+        ad_text = f"> {ad:g}"
+    else:
+        ad_text = p_text(ad)
+    return (p_text(ks) if ks > 0 else f"< {KS_FLOOR:g}"), ad_text
+
+
+def p_text(p: float) -> str:
+    """A p-value as stored: three significant digits."""
+    return f"{p:.3g}"
 
 
 def _property_edges(values: np.ndarray, n_bins: int) -> np.ndarray:
-    return np.unique(np.quantile(values, np.linspace(0.0, 1.0, n_bins + 1)))
+    """Quantile edges; a constant property gets one empty-width bin."""
+    edges = np.unique(np.quantile(values, np.linspace(0.0, 1.0, n_bins + 1)))
+    return edges if len(edges) > 1 else np.repeat(edges, 2)
 
 
 def _bin(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
+    """Bin of each value (edges from np.unique: one edge, a constant, is one bin)."""
+    return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, max(len(edges) - 2, 0))
 
 
 def _cells(controls: np.ndarray, bins: int) -> np.ndarray:
@@ -128,11 +146,18 @@ def histogram_median(counts: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return edges[idx] + frac * (edges[idx + 1] - edges[idx])
 
 
-def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
-    """The smallest value at which the cumulative weight reaches half the total."""
-    order = np.argsort(values, kind="stable")
-    cum = np.cumsum(weights[order])
-    return float(values[order][np.searchsorted(cum, cum[-1] / 2.0)])
+def weighted_median(values: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """The one median of the analysis, void and wall, raw and matched: each value sits at the
+    middle of its weight on the cumulative-weight axis, linear in between (unit weights give
+    numpy's median; zero weights drop out). NaN when no weight is left."""
+    weights = np.ones(len(values)) if weights is None else np.asarray(weights, dtype=float)
+    keep = weights > 0
+    x, w = values[keep], weights[keep]
+    if len(x) == 0:
+        return float("nan")
+    order = np.argsort(x, kind="stable")
+    x, cum = x[order], np.cumsum(w[order])
+    return float(np.interp(cum[-1] / 2.0, cum - w[order] / 2.0, x))
 
 
 def _interval(estimate: float, replicates: np.ndarray, centre: float) -> tuple[float, float]:
@@ -151,7 +176,7 @@ def _raw(v, w, edges, resamples: int, rng) -> tuple[float, ...]:
         pw = rng.poisson(tw, (size, nb))
         reps.append(histogram_median(pv, edges) - histogram_median(pw, edges))
     centre = float(histogram_median(tv, edges)[0] - histogram_median(tw, edges)[0])
-    mv, mw = float(np.median(v)), float(np.median(w))
+    mv, mw = weighted_median(v), weighted_median(w)
     return (mv, mw, mv - mw, *_interval(mv - mw, np.concatenate(reps), centre))
 
 
@@ -174,7 +199,7 @@ def _matched(x, in_void, cells, edges, resamples: int, rng):
             x[in_void], dist_wall, dist_wall[:0], dist_wall[:0]
         )
     weights = ratio[cells[wall_rows]]
-    mv = float(np.median(x[void_rows]))
+    mv = weighted_median(x[void_rows])
     mw = weighted_median(x[wall_rows], weights)
     reps = []
     for size in _chunk_sizes(resamples):

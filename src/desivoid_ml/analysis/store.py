@@ -15,7 +15,7 @@ from psycopg import sql
 from desivoid_ml.db.connection import Database
 from desivoid_ml.db.introspect import relation_exists
 
-TEXT_COLUMNS = ("label", "algorithm", "property", "control", "figure")
+TEXT_COLUMNS = ("label", "algorithm", "property", "control", "figure", "ks_p", "ad_p")
 INT_COLUMNS = ("n_void", "n_wall", "n_void_matched", "n_wall_matched")
 
 

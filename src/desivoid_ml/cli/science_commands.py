@@ -32,9 +32,9 @@ def analyze(
 
     Columns: n_void / n_wall: galaxies with the property known; median_void / median_wall;
     shift, shift_lo, shift_hi: median_void - median_wall and its 16th and 84th bootstrap
-    percentiles; ks_p, ad_p:
-    two-sample p-values (AD clipped to [0.001, 0.25] by scipy); control: the variables held
-    fixed; n_void_matched / n_wall_matched: galaxies in control cells holding both;
+    percentiles; ks_p, ad_p: two-sample p-values as text (AD at scipy's table limits is a
+    bound, "< 0.001"); control: the variables held fixed; n_void_matched / n_wall_matched:
+    galaxies in control cells holding both;
     median_wall_matched: the reweighted wall median; matched_shift, matched_lo, matched_hi:
     the shift at fixed controls and its 16th and 84th bootstrap percentiles; figure: its PNG.
     """
@@ -70,8 +70,8 @@ def void_wall_table(rows: list[dict], title: str) -> Table:
             f"{r['median_void']:.3f}",
             f"{r['median_wall']:.3f}",
             f"{r['shift']:+.3f} [{r['shift_lo']:+.3f}, {r['shift_hi']:+.3f}]",
-            f"{r['ks_p']:.2g}",
-            f"{r['ad_p']:.2g}",
+            r["ks_p"],
+            r["ad_p"],
             r["control"],
             f"{r['matched_shift']:+.3f} [{r['matched_lo']:+.3f}, {r['matched_hi']:+.3f}]",
         )

@@ -6,6 +6,7 @@ import html
 from dataclasses import dataclass
 
 from desivoid_ml.analysis.config import ALGORITHM_NAMES
+from desivoid_ml.analysis.environment_auc import share_is_defined
 from desivoid_ml.data.query import Fractions
 from desivoid_ml.runs import Run
 
@@ -65,8 +66,15 @@ def _auc_html(parts: PageParts) -> str:
         for c in cols:
             table += f"<td>{_interval(result['auc'].get(c))}</td>"
         table += f"<td>{_interval(result.get('embedding_minus_logmstar'), True)}</td>"
-        table += f"<td>{_interval(result.get('embedding_share_of_inputs'))}</td></tr>"
+        table += f"<td>{_share(result)}</td></tr>"
     return note + head + table + "</table>"
+
+
+def _share(result: dict) -> str:
+    """The embedding's share, or n/a when the raw inputs' AUC interval holds 0.5."""
+    if not share_is_defined(result["auc"].get("inputs")):
+        return "n/a"
+    return _interval(result.get("embedding_share_of_inputs"))
 
 
 def _interval(entry, signed: bool = False) -> str:
