@@ -12,8 +12,10 @@ from psycopg import sql
 
 from desivoid_ml.analysis.config import load_config
 from desivoid_ml.analysis.environment_auc import weighted_auc
+from desivoid_ml.analysis.medians import histogram_median, weighted_median
+from desivoid_ml.analysis.resampling import BOOTSTRAP, Resampling
 from desivoid_ml.analysis.run import COLUMNS, analyze
-from desivoid_ml.analysis.stats import Bootstrap, compare, histogram_median, weighted_median
+from desivoid_ml.analysis.stats import compare
 from desivoid_ml.analysis.store import read_table
 from desivoid_ml.errors import DesivoidError
 
@@ -28,7 +30,9 @@ def test_matched_shift_removes_the_mass_mix_and_raw_shift_does_not() -> None:
     mass = rng.normal(10.0, 0.5, n) - 0.4 * void
     z = rng.uniform(0.02, 0.2, n)
     colour = 0.7 + 0.25 * (mass - 10.0) + 0.05 * rng.standard_normal(n) - 0.1 * void
-    result, dist = compare(colour, void, np.stack([mass, z], 1), 8, Bootstrap(200, 512, 0))
+    result, dist = compare(
+        colour, void, np.stack([mass, z], 1), 8, Resampling(BOOTSTRAP, resamples=200), 512
+    )
     sigma = (result.matched_hi - result.matched_lo) / 2
     assert abs(result.matched_shift + 0.1) < 3 * sigma + 0.005, result
     assert result.shift < -0.17  # the raw shift mixes in the mass difference
@@ -65,6 +69,7 @@ def _make_table(db, vide_input: bool = False) -> None:
                 "0.05 + 0.15 * ((g * 7919) %% 1000) / 1000.0 AS z, "
                 "9.5 + ((g * 104729) %% 1000) / 500.0 AS logmstar, "
                 "-20 - ((g * 15485863) %% 1000) / 400.0 AS abs_mag_r, "
+                "(g * 0.618034 * 360) %% 360 AS ra, ((g * 0.414214) %% 1) * 60 AS dec, "
                 "0.6 + sin(g)::float / 5 - CASE WHEN g %% 5 = 0 THEN 0.1 ELSE 0 END AS g_r, "
                 "true AS vf_in_input, g %% 5 = 0 AS vf_in_void, "
                 "%s AS vide_in_input, false AS vide_in_void "
@@ -95,9 +100,17 @@ def test_analyze_writes_files_figures_and_replaces_the_table(table_db, tmp_path)
     assert saved[0]["n_void"] == ROWS // 5 and saved[1]["control"] == "z,abs_mag_r"
     assert result.csv.read_text().startswith("label,algorithm,property,control,n_void")
     assert all(p.stat().st_size > 5_000 for p in result.figures)
-    analyze(table_db, _cfg("properties=[g_r]"), tmp_path / "again")
+    assert saved[0]["interval_method"] == "jackknife" and saved[0]["regions"] == 64
+    assert saved[0]["resamples"] is None
+    analyze(table_db, _cfg("properties=[g_r]", "intervals.method=bootstrap"), tmp_path / "again")
     rows = read_table(table_db)
     assert [(r["algorithm"], r["property"]) for r in rows] == [("VoidFinder", "g_r")]
+    assert (rows[0]["interval_method"], rows[0]["regions"], rows[0]["resamples"]) == (
+        "bootstrap",
+        None,
+        50,
+    )
+    assert "interval_method,regions,resamples" in (tmp_path / "again" / "void_wall.csv").read_text()
 
 
 def test_missing_property_is_named(table_db, tmp_path) -> None:
@@ -161,3 +174,29 @@ def test_cli_error_is_one_line(table_db, tmp_path) -> None:
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "'nope' is not a column of features.galaxy" in lines[0], lines
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("intervals.method=jack", "intervals.method='jack': unknown interval method"),
+        ("intervals.regions=2", "intervals.regions=2: must be an integer >= 4"),
+    ],
+)
+def test_bad_interval_settings_are_one_line(override, message) -> None:
+    with pytest.raises(DesivoidError, match=message):
+        load_config([override])
+
+
+def test_jackknife_without_sky_positions_is_named(table_db, tmp_path) -> None:
+    with table_db.connect() as conn:
+        conn.execute(
+            sql.SQL("ALTER TABLE {} DROP COLUMN dec").format(
+                sql.Identifier(table_db.ns.features, "galaxy")
+            )
+        )
+    with pytest.raises(DesivoidError, match="features.galaxy has no 'dec' column: the jackknife"):
+        analyze(table_db, _cfg(), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    result = analyze(table_db, _cfg("intervals.method=bootstrap"), tmp_path / "out")
+    assert result.rows[0]["interval_method"] == "bootstrap"

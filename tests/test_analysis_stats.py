@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from desivoid_ml.analysis.environment_auc import share_is_defined
-from desivoid_ml.analysis.stats import Bootstrap, compare, weighted_median
+from desivoid_ml.analysis.medians import weighted_median
+from desivoid_ml.analysis.resampling import BOOTSTRAP, Resampling
+from desivoid_ml.analysis.stats import compare
 from desivoid_ml.report.html import _auc_html
 
 
@@ -23,7 +25,7 @@ def test_identical_void_and_wall_give_exactly_zero_shift() -> None:
     """Before: the raw median interpolated and the matched wall one did not ([1,2,3,4]: +0.5)."""
     x = np.array([1.0, 2.0, 3.0, 4.0])
     values, void, controls = _identical_halves(x, x[:, None])
-    result, _ = compare(values, void, controls, 2, Bootstrap(20, 16, 0))
+    result, _ = compare(values, void, controls, 2, Resampling(BOOTSTRAP, resamples=20), 16)
     assert result.median_void == result.median_wall_matched == 2.5, result
     assert result.shift == 0.0 and result.matched_shift == 0.0, result
 
@@ -32,7 +34,7 @@ def test_identical_samples_give_zero_on_random_data_too() -> None:
     rng = np.random.default_rng(5)
     x = rng.normal(size=1001)
     values, void, controls = _identical_halves(x, rng.normal(size=(1001, 2)))
-    result, _ = compare(values, void, controls, 4, Bootstrap(20, 64, 0))
+    result, _ = compare(values, void, controls, 4, Resampling(BOOTSTRAP, resamples=20), 64)
     assert result.shift == 0.0 and result.matched_shift == 0.0, result
 
 
@@ -54,18 +56,24 @@ def test_p_values_at_the_table_limits_are_bounds() -> None:
     rng = np.random.default_rng(0)
     far = np.concatenate([rng.normal(0, 1, 500), rng.normal(1, 1, 500)])
     void = np.repeat([True, False], 500)
-    result, _ = compare(far, void, rng.random((1000, 1)), 4, Bootstrap(20, 16, 0))
+    result, _ = compare(
+        far, void, rng.random((1000, 1)), 4, Resampling(BOOTSTRAP, resamples=20), 16
+    )
     assert result.ad_p == "< 0.001"
     assert float(result.ks_p) < 1e-10
     same = np.tile(rng.normal(size=500), 2)
-    result, _ = compare(same, void, rng.random((1000, 1)), 4, Bootstrap(20, 16, 0))
+    result, _ = compare(
+        same, void, rng.random((1000, 1)), 4, Resampling(BOOTSTRAP, resamples=20), 16
+    )
     assert result.ad_p == "> 0.25" and float(result.ks_p) == 1.0
 
 
 def test_a_constant_property_gives_a_zero_shift_not_an_error() -> None:
     void = np.repeat([True, False], 50)
     rng = np.random.default_rng(1)
-    result, _ = compare(np.ones(100), void, rng.random((100, 1)), 4, Bootstrap(20, 16, 0))
+    result, _ = compare(
+        np.ones(100), void, rng.random((100, 1)), 4, Resampling(BOOTSTRAP, resamples=20), 16
+    )
     assert result.shift == 0.0 and result.matched_shift == 0.0
 
 

@@ -11,8 +11,10 @@ from omegaconf import DictConfig
 
 from desivoid_ml.analysis.config import algorithm_prefixes, controls_for
 from desivoid_ml.analysis.figures import property_figure
+from desivoid_ml.analysis.regions import sky_regions
+from desivoid_ml.analysis.resampling import JACKKNIFE, Resampling
 from desivoid_ml.analysis.sample import AnalysisData, load
-from desivoid_ml.analysis.stats import Bootstrap, Distributions, compare
+from desivoid_ml.analysis.stats import Distributions, compare
 from desivoid_ml.analysis.store import write_files, write_table
 from desivoid_ml.db.connection import Database
 
@@ -27,8 +29,9 @@ COLUMNS = {
     "median_void": "median of the property over void galaxies",
     "median_wall": "median over wall galaxies",
     "shift": "median_void - median_wall (raw: mixes in the voids' fainter, lower-mass mix)",
-    "shift_lo": "16th percentile of the shift (bootstrap; with shift_hi a 68 % interval)",
-    "shift_hi": "84th percentile of the shift",
+    "shift_lo": "low end of the 68 % interval of the shift (jackknife: shift - sigma; "
+    "bootstrap: 16th percentile)",
+    "shift_hi": "high end (jackknife: shift + sigma; bootstrap: 84th percentile)",
     "ks_p": "two-sample Kolmogorov-Smirnov p-value, void vs wall (text; '< 1e-300' at underflow)",
     "ad_p": "k-sample Anderson-Darling p-value (text; at scipy's table limits a bound: '< 0.001', "
     "'> 0.25')",
@@ -36,8 +39,11 @@ COLUMNS = {
     "n_wall_matched": "wall galaxies in control cells that hold void galaxies",
     "median_wall_matched": "weighted median of the wall reweighted to the voids' control mix",
     "matched_shift": "median_void (matched) - median_wall_matched: the shift at fixed controls",
-    "matched_lo": "16th percentile of the matched shift (bootstrap)",
-    "matched_hi": "84th percentile of the matched shift",
+    "matched_lo": "low end of the 68 % interval of the matched shift",
+    "matched_hi": "high end of the 68 % interval of the matched shift",
+    "interval_method": "how the intervals were made: jackknife (sky regions) or bootstrap",
+    "regions": "jackknife: equal-area sky regions holding galaxies of this comparison",
+    "resamples": "bootstrap: Poisson resamples",
     "figure": "PNG of the void / wall / matched-wall distributions",
 }
 
@@ -63,14 +69,14 @@ def analyze(
     data = load(db, cfg)
     log(f"read {data.rows:,} galaxies in at least one analysis sample")
     out.mkdir(parents=True, exist_ok=True)
-    boot = Bootstrap(**cfg.bootstrap)
+    region = _regions(cfg, data)
     rows, figures = [], []
     for prop in cfg.properties:
         controls = controls_for(cfg, prop)
         figure = out / f"void_wall_{prop}.png"
         panels: dict[str, tuple[Distributions, str]] = {}
         for prefix, algorithm in algorithm_prefixes(cfg).items():
-            comparison, dist = _compare_one(data, prefix, prop, controls, cfg.control.bins, boot)
+            comparison, dist = _compare_one(cfg, data, region, prefix, prop, controls)
             panels[algorithm] = (dist, " + ".join(controls))
             rows.append(
                 {
@@ -90,9 +96,29 @@ def analyze(
     return AnalysisResult(rows, out, csv_path, json_path, figures, data.rows)
 
 
-def _compare_one(data: AnalysisData, prefix: str, prop: str, controls: list[str], bins, boot):
+def _regions(cfg: DictConfig, data: AnalysisData) -> np.ndarray | None:
+    """Sky region of every row read (the same regions for every algorithm), for the jackknife."""
+    if cfg.intervals.method != JACKKNIFE:
+        return None
+    return sky_regions(data.columns["ra"], data.columns["dec"], cfg.intervals.regions)
+
+
+def _compare_one(cfg, data: AnalysisData, region, prefix: str, prop: str, controls: list[str]):
     sample = data.in_input[prefix]
     values = data.columns[prop][sample]
     void = data.in_void[prefix][sample]
     matrix = np.stack([data.columns[c][sample] for c in controls], axis=1)
-    return compare(values.astype(np.float64), void, matrix.astype(np.float64), bins, boot)
+    resampling = Resampling(
+        cfg.intervals.method,
+        None if region is None else region[sample],
+        cfg.bootstrap.resamples,
+        cfg.bootstrap.seed,
+    )
+    return compare(
+        values.astype(np.float64),
+        void,
+        matrix.astype(np.float64),
+        cfg.control.bins,
+        resampling,
+        cfg.intervals.property_bins,
+    )

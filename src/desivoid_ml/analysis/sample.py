@@ -13,16 +13,20 @@ from omegaconf import DictConfig
 from psycopg import sql
 
 from desivoid_ml.analysis.config import algorithm_prefixes, controls_for
+from desivoid_ml.analysis.resampling import JACKKNIFE
 from desivoid_ml.db.connection import Database
 from desivoid_ml.db.copy_format import CopyColumn
 from desivoid_ml.db.copy_out import read_copy
 from desivoid_ml.db.introspect import table_columns
 from desivoid_ml.errors import DesivoidError
 
+SKY = ("ra", "dec")  # read for the jackknife's sky regions
+
 
 @dataclass
 class AnalysisData:
-    """Float32 columns (NaN when NULL) and, per algorithm prefix, input and void flags."""
+    """Float32 columns (NaN when NULL; `ra` and `dec` among them when the intervals need sky
+    regions) and, per algorithm prefix, input and void flags."""
 
     columns: dict[str, np.ndarray]
     in_input: dict[str, np.ndarray]
@@ -49,6 +53,9 @@ def load(db: Database, cfg: DictConfig) -> AnalysisData:
     with db.connect() as conn:
         present = table_columns(conn, db.ns.features, "galaxy")
         _check_columns(cfg, present, columns)
+        if cfg.intervals.method == JACKKNIFE:
+            _check_sky(present)
+            columns += [c for c in SKY if c not in columns]
         _check_algorithms(conn, table, cfg, present)
         flags = [
             sql.SQL("COALESCE({}, false), COALESCE({}, false)").format(
@@ -87,6 +94,15 @@ def _check_columns(cfg: DictConfig, present: dict[str, str], columns: list[str])
                 f"{role} {name!r} is not a column of features.galaxy; add it to "
                 "configs/features.yaml (properties) or leave it out of configs/analysis.yaml"
             )
+
+
+def _check_sky(present: dict[str, str]) -> None:
+    missing = [c for c in SKY if c not in present]
+    if missing:
+        raise DesivoidError(
+            f"features.galaxy has no {missing[0]!r} column: the jackknife needs sky positions "
+            "for its regions; rebuild features or use intervals.method=bootstrap"
+        )
 
 
 def _check_algorithms(conn, table: sql.Identifier, cfg: DictConfig, present: dict) -> None:
