@@ -84,3 +84,25 @@ def test_comparison_records_the_method_and_the_regions_used() -> None:
     result, _ = compare(values, void, controls, 4, Resampling(BOOTSTRAP, resamples=30), 64)
     assert (result.interval_method, result.regions, result.resamples) == ("bootstrap", None, 30)
     assert result.matched_lo < result.matched_shift < result.matched_hi
+
+
+def test_environment_auc_intervals_come_from_the_jackknife() -> None:
+    from desivoid_ml.analysis.environment_auc import compare_inputs
+
+    rng = np.random.default_rng(4)
+    n = 1500
+    y = (rng.random(n) < 0.3).astype(int)
+    inputs = {
+        "embedding": (y + rng.normal(0, 1.0, n))[:, None],
+        "logmstar": rng.normal(size=(n, 1)),
+    }
+    region = rng.integers(0, 40, n)
+    out = compare_inputs(inputs, y, Resampling(JACKKNIFE, region))
+    assert (out["interval_method"], out["replicates"]) == ("jackknife", 40)
+    value, low, high = out["auc"]["embedding"]
+    assert low < value < high and 0.6 < value < 0.8 and high - low < 0.1
+    boot = compare_inputs(inputs, y, Resampling(BOOTSTRAP, resamples=100))
+    assert boot["interval_method"] == "bootstrap" and boot["replicates"] == 100
+    # independent galaxies: the two widths agree to within their own noise
+    jack_width, boot_width = high - low, boot["auc"]["embedding"][2] - boot["auc"]["embedding"][1]
+    assert 0.6 < jack_width / boot_width < 1.6, (jack_width, boot_width)

@@ -50,8 +50,8 @@ def _auc_html(parts: PageParts) -> str:
         f"{fractions.test:g} stored with the run), {parts.test_rows:,} galaxies. Each "
         "algorithm uses the galaxies of its own input sample with log M* and g-r known. "
         "Logistic regression, 5-fold stratified cross-validation within the test split; ROC AUC "
-        "of the pooled out-of-fold scores; 95 % intervals from a paired bootstrap "
-        "(300 resamples).</p>"
+        "of the pooled out-of-fold scores; 95 % intervals from "
+        f"{_method_words(next(iter(auc.values()), {}))}, paired across the inputs.</p>"
     )
     if not auc:
         return note + head + "<p>No void-membership columns in features.galaxy.</p>"
@@ -68,6 +68,15 @@ def _auc_html(parts: PageParts) -> str:
         table += f"<td>{_interval(result.get('embedding_minus_logmstar'), True)}</td>"
         table += f"<td>{_share(result)}</td></tr>"
     return note + head + table + "</table>"
+
+
+def _method_words(result: dict) -> str:
+    """How a result's intervals were made, in words."""
+    method = result.get("interval_method") or "bootstrap"
+    count = result.get("replicates") or result.get("regions") or result.get("resamples")
+    if method == "jackknife":
+        return f"a delete-one jackknife over {count} equal-area sky regions"
+    return f"a Poisson bootstrap ({count} resamples)" if count else "a Poisson bootstrap"
 
 
 def _share(result: dict) -> str:
@@ -91,7 +100,7 @@ def _void_wall_html(rows: list[dict]) -> str:
     table = (
         "<table><tr><th>algorithm</th><th>property</th><th>n void</th><th>n wall</th>"
         "<th>median void</th><th>median wall</th><th>shift [68 %]</th><th>KS p</th>"
-        "<th>AD p</th><th>at fixed</th><th>matched shift [68 %]</th></tr>"
+        "<th>AD p</th><th>at fixed</th><th>matched shift [68 %]</th><th>intervals</th></tr>"
     )
     for r in rows:
         table += (
@@ -101,19 +110,27 @@ def _void_wall_html(rows: list[dict]) -> str:
             f"<td>{_shift(r, 'shift', 'shift_lo', 'shift_hi')}</td>"
             f"<td>{_text(r['ks_p'])}</td><td>{_text(r['ad_p'])}</td>"
             f"<td>{html.escape(r['control'])}</td>"
-            f"<td>{_shift(r, 'matched_shift', 'matched_lo', 'matched_hi')}</td></tr>"
+            f"<td>{_shift(r, 'matched_shift', 'matched_lo', 'matched_hi')}</td>"
+            f"<td>{html.escape(_method_short(r))}</td></tr>"
         )
     figures = dict.fromkeys(r["figure"] for r in rows if r.get("figure"))
     images = "".join(f'<img src="{html.escape(f)}" alt="{html.escape(f)}">' for f in figures)
     return (
         "<p>From <code>desivoid analyze</code> (table ml.void_wall): each algorithm's own input "
-        "sample; shift = void median - wall median with a 68 % bootstrap interval; the matched "
+        "sample; shift = void median - wall median with a 68 % interval from "
+        f"{_method_words(rows[0])}; the matched "
         "shift reweights the wall galaxies to the voids' joint distribution of the control "
         "variables (log M* and redshift; for log M* itself, redshift and abs_mag_r).</p>"
         + table
         + "</table>"
         + images
     )
+
+
+def _method_short(row: dict) -> str:
+    if row.get("interval_method") == "jackknife":
+        return f"jackknife, {row.get('regions')} regions"
+    return f"bootstrap, {row['resamples']}" if row.get("resamples") else "bootstrap"
 
 
 def _shift(row: dict, key: str, low: str, high: str) -> str:

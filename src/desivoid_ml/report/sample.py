@@ -32,6 +32,8 @@ class Sample:
     logmstar: np.ndarray
     g_r: np.ndarray
     features: np.ndarray
+    ra: np.ndarray  # for the sky regions of the jackknife (NaN when unknown)
+    dec: np.ndarray
 
     @property
     def in_void(self) -> np.ndarray:
@@ -70,11 +72,14 @@ def load_sample(db: Database, run: Run, split: str = "all", rows: int = SAMPLE_R
         data["logmstar"],
         data["g_r"],
         np.stack([data[f"f{i}"] for i in range(len(run.features))], axis=1),
+        data["ra"],
+        data["dec"],
     )
 
 
 def _select(run: Run, dim: int, prefixes: list[str], present: dict) -> list[sql.Composable]:
-    """Code, log sSFR, log M*, g-r, a void label per algorithm (-1 outside its sample), inputs."""
+    """Code, log sSFR, log M*, g-r, a void label per algorithm (-1 outside its sample), inputs,
+    RA and Dec."""
     select = [sql.SQL("e.embedding::vector({})").format(sql.Literal(dim))]
     select += [_float_or_nan(c, present) for c in ("log_ssfr", "logmstar", "g_r")]
     select += [
@@ -86,7 +91,7 @@ def _select(run: Run, dim: int, prefixes: list[str], present: dict) -> list[sql.
     select += [
         sql.SQL("COALESCE(({})::float4, 'NaN')").format(sql.SQL(e)) for e in run.features.values()
     ]
-    return select
+    return select + [_float_or_nan(c, present) for c in ("ra", "dec")]
 
 
 def _wire(dim: int, prefixes: list[str], inputs: int) -> list[CopyColumn]:
@@ -94,7 +99,8 @@ def _wire(dim: int, prefixes: list[str], inputs: int) -> list[CopyColumn]:
     wire = [CopyColumn.vector("code", dim)]
     wire += [CopyColumn(name, "real") for name in ("log_ssfr", "logmstar", "g_r")]
     wire += [CopyColumn(f"l_{p}", "integer") for p in prefixes]
-    return wire + [CopyColumn(f"f{i}", "real") for i in range(inputs)]
+    wire += [CopyColumn(f"f{i}", "real") for i in range(inputs)]
+    return wire + [CopyColumn(name, "real") for name in ("ra", "dec")]
 
 
 def _float_or_nan(column: str, present: dict) -> sql.Composable:
