@@ -60,8 +60,11 @@ def test_weighted_auc_matches_sklearn_with_ties() -> None:
     assert weighted_auc(s, y, w)[0] == pytest.approx(roc_auc_score(y, s, sample_weight=w))
 
 
-def _make_table(db, vide_input: bool = False) -> None:
-    """A features.galaxy with the columns analyze reads; VIDE has no input galaxies."""
+def _make_table(db, vide: bool = False, zobov: str = "NULL") -> None:
+    """A features.galaxy with the columns analyze reads. VoidFinder: every 5th galaxy in a void,
+    every 7th on a hole surface, and the void galaxies on a surface are redder (+0.3 in g-r) than
+    the other void galaxies (-0.1): a result that hangs on the surfaces. VIDE: no galaxy in its
+    samples unless `vide`; ZOBOV: `zobov` (SQL) as its sample."""
     with db.connect() as conn:
         conn.execute(
             sql.SQL(
@@ -70,12 +73,15 @@ def _make_table(db, vide_input: bool = False) -> None:
                 "9.5 + ((g * 104729) %% 1000) / 500.0 AS logmstar, "
                 "-20 - ((g * 15485863) %% 1000) / 400.0 AS abs_mag_r, "
                 "(g * 0.618034 * 360) %% 360 AS ra, ((g * 0.414214) %% 1) * 60 AS dec, "
-                "0.6 + sin(g)::float / 5 - CASE WHEN g %% 5 = 0 THEN 0.1 ELSE 0 END AS g_r, "
-                "true AS vf_in_input, g %% 5 = 0 AS vf_in_void, "
-                "%s AS vide_in_input, false AS vide_in_void "
+                "0.6 + sin(g)::float / 5 - CASE WHEN g %% 5 = 0 THEN 0.1 ELSE 0 END "
+                "+ CASE WHEN g %% 35 = 0 THEN 0.4 ELSE 0 END AS g_r, "
+                "CASE WHEN g %% 5 = 0 THEN 'void' ELSE 'wall' END AS vf_sample, "
+                "g %% 7 = 0 AS vf_on_boundary, "
+                "CASE WHEN %s THEN (CASE WHEN g %% 3 = 0 THEN 'void' ELSE 'wall' END) END "
+                "AS vide_sample, " + zobov + "::text AS zobov_sample "
                 "FROM generate_series(1::bigint, %s) g"
             ).format(sql.Identifier(db.ns.features, "galaxy")),
-            (vide_input, ROWS),
+            (vide, ROWS),
         )
 
 
@@ -118,9 +124,19 @@ def test_missing_property_is_named(table_db, tmp_path) -> None:
         analyze(table_db, _cfg("properties=[g_r,dn4000]"), tmp_path)
 
 
-def test_empty_analysis_sample_is_named(table_db, tmp_path) -> None:
-    with pytest.raises(DesivoidError, match="analysis sample of VoidFinder is empty"):
-        analyze(table_db, _cfg("sample='z > 5'"), tmp_path)
+@pytest.mark.parametrize(
+    ("sample", "message"),
+    [
+        ("z > 5", "the analysis selection is empty: no galaxy with sample='z > 5'"),
+        ("no_such_flag", "analysis sample 'no_such_flag' is not a condition over features"),
+    ],
+)
+def test_empty_or_unknown_selection_is_named_and_nothing_is_written(
+    table_db, tmp_path, sample, message
+) -> None:
+    with pytest.raises(DesivoidError, match=message):
+        analyze(table_db, _cfg(f"sample='{sample}'"), tmp_path / "out")
+    assert not (tmp_path / "out").exists() and read_table(table_db) == []
 
 
 @pytest.mark.parametrize(
@@ -149,9 +165,42 @@ def test_absent_algorithm_is_named(table_db, tmp_path) -> None:
     cfg = _cfg("algorithms=[VoidFinder,VIDE]")
     with pytest.raises(DesivoidError, match="algorithm VIDE is absent from the database"):
         analyze(table_db, cfg, tmp_path)
-    cfg = _cfg("algorithms=[VoidFinder,ZOBOV]")
-    with pytest.raises(DesivoidError, match=r"ZOBOV \(zobov_\*\) is absent from features.galaxy"):
+    cfg = _cfg("algorithms=[VoidFinder,REVOLVER]")
+    with pytest.raises(
+        DesivoidError, match=r"REVOLVER \(revolver_\*\) is absent from features.galaxy"
+    ):
         analyze(table_db, cfg, tmp_path)
+
+
+def test_algorithm_without_a_wall_sample_is_one_line_and_no_row(db, tmp_path) -> None:
+    """ZOBOV can put every in-volume galaxy in a void: no numbers for it, no row."""
+    _make_table(db, vide=True, zobov="'void'")
+    lines: list[str] = []
+    result = analyze(db, _cfg("algorithms=[VoidFinder,VIDE,ZOBOV]"), tmp_path, log=lines.append)
+    line = "ZOBOV: every in-volume galaxy is in a void; no wall sample"
+    assert result.skipped == [line] and line in lines
+    stored = {(r["algorithm"], r["property"]) for r in read_table(db)}
+    assert stored == {(a, p) for a in ("VoidFinder", "VIDE") for p in ("g_r", "logmstar")}
+    assert "ZOBOV" not in result.csv.read_text()
+    with pytest.raises(DesivoidError, match=f"nothing to compare: {line}"):
+        analyze(db, _cfg("algorithms=[ZOBOV]"), tmp_path / "zobov")
+    assert not (tmp_path / "zobov").exists() and len(read_table(db)) == 4
+
+
+def test_matched_shift_without_the_boundary_galaxies_is_beside_the_default(db, tmp_path) -> None:
+    """The void galaxies on hole surfaces carry +0.4 in g-r: the default shift moves with them,
+    the exclude one (surfaces in neither sample) keeps the -0.1 of the other void galaxies."""
+    _make_table(db, vide=True)
+    result = analyze(db, _cfg("algorithms=[VoidFinder,VIDE]"), tmp_path)
+    vf, vide = (r for r in result.rows if r["property"] == "g_r")
+    sigma = (vf["matched_exclude_hi"] - vf["matched_exclude_lo"]) / 2
+    assert abs(vf["matched_shift_exclude"] + 0.1) < 3 * sigma + 0.01, vf
+    assert vf["matched_shift"] > vf["matched_shift_exclude"] + 3 * sigma, vf
+    assert vf["n_void_exclude"] == pytest.approx(vf["n_void_matched"] * 6 / 7, rel=0.02)
+    assert vide["matched_shift_exclude"] is None and vide["n_void_exclude"] is None
+    header = result.csv.read_text().splitlines()[0]
+    assert "matched_hi,n_void_exclude,n_wall_exclude,matched_shift_exclude" in header
+    assert set(vf) <= set(COLUMNS)
 
 
 def test_cli_error_is_one_line(table_db, tmp_path) -> None:
@@ -200,3 +249,20 @@ def test_jackknife_without_sky_positions_is_named(table_db, tmp_path) -> None:
     assert not (tmp_path / "out").exists()
     result = analyze(table_db, _cfg("intervals.method=bootstrap"), tmp_path / "out")
     assert result.rows[0]["interval_method"] == "bootstrap"
+
+
+def test_cli_prints_the_left_out_algorithm_and_both_matched_shifts(db, tmp_path) -> None:
+    _make_table(db, zobov="'void'")
+    env = {"DESIVOID_DSN": db.dsn, "DESIVOID_NAMESPACE": db.ns.prefix, "PATH": "", "COLUMNS": "250"}
+    done = subprocess.run(
+        [sys.executable, "-m", "desivoid_ml.cli", "analyze", "--out", str(tmp_path)]
+        + ["algorithms=[VoidFinder,ZOBOV]", "properties=[g_r]"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "ZOBOV: every in-volume galaxy is in a void; no wall sample" in done.stdout
+    assert "surfaces excluded" in done.stdout and "jackknife" in done.stdout
+    assert (tmp_path / "analysis" / "void_wall.csv").exists()

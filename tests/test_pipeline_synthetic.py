@@ -114,7 +114,7 @@ def test_embedding_sees_environment_it_was_not_given(reported) -> None:
     run = get_run(db, "latest")
     assert environment_is_input(run) == []
     auc = json.loads((page.parent / "summary.json").read_text())["environment_auc"]["vf"]
-    assert auc["n"] > 1000
+    assert auc["n"] > 500  # VoidFinder void + wall (vflag 1 or 0) in the 30 % test split
     difference, low, _ = auc["embedding_minus_logmstar"]
     assert low > 0, auc
     embedding, inputs = auc["auc"]["embedding"][0], auc["auc"]["inputs"][0]

@@ -1,4 +1,9 @@
-"""`desivoid analyze`: per algorithm and property, void vs wall medians, shifts and p-values."""
+"""`desivoid analyze`: per algorithm and property, void vs wall medians, shifts and p-values.
+
+Void and wall are `<prefix>_sample`; an algorithm without a void or a wall sample is one line and
+no row. For VoidFinder the matched shift is also computed with the hole-surface galaxies in
+neither sample (boundary_policy `exclude`) and stored beside the default one.
+"""
 
 from __future__ import annotations
 
@@ -9,42 +14,25 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
+from desivoid_ml.analysis.checks import check_analysable, missing_sample
+from desivoid_ml.analysis.columns import COLUMNS
 from desivoid_ml.analysis.config import algorithm_prefixes, controls_for
 from desivoid_ml.analysis.figures import property_figure
 from desivoid_ml.analysis.regions import sky_regions
 from desivoid_ml.analysis.resampling import JACKKNIFE, Resampling
-from desivoid_ml.analysis.sample import AnalysisData, load
-from desivoid_ml.analysis.stats import Distributions, compare
+from desivoid_ml.analysis.sample import NEITHER, VOID, AnalysisData, load
+from desivoid_ml.analysis.stats import Comparison, Distributions, compare
 from desivoid_ml.analysis.store import write_files, write_table
 from desivoid_ml.db.connection import Database
 
-# What each output column means (shown by `desivoid analyze --help` and in the README).
-COLUMNS = {
-    "label": "run id, or 'analysis' (the reports/ folder of this output)",
-    "algorithm": "void finder: VoidFinder, VIDE, ZOBOV or REVOLVER (NGC + SGC)",
-    "property": "galaxy property (column of features.galaxy)",
-    "control": "control variables of the matched shift",
-    "n_void": "galaxies of the algorithm's input sample inside its voids, property known",
-    "n_wall": "the same sample outside voids",
-    "median_void": "median of the property over void galaxies",
-    "median_wall": "median over wall galaxies",
-    "shift": "median_void - median_wall (raw: mixes in the voids' fainter, lower-mass mix)",
-    "shift_lo": "low end of the 68 % interval of the shift (jackknife: shift - sigma; "
-    "bootstrap: 16th percentile)",
-    "shift_hi": "high end (jackknife: shift + sigma; bootstrap: 84th percentile)",
-    "ks_p": "two-sample Kolmogorov-Smirnov p-value, void vs wall (text; '< 1e-300' at underflow)",
-    "ad_p": "k-sample Anderson-Darling p-value (text; at scipy's table limits a bound: '< 0.001', "
-    "'> 0.25')",
-    "n_void_matched": "void galaxies in control cells that hold wall galaxies",
-    "n_wall_matched": "wall galaxies in control cells that hold void galaxies",
-    "median_wall_matched": "weighted median of the wall reweighted to the voids' control mix",
-    "matched_shift": "median_void (matched) - median_wall_matched: the shift at fixed controls",
-    "matched_lo": "low end of the 68 % interval of the matched shift",
-    "matched_hi": "high end of the 68 % interval of the matched shift",
-    "interval_method": "how the intervals were made: jackknife (sky regions) or bootstrap",
-    "regions": "jackknife: equal-area sky regions holding galaxies of this comparison",
-    "resamples": "bootstrap: Poisson resamples",
-    "figure": "PNG of the void / wall / matched-wall distributions",
+__all__ = ["COLUMNS", "AnalysisResult", "analyze"]
+INTERVAL_FIELDS = ("interval_method", "regions", "resamples")
+EXCLUDE_COLUMNS = {  # column -> field of the exclude comparison
+    "n_void_exclude": "n_void_matched",
+    "n_wall_exclude": "n_wall_matched",
+    "matched_shift_exclude": "matched_shift",
+    "matched_exclude_lo": "matched_lo",
+    "matched_exclude_hi": "matched_hi",
 }
 
 
@@ -56,6 +44,7 @@ class AnalysisResult:
     json: Path
     figures: list[Path]
     galaxies: int
+    skipped: list[str]  # one line per algorithm left out (no void or no wall sample)
 
 
 def analyze(
@@ -67,7 +56,10 @@ def analyze(
 ) -> AnalysisResult:
     """Compute every (algorithm, property) comparison; write files, figures and ml.void_wall."""
     data = load(db, cfg)
-    log(f"read {data.rows:,} galaxies in at least one analysis sample")
+    algorithms = _analysable(cfg, data)
+    log(f"read {data.rows:,} galaxies in at least one void or wall sample")
+    for line in skipped_lines(cfg, data):
+        log(line)
     out.mkdir(parents=True, exist_ok=True)
     region = _regions(cfg, data)
     rows, figures = [], []
@@ -75,25 +67,37 @@ def analyze(
         controls = controls_for(cfg, prop)
         figure = out / f"void_wall_{prop}.png"
         panels: dict[str, tuple[Distributions, str]] = {}
-        for prefix, algorithm in algorithm_prefixes(cfg).items():
-            comparison, dist = _compare_one(cfg, data, region, prefix, prop, controls)
+        for prefix, algorithm in algorithms.items():
+            comparison, dist = _compare_one(cfg, data, region, data.labels[prefix], prop, controls)
             panels[algorithm] = (dist, " + ".join(controls))
-            rows.append(
-                {
-                    "label": label,
-                    "algorithm": algorithm,
-                    "property": prop,
-                    "control": ",".join(controls),
-                    **comparison.as_dict(),
-                    "figure": str(figure),
-                }
+            exclude = _exclude(cfg, data, region, prefix, prop, controls)
+            rows.append(_row(label, algorithm, prop, controls, comparison, exclude, figure))
+            log(
+                f"{algorithm:>10} {prop:<10} matched shift {comparison.matched_shift:+.4f}"
+                + _exclude_text(rows[-1])
             )
-            log(f"{algorithm:>10} {prop:<10} matched shift {comparison.matched_shift:+.4f}")
         property_figure(prop, panels, figure)
         figures.append(figure)
     csv_path, json_path = write_files(rows, out)
     write_table(db, rows)
-    return AnalysisResult(rows, out, csv_path, json_path, figures, data.rows)
+    skipped = skipped_lines(cfg, data)
+    return AnalysisResult(rows, out, csv_path, json_path, figures, data.rows, skipped)
+
+
+def skipped_lines(cfg: DictConfig, data: AnalysisData) -> list[str]:
+    """One line per algorithm left out for an empty void or wall sample."""
+    lines = [missing_sample(name, *data.counts(p)) for p, name in algorithm_prefixes(cfg).items()]
+    return [line for line in lines if line]
+
+
+def _analysable(cfg: DictConfig, data: AnalysisData) -> dict[str, str]:
+    """Algorithms with both samples; none is one line (nothing is written then)."""
+    check_analysable(skipped_lines(cfg, data), len(cfg.algorithms))
+    return {
+        p: name
+        for p, name in algorithm_prefixes(cfg).items()
+        if missing_sample(name, *data.counts(p)) is None
+    }
 
 
 def _regions(cfg: DictConfig, data: AnalysisData) -> np.ndarray | None:
@@ -103,10 +107,35 @@ def _regions(cfg: DictConfig, data: AnalysisData) -> np.ndarray | None:
     return sky_regions(data.columns["ra"], data.columns["dec"], cfg.intervals.regions)
 
 
-def _compare_one(cfg, data: AnalysisData, region, prefix: str, prop: str, controls: list[str]):
-    sample = data.in_input[prefix]
+def _exclude(cfg, data: AnalysisData, region, prefix: str, prop: str, controls: list[str]):
+    """VoidFinder's comparison with hole-surface galaxies in neither sample; None otherwise."""
+    if prefix != "vf" or data.on_boundary is None:
+        return None
+    labels = np.where(data.on_boundary, NEITHER, data.labels[prefix]).astype(np.int8)
+    return _compare_one(cfg, data, region, labels, prop, controls)[0]
+
+
+def _row(label, algorithm, prop, controls, comparison: Comparison, exclude, figure) -> dict:
+    """One output row: the comparison, the exclude columns beside it, then how the intervals
+    were made."""
+    stats = comparison.as_dict()
+    interval = {k: stats.pop(k) for k in INTERVAL_FIELDS}
+    side = {
+        column: None if exclude is None else getattr(exclude, field)
+        for column, field in EXCLUDE_COLUMNS.items()
+    }
+    head = {"label": label, "algorithm": algorithm, "property": prop, "control": ",".join(controls)}
+    return head | stats | side | interval | {"figure": str(figure)}
+
+
+def _exclude_text(row: dict) -> str:
+    value = row["matched_shift_exclude"]
+    return "" if value is None else f", boundary galaxies excluded {value:+.4f}"
+
+
+def _compare_one(cfg, data: AnalysisData, region, labels, prop: str, controls: list[str]):
+    sample = labels >= 0
     values = data.columns[prop][sample]
-    void = data.in_void[prefix][sample]
     matrix = np.stack([data.columns[c][sample] for c in controls], axis=1)
     resampling = Resampling(
         cfg.intervals.method,
@@ -116,7 +145,7 @@ def _compare_one(cfg, data: AnalysisData, region, prefix: str, prop: str, contro
     )
     return compare(
         values.astype(np.float64),
-        void,
+        labels[sample] == VOID,
         matrix.astype(np.float64),
         cfg.control.bins,
         resampling,

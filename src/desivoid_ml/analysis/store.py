@@ -25,7 +25,16 @@ TEXT_COLUMNS = (
     "ad_p",
     "interval_method",
 )
-INT_COLUMNS = ("n_void", "n_wall", "n_void_matched", "n_wall_matched", "regions", "resamples")
+INT_COLUMNS = (
+    "n_void",
+    "n_wall",
+    "n_void_matched",
+    "n_wall_matched",
+    "n_void_exclude",
+    "n_wall_exclude",
+    "regions",
+    "resamples",
+)
 
 
 def write_files(rows: list[dict], out: Path) -> tuple[Path, Path]:

@@ -100,7 +100,8 @@ def _void_wall_html(rows: list[dict]) -> str:
     table = (
         "<table><tr><th>algorithm</th><th>property</th><th>n void</th><th>n wall</th>"
         "<th>median void</th><th>median wall</th><th>shift [68 %]</th><th>KS p</th>"
-        "<th>AD p</th><th>at fixed</th><th>matched shift [68 %]</th><th>intervals</th></tr>"
+        "<th>AD p</th><th>at fixed</th><th>matched shift [68 %]</th>"
+        "<th>matched, hole surfaces excluded [68 %]</th><th>intervals</th></tr>"
     )
     for r in rows:
         table += (
@@ -111,6 +112,8 @@ def _void_wall_html(rows: list[dict]) -> str:
             f"<td>{_text(r['ks_p'])}</td><td>{_text(r['ad_p'])}</td>"
             f"<td>{html.escape(r['control'])}</td>"
             f"<td>{_shift(r, 'matched_shift', 'matched_lo', 'matched_hi')}</td>"
+            f"<td>{_shift(r, 'matched_shift_exclude', 'matched_exclude_lo', 'matched_exclude_hi')}"
+            "</td>"
             f"<td>{html.escape(_method_short(r))}</td></tr>"
         )
     figures = dict.fromkeys(r["figure"] for r in rows if r.get("figure"))
@@ -120,10 +123,11 @@ def _void_wall_html(rows: list[dict]) -> str:
         "sample; shift = void median - wall median with a 68 % interval from "
         f"{_method_words(rows[0])}; the matched "
         "shift reweights the wall galaxies to the voids' joint distribution of the control "
-        "variables (log M* and redshift; for log M* itself, redshift and abs_mag_r).</p>"
-        + table
-        + "</table>"
-        + images
+        "variables (log M* and redshift; for log M* itself, redshift and abs_mag_r). Void and "
+        "wall are each algorithm's <code>&lt;prefix&gt;_sample</code> (VoidFinder: vflag 1 vs "
+        "0; V2: in-volume galaxies in or out of a void); for VoidFinder the matched shift is "
+        "also given with the galaxies on hole surfaces in neither sample, so a result that hangs "
+        "on their float rounding shows.</p>" + table + "</table>" + images
     )
 
 
@@ -136,6 +140,8 @@ def _method_short(row: dict) -> str:
 def _shift(row: dict, key: str, low: str, high: str) -> str:
     if row.get(key) is None:
         return "-"
+    if row.get(low) is None or row.get(high) is None:
+        return f"{row[key]:+.3f}"
     return f"{row[key]:+.3f} [{row[low]:+.3f}, {row[high]:+.3f}]"
 
 

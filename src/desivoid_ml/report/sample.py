@@ -27,7 +27,7 @@ class Sample:
 
     split: str
     codes: np.ndarray
-    labels: dict[str, np.ndarray]  # per algorithm prefix: 1 void, 0 wall, -1 not in its sample
+    labels: dict[str, np.ndarray]  # per algorithm prefix (<prefix>_sample): 1 void, 0 wall, -1
     log_ssfr: np.ndarray
     logmstar: np.ndarray
     g_r: np.ndarray
@@ -51,7 +51,7 @@ def load_sample(db: Database, run: Run, split: str = "all", rows: int = SAMPLE_R
         share = 1.0 if split == "all" else max(getattr(run.fractions, split), 1e-9)
         keep = int(np.ceil(SAMPLE_BUCKETS * rows / max(total * share, 1)))
         present = table_columns(conn, db.ns.features, run.feature_table)
-        prefixes = [p for p in ALGORITHM_NAMES if {f"{p}_in_void", f"{p}_in_input"} <= set(present)]
+        prefixes = [p for p in ALGORITHM_NAMES if f"{p}_sample" in present]
         select = _select(run, dim, prefixes, present)
         query = sql.SQL(
             "SELECT {} FROM {} e JOIN {} f USING (targetid, survey, program) WHERE {} < {} AND {}"
@@ -83,8 +83,8 @@ def _select(run: Run, dim: int, prefixes: list[str], present: dict) -> list[sql.
     select = [sql.SQL("e.embedding::vector({})").format(sql.Literal(dim))]
     select += [_float_or_nan(c, present) for c in ("log_ssfr", "logmstar", "g_r")]
     select += [
-        sql.SQL("CASE WHEN {} THEN COALESCE({}::int, -1) ELSE -1 END").format(
-            sql.Identifier(f"{p}_in_input"), sql.Identifier(f"{p}_in_void")
+        sql.SQL("CASE {} WHEN 'void' THEN 1 WHEN 'wall' THEN 0 ELSE -1 END").format(
+            sql.Identifier(f"{p}_sample")
         )
         for p in prefixes
     ]
