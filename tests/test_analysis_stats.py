@@ -101,3 +101,37 @@ def test_share_of_inputs_auc_is_na_unless_the_inputs_interval_excludes_half() ->
     parts.auc = {"vide": _auc_result([0.62, 0.55, 0.70])}
     assert "5.884 [-18.000, 23.900]" in _auc_html(parts)
     assert not share_is_defined([0.52, 0.49, 0.58]) and share_is_defined([0.45, 0.40, 0.49])
+
+
+def test_report_void_wall_table_names_the_interval_method_and_the_exclude_shift() -> None:
+    from desivoid_ml.report.html import _void_wall_html
+
+    row = {
+        "algorithm": "VoidFinder",
+        "property": "g_r",
+        "n_void": 937,
+        "n_wall": 1936,
+        "median_void": 0.609,
+        "median_wall": 0.713,
+        "shift": -0.104,
+        "shift_lo": -0.116,
+        "shift_hi": -0.091,
+        "ks_p": "2.03e-78",
+        "ad_p": "< 0.001",
+        "control": "logmstar,z",
+        "matched_shift": 0.041,
+        "matched_lo": 0.032,
+        "matched_hi": 0.051,
+        "matched_shift_exclude": 0.040,
+        "matched_exclude_lo": 0.031,
+        "matched_exclude_hi": 0.049,
+        "interval_method": "jackknife",
+        "regions": 64,
+        "figure": None,
+    }
+    page = _void_wall_html([row, row | {"algorithm": "VIDE", "matched_shift_exclude": None}])
+    assert "a delete-one jackknife over 64 equal-area sky regions" in page
+    assert "+0.040 [+0.031, +0.049]" in page and "<td>-</td>" in page
+    assert "<td>&lt; 0.001</td>" in page and "jackknife, 64 regions" in page
+    old = {k: v for k, v in row.items() if "exclude" not in k and k not in ("interval_method",)}
+    assert "a Poisson bootstrap" in _void_wall_html([old])  # a table from before the jackknife

@@ -51,7 +51,7 @@ def _auc_html(parts: PageParts) -> str:
         "algorithm uses the galaxies of its own input sample with log M* and g-r known. "
         "Logistic regression, 5-fold stratified cross-validation within the test split; ROC AUC "
         "of the pooled out-of-fold scores; 95 % intervals from "
-        f"{_method_words(next(iter(auc.values()), {}))}, paired across the inputs.</p>"
+        f"{_method_words(_pooled(auc))}, paired across the inputs.</p>"
     )
     if not auc:
         return note + head + "<p>No void-membership columns in features.galaxy.</p>"
@@ -70,9 +70,20 @@ def _auc_html(parts: PageParts) -> str:
     return note + head + table + "</table>"
 
 
+def _pooled(auc: dict[str, dict]) -> dict:
+    """One description of the AUC intervals of every algorithm: the method, and the replicate
+    counts as a range ("61-64") where the algorithms' samples cover different regions."""
+    counts = sorted({r.get("replicates") for r in auc.values() if r.get("replicates")})
+    first = next(iter(auc.values()), {})
+    span = "-".join(str(c) for c in dict.fromkeys([counts[0], counts[-1]])) if counts else None
+    return {"interval_method": first.get("interval_method"), "replicates": span}
+
+
 def _method_words(result: dict) -> str:
     """How a result's intervals were made, in words."""
-    method = result.get("interval_method") or "bootstrap"
+    method = result.get("interval_method")
+    if method is None:
+        return "resampling (none computed)"
     count = result.get("replicates") or result.get("regions") or result.get("resamples")
     if method == "jackknife":
         return f"a delete-one jackknife over {count} equal-area sky regions"
@@ -109,7 +120,7 @@ def _void_wall_html(rows: list[dict]) -> str:
             f"<td>{r['n_void']:,}</td><td>{r['n_wall']:,}</td>"
             f"<td>{_text(r['median_void'])}</td><td>{_text(r['median_wall'])}</td>"
             f"<td>{_shift(r, 'shift', 'shift_lo', 'shift_hi')}</td>"
-            f"<td>{_text(r['ks_p'])}</td><td>{_text(r['ad_p'])}</td>"
+            f"<td>{html.escape(_text(r['ks_p']))}</td><td>{html.escape(_text(r['ad_p']))}</td>"
             f"<td>{html.escape(r['control'])}</td>"
             f"<td>{_shift(r, 'matched_shift', 'matched_lo', 'matched_hi')}</td>"
             f"<td>{_shift(r, 'matched_shift_exclude', 'matched_exclude_lo', 'matched_exclude_hi')}"
@@ -119,9 +130,9 @@ def _void_wall_html(rows: list[dict]) -> str:
     figures = dict.fromkeys(r["figure"] for r in rows if r.get("figure"))
     images = "".join(f'<img src="{html.escape(f)}" alt="{html.escape(f)}">' for f in figures)
     return (
-        "<p>From <code>desivoid analyze</code> (table ml.void_wall): each algorithm's own input "
-        "sample; shift = void median - wall median with a 68 % interval from "
-        f"{_method_words(rows[0])}; the matched "
+        "<p>From <code>desivoid analyze</code> (table ml.void_wall): each algorithm's void and "
+        "wall samples; shift = void median - wall median with a 68 % interval from "
+        f"{_method_words({'interval_method': 'bootstrap'} | rows[0])}; the matched "
         "shift reweights the wall galaxies to the voids' joint distribution of the control "
         "variables (log M* and redshift; for log M* itself, redshift and abs_mag_r). Void and "
         "wall are each algorithm's <code>&lt;prefix&gt;_sample</code> (VoidFinder: vflag 1 vs "
