@@ -129,6 +129,10 @@ def test_missing_property_is_named(table_db, tmp_path) -> None:
     [
         ("z > 5", "the analysis selection is empty: no galaxy with sample='z > 5'"),
         ("no_such_flag", "analysis sample 'no_such_flag' is not a condition over features"),
+        (
+            "z",
+            "analysis sample .z. is not a condition over features.galaxy: argument of AND",
+        ),
     ],
 )
 def test_empty_or_unknown_selection_is_named_and_nothing_is_written(

@@ -110,7 +110,7 @@ def _read(conn, table, cfg: DictConfig, prefixes: list[str], columns: list[str],
     wire += [CopyColumn(f"c{i}", "real") for i in range(len(columns))]
     try:
         return read_copy(conn, query, wire)
-    except (psycopg.errors.SyntaxError, psycopg.errors.UndefinedColumn) as exc:
+    except psycopg.ProgrammingError as exc:  # SQLSTATE class 42: the condition itself
         raise DesivoidError(
             f"analysis sample {cfg.sample!r} is not a condition over features.galaxy: "
             f"{first_line(exc)}"
