@@ -29,11 +29,13 @@ from desivoid_ml.synth.datamodel import (
     row_dtype,
 )
 from desivoid_ml.synth.fits_stream import FitsStream, bintable_header, primary_header
+from desivoid_ml.synth.galzone import V2_INPUT_ZMAX
 from desivoid_ml.synth.healpix import radec_to_nest
 from desivoid_ml.synth.universe import CAPS
 from desivoid_ml.synth.zones import MINR
 
 N_GALAXIES = 6000
+SURFACE_MPCH = 1e-6  # a galaxy this close to a hole's surface bounds the hole
 SEED = 11
 FASTSPEC_RE = re.compile(r"fastspec-iron-main-bright-nside1-hp(\d\d)\.fits")
 REAL_OF = {
@@ -80,13 +82,14 @@ def _xyz(ra, dec, z, omega_m: float) -> np.ndarray:
 
 
 def _in_holes(xyz: np.ndarray, holes) -> np.ndarray:
-    """Brute membership: inside any HOLES sphere (distance < RADIUS)."""
+    """Brute membership: inside any HOLES sphere, clear of its surface (distance < RADIUS - 1e-6;
+    the galaxies that bound a hole sit on its surface and are wall galaxies)."""
     centres = np.column_stack([holes["X"], holes["Y"], holes["Z"]])
     radius = np.asarray(holes["RADIUS"])
     near = cKDTree(centres).query_ball_point(xyz, radius.max())
     return np.array(
         [
-            any(np.linalg.norm(p - centres[j]) < radius[j] for j in js)
+            any(np.linalg.norm(p - centres[j]) < radius[j] - SURFACE_MPCH for j in js)
             for p, js in zip(xyz, near, strict=True)
         ],
         dtype=bool,
@@ -364,21 +367,21 @@ def test_planted_effect_and_mass_redshift_relation(galaxies, in_void):
 
 
 def test_v2_catalogs_are_consistent_with_the_input_sample(catalog, galaxies):
+    """GALZONE holds every input galaxy; those outside the V2 volume have ZONE -1 and OUT 1."""
     out, _, _ = catalog
     g = galaxies
     v2_input = (
-        (g["SPECTYPE"] == "GALAXY")
-        & (g["Z"] > ZLIML)
-        & (g["Z"] < ZLIMU)
-        & (g["ABSMAG01_SDSS_R"] < MAGLIM)
+        (g["SPECTYPE"] == "GALAXY") & (g["Z"] < V2_INPUT_ZMAX) & (g["ABSMAG01_SDSS_R"] < MAGLIM)
     )
-    assert 0.1 < v2_input.mean() < 0.34
+    in_volume = v2_input & (g["Z"] > ZLIML) & (g["Z"] < ZLIMU)
+    assert 0.1 < in_volume.mean() < 0.34
     nested = 0
     for cap in CAPS:
         mine = v2_input & cap.contains(g["RA"], g["DEC"])
         counts = {}
         with fits.open(out / f"DESIVAST_BGS_VOLLIM_VoidFinder_{cap.name}.fits") as hdul:
             counts["VoidFinder"] = len(hdul["MAXIMALS"].data)
+            assert hdul[0].header["GALAXY"] == (in_volume & cap.contains(g["RA"], g["DEC"])).sum()
             assert np.all(
                 hdul["HOLES"].data["RADIUS"]
                 <= hdul["MAXIMALS"].data["RADIUS"][hdul["HOLES"].data["VOID"]]
@@ -391,12 +394,17 @@ def test_v2_catalogs_are_consistent_with_the_input_sample(catalog, galaxies):
                 np.testing.assert_array_equal(voids["VOID"], np.arange(len(voids)))
                 np.testing.assert_array_equal(gz["GAL"], np.arange(len(gz)))
                 assert np.isin(g["TARGETID"][mine], gz["TARGET"]).all() and len(gz) == mine.sum()
-                np.testing.assert_array_equal(zv["ZONE"], np.arange(len(zv)))
-                assert np.isin(gz["ZONE"], zv["ZONE"]).all()
-                assert np.all((zv["VOID0"] >= -1) & (zv["VOID0"] < len(voids)))
-                assert np.all((zv["VOID1"] == -1) == (zv["VOID0"] == -1))
                 order = np.argsort(g["TARGETID"])
                 row = order[np.searchsorted(g["TARGETID"], gz["TARGET"], sorter=order)]
+                outside = ~in_volume[row]
+                np.testing.assert_array_equal(gz["OUT"], outside.astype(int))
+                np.testing.assert_array_equal(gz["ZONE"] == -1, outside)
+                assert np.all(gz["DEPTH"][outside] == -1) and np.all(gz["EDGE"][outside] == 0)
+                assert hdul[0].header["MSKGAL"] == (~outside).sum()
+                np.testing.assert_array_equal(zv["ZONE"], np.arange(len(zv)))
+                assert np.isin(gz["ZONE"][~outside], zv["ZONE"]).all()
+                assert np.all((zv["VOID0"] >= -1) & (zv["VOID0"] < len(voids)))
+                assert np.all((zv["VOID1"] == -1) == (zv["VOID0"] == -1))
                 expected = _xyz(g["RA"][row], g["DEC"][row], g["Z"][row], hdul[0].header["OMEGAM"])
                 np.testing.assert_allclose(
                     np.column_stack([gz["X"], gz["Y"], gz["Z"]]), expected, atol=1e-6
@@ -407,7 +415,9 @@ def test_v2_catalogs_are_consistent_with_the_input_sample(catalog, galaxies):
                 else:
                     np.testing.assert_array_equal(zv["VOID0"], zv["VOID1"])
                     g2v = hdul["GALVIZ"].data["G2V"]
-                    np.testing.assert_array_equal(g2v, zv["VOID1"][gz["ZONE"]])
+                    np.testing.assert_array_equal(g2v[~outside], zv["VOID1"][gz["ZONE"][~outside]])
+                    assert np.all(g2v[outside] == -1)
+                    assert np.all(hdul["GALVIZ"].data["G2V2"][outside] == -1)
                     assert set(hdul["TRIANGLE"].data["VOID"]) == set(voids["VOID"])
         assert counts["VoidFinder"] > counts["ZOBOV"] > counts["REVOLVER"] > counts["VIDE"] > 0
     assert nested > 0

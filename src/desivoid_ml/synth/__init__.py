@@ -15,7 +15,7 @@ seed and chunk_rows give byte-identical files; another chunk_rows draws differen
 values. The voids depend on the seed only, never on N or chunk_rows.
 
 Memory is bounded by the chunk: a first pass draws positions only, counts rows per file and keeps
-the positions in a scratch file (46 bytes a row) beside the output; the second pass builds chunks
+the positions in a scratch file (47 bytes a row) beside the output; the second pass builds chunks
 (BUILD_THREADS at a time, in threads: numpy releases the GIL), writes each at its offsets in a
 writer thread and reuses its buffers: (BUILD_THREADS + 1) x chunk_rows x 4.4 kB, 264 MB at the
 default. Only the V2 input sample (TARGETID, RA, DEC, Z: 32 bytes for about a fifth of the rows) is
@@ -37,6 +37,7 @@ from typing import BinaryIO
 import numpy as np
 
 from desivoid_ml.synth.fastspec_files import FastspecWriter, fastspec_name
+from desivoid_ml.synth.galzone import V2_INPUT_ZMAX
 from desivoid_ml.synth.positions import (
     GALAXY,
     POSITION_DTYPE,
@@ -113,9 +114,10 @@ def _chunks(seed: int, n: int, chunk_rows: int):
 
 
 def _v2_selection(pos: Positions, spec: np.ndarray) -> np.ndarray:
-    """Rows in the VAST volume-limited sample (uses the stored float32 ABSMAG01_SDSS_R)."""
+    """Rows of the VAST input table (uses the stored float32 ABSMAG01_SDSS_R); it reaches a
+    little past the V2 redshift limits, so some of its galaxies are outside the V2 volume."""
     absmag = spec["ABSMAG01_SDSS_R"]
-    return (pos.kind == GALAXY) & (pos.z > ZLIML) & (pos.z < ZLIMU) & (absmag < MAGLIM)
+    return (pos.kind == GALAXY) & (pos.z < V2_INPUT_ZMAX) & (absmag < MAGLIM)
 
 
 def _first_pass(

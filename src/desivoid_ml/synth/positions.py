@@ -3,8 +3,10 @@
 Galaxies: comoving distance from the flux-limited n(r), direction uniform in a cap (weighted by
 solid angle), CLUSTER_FRACTION of them displaced to within CLUSTER_SIGMA of another candidate (mild
 clustering), then candidates inside a VoidFinder hole are kept with probability VOID_KEEP: voids are
-underdense by construction. Stars (Z just above 0.001) and QSOs (Z 0.3-3.5) are spread uniformly
-over the footprint. Rows are returned sorted by their nside=1 pixel (stable), i.e. in file order.
+underdense by construction. About half the wall galaxies within a few Mpc/h of a hole are then
+pulled onto its surface (`surfaces`), as VoidFinder's bounding galaxies are. Stars (Z just
+above 0.001) and QSOs (Z 0.3-3.5) are spread uniformly over the footprint. Rows are returned
+sorted by their nside=1 pixel (stable), i.e. in file order.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 from desivoid_ml.synth.cosmo import radec_to_xyz, xyz_to_radec
 from desivoid_ml.synth.healpix import radec_to_nest
 from desivoid_ml.synth.selection import Z_GALAXY, FluxLimit
+from desivoid_ml.synth.surfaces import snap_to_surfaces
 from desivoid_ml.synth.universe import CAPS, Universe
 
 GALAXY, STAR, QSO = 0, 1, 2
@@ -36,6 +39,7 @@ POSITION_DTYPE = np.dtype(
         ("kind", "i1"),
         ("cap", "i1"),
         ("in_void", "?"),
+        ("on_surface", "?"),
         ("healpix", "i4"),
         ("pixel", "i1"),
     ]
@@ -53,6 +57,7 @@ class Positions:
     kind: np.ndarray  # GALAXY / STAR / QSO
     cap: np.ndarray  # index into CAPS
     in_void: np.ndarray
+    on_surface: np.ndarray  # moved onto a VoidFinder hole's surface (a bounding wall galaxy)
     healpix: np.ndarray  # nside 64 nested
     pixel: np.ndarray  # nside 1 nested: which file
 
@@ -61,7 +66,7 @@ class Positions:
         return Positions(*(getattr(self, f.name)[order] for f in fields(self)))
 
     def to_records(self) -> np.ndarray:
-        """Packed rows (46 bytes each) for the scratch file between the two passes."""
+        """Packed rows (47 bytes each) for the scratch file between the two passes."""
         rows = np.empty(len(self.z), dtype=POSITION_DTYPE)
         for f in fields(self):
             rows[f.name] = getattr(self, f.name)
@@ -90,7 +95,7 @@ def _sky(n: int, rng: np.random.Generator):
 
 
 def _galaxy_batch(universe: Universe, flux: FluxLimit, m: int, rng: np.random.Generator):
-    """One batch of accepted galaxy candidates: (ra, dec, z, in_void)."""
+    """One batch of accepted galaxy candidates: (ra, dec, z, in_void, on_surface)."""
     ra, dec = _sky(m, rng)
     xyz = radec_to_xyz(ra, dec, flux.sample_r(m, rng))
     child = np.nonzero(rng.random(m) < CLUSTER_FRACTION)[0]
@@ -102,7 +107,9 @@ def _galaxy_batch(universe: Universe, flux: FluxLimit, m: int, rng: np.random.Ge
     ra, dec, z = ra[ok], dec[ok], z[ok]
     in_void = universe.in_void(ra, dec, z)
     keep = ~in_void | (rng.random(len(z)) < VOID_KEEP)
-    return ra[keep], dec[keep], z[keep], in_void[keep]
+    ra, dec, z, in_void = ra[keep], dec[keep], z[keep], in_void[keep]
+    ra, dec, z, on_surface = snap_to_surfaces(universe, ra, dec, z, in_void, rng)
+    return ra, dec, z, in_void, on_surface
 
 
 def _galaxies(universe: Universe, flux: FluxLimit, n: int, rng: np.random.Generator):
@@ -123,9 +130,12 @@ def sample_positions(
     kind = np.where(
         u < STAR_FRACTION, STAR, np.where(u < STAR_FRACTION + QSO_FRACTION, QSO, GALAXY)
     )
-    ra, dec, z, in_void = np.empty(n), np.empty(n), np.empty(n), np.zeros(n, dtype=bool)
+    ra, dec, z = np.empty(n), np.empty(n), np.empty(n)
+    in_void, on_surface = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     gal = kind == GALAXY
-    ra[gal], dec[gal], z[gal], in_void[gal] = _galaxies(universe, flux, int(gal.sum()), rng)
+    ra[gal], dec[gal], z[gal], in_void[gal], on_surface[gal] = _galaxies(
+        universe, flux, int(gal.sum()), rng
+    )
     other = ~gal
     ra[other], dec[other] = _sky(int(other.sum()), rng)
     z[kind == STAR] = rng.uniform(0.0011, 0.0025, int((kind == STAR).sum()))
@@ -133,5 +143,6 @@ def sample_positions(
     healpix = radec_to_nest(ra, dec, NSIDE_COADD)
     pixel = healpix // (NSIDE_COADD // NSIDE_FILE) ** 2
     index = np.arange(start, start + n, dtype=np.int64)
-    pos = Positions(index, ra, dec, z, kind, universe.cap_of(ra, dec), in_void, healpix, pixel)
+    cap = universe.cap_of(ra, dec)
+    pos = Positions(index, ra, dec, z, kind, cap, in_void, on_surface, healpix, pixel)
     return pos.take(np.argsort(pixel, kind="stable"))
