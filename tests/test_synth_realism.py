@@ -1,0 +1,112 @@
+"""The synthetic world looks like real VAST output, measured with the project's own environment
+code (no database): hole-bounding galaxies on VoidFinder surfaces, vflag-2 edge galaxies from the
+survey geometry, GALZONE rows outside the V2 volume, and stars, QSOs and failed redshifts.
+
+One set of 40,000 rows: VoidFinder's mask is rebuilt from the galaxies (1 deg cells), and below
+~30,000 rows empty cells inside the footprint add edges that a DR1-sized sample does not have."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from desivoid_ml.features import voidfinder
+from desivoid_ml.features.environment import (
+    EnvironmentOptions,
+    GalaxySample,
+    classify_catalog,
+    survey_mask,
+)
+from desivoid_ml.features.void_catalog_fits import read_fits_catalog
+from desivoid_ml.synth import ZLIML, ZLIMU, write_catalogs
+from desivoid_ml.synth.universe import CAPS
+
+N_GALAXIES = 40_000
+SEED = 5
+TOOLKIT = EnvironmentOptions(voidfinder.BoundaryRule(policy="toolkit"))
+ON_SURFACE = 1e-12  # |distance - radius| / distance from us, as VoidFinder leaves its galaxies
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("synth-realism")
+    write_catalogs(out, N_GALAXIES, SEED, chunk_rows=20_000)
+    return out
+
+
+@pytest.fixture(scope="module")
+def metadata(world) -> dict[str, np.ndarray]:
+    """METADATA columns of every row, and ABSMAG01_SDSS_R (VoidFinder's magnitude cut)."""
+    names = ("TARGETID", "RA", "DEC", "Z", "SPECTYPE", "ZWARN", "DELTACHI2")
+    parts: dict[str, list] = {name: [] for name in (*names, "ABSMAG01_SDSS_R")}
+    for path in sorted(world.glob("fastspec-*.fits")):
+        with fits.open(path) as hdul:
+            for name in names:
+                parts[name].append(np.asarray(hdul["METADATA"].data[name]))
+            parts["ABSMAG01_SDSS_R"].append(np.asarray(hdul["SPECPHOT"].data["ABSMAG01_SDSS_R"]))
+    native = {name: np.concatenate(p) for name, p in parts.items()}
+    return {name: a.astype(a.dtype.newbyteorder("=")) for name, a in native.items()}
+
+
+@pytest.fixture(scope="module")
+def voidfinder_input(world, metadata) -> dict[str, np.ndarray]:
+    """Per VoidFinder input galaxy (both caps): vflag (toolkit policy) and its hole margin over
+    its distance from us, from positions the features code recomputes from RA, DEC, Z."""
+    g = metadata
+    sample = GalaxySample(g["RA"], g["DEC"], g["Z"], g["TARGETID"], g["ABSMAG01_SDSS_R"])
+    flags, margins = [], []
+    for cap in CAPS:
+        catalog = read_fits_catalog(world / f"DESIVAST_BGS_VOLLIM_VoidFinder_{cap.name}.fits")
+        found = classify_catalog(sample, catalog, survey_mask(sample, catalog), TOOLKIT)
+        rows = np.nonzero(found["in_input"])[0]
+        xyz = catalog.cosmology.cartesian(sample.ra[rows], sample.dec[rows], sample.z[rows])
+        margin, _, _ = voidfinder.hole_margin(xyz, catalog, np.full(len(rows), 1.0))
+        flags.append(found["vflag"][rows])
+        margins.append(np.abs(margin) / np.linalg.norm(xyz, axis=1))
+    return {"vflag": np.concatenate(flags), "margin": np.concatenate(margins)}
+
+
+def test_a_fifth_of_the_voidfinder_input_bounds_a_hole(voidfinder_input) -> None:
+    """15-25 % of the input sits on a hole surface to 1e-12 relative, none merely near one."""
+    margin, vflag = voidfinder_input["margin"], voidfinder_input["vflag"]
+    on_surface = margin < ON_SURFACE
+    assert len(margin) > 5000
+    assert 0.15 <= on_surface.mean() <= 0.25, on_surface.mean()
+    assert np.mean((margin >= ON_SURFACE) & (margin < 1e-6)) < 0.002  # placed, not approximate
+    # "distance < radius" decides them by rounding: both answers occur
+    assert 0.2 < np.mean(vflag[on_surface] == voidfinder.IN_VOID) < 0.8
+
+
+def test_about_one_input_galaxy_in_seven_is_an_edge_galaxy(voidfinder_input) -> None:
+    vflag = voidfinder_input["vflag"]
+    assert 0.10 <= np.mean(vflag == voidfinder.EDGE) <= 0.22, np.mean(vflag == voidfinder.EDGE)
+    assert np.mean(vflag == voidfinder.WALL) > 0.3 and np.mean(vflag == voidfinder.IN_VOID) > 0.15
+
+
+def test_galzone_holds_input_galaxies_outside_the_v2_volume(world, metadata) -> None:
+    z_of = dict(zip(metadata["TARGETID"], metadata["Z"], strict=True))
+    for cap in CAPS:
+        for algorithm in ("VIDE", "ZOBOV", "REVOLVER"):
+            path = world / f"DESIVAST_BGS_VOLLIM_V2_{algorithm}_{cap.name}.fits"
+            with fits.open(path) as hdul:
+                galzone = hdul["GALZONE"].data
+                out = galzone["OUT"] == 1
+                z = np.array([z_of[t] for t in galzone["TARGET"]])
+            assert 0.05 <= out.mean() <= 0.25, (path.name, out.mean())
+            np.testing.assert_array_equal(galzone["ZONE"] == -1, out)
+            np.testing.assert_array_equal(out, (z <= ZLIML) | (z >= ZLIMU))
+
+
+def test_stars_qsos_and_failed_redshifts_at_dr1_like_rates(metadata) -> None:
+    g = metadata
+    spectype = np.char.strip(g["SPECTYPE"].astype(str))
+    galaxy = spectype == "GALAXY"
+    assert 0.005 <= np.mean(spectype == "STAR") <= 0.05
+    assert 0.002 <= np.mean(spectype == "QSO") <= 0.02
+    assert 0.005 <= np.mean(g["ZWARN"] != 0) <= 0.03
+    assert 0.01 <= np.mean(g["DELTACHI2"][galaxy] <= 40) <= 0.05
+    good = galaxy & (g["ZWARN"] == 0) & (g["DELTACHI2"] > 40)
+    assert 0.90 <= good.mean() <= 0.97
