@@ -20,7 +20,7 @@ from desivoid_ml.synth.universe import CAPS, CapVoids, Universe
 
 SNAP_REACH = 3.0  # Mpc/h: how far outside a surface a galaxy may be pulled onto it
 SNAP_PROBABILITY = 0.55  # of a wall galaxy within SNAP_REACH; ~20 % of the VoidFinder input
-NEAREST_HOLES = 16  # hole centres searched for the nearest surface
+NEAREST_HOLES = 8  # hole centres searched for the nearest surface
 OUTWARD_CHECK = 1e-7  # relative step off the surface used to check no other hole holds it
 
 
@@ -29,7 +29,7 @@ def nearest_surface(voids: CapVoids, xyz: np.ndarray) -> tuple[np.ndarray, np.nd
     from outside, and the distance to it (d - R; inf where fewer holes exist)."""
     k = min(NEAREST_HOLES, len(voids.hole_radius))
     tree = _centre_tree(voids)
-    d, idx = tree.query(xyz, k=k, workers=-1)
+    d, idx = tree.query(xyz, k=k)
     d, idx = d.reshape(len(xyz), k), idx.reshape(len(xyz), k)
     margin = d - voids.hole_radius[idx]
     best = np.argmin(margin, axis=1)
@@ -62,11 +62,12 @@ def _snap_cap(
     moved = np.zeros(len(xyz), dtype=bool)
     if not len(xyz) or not len(voids.hole_radius):
         return xyz, moved
-    hole, margin = nearest_surface(voids, xyz)
-    pick = np.nonzero((margin > 0) & (margin < SNAP_REACH))[0]
-    pick = pick[rng.random(len(pick)) < SNAP_PROBABILITY]
-    surface = project(voids, xyz[pick], hole[pick])
-    centre = voids.hole_xyz[hole[pick]]
+    pick = np.nonzero(rng.random(len(xyz)) < SNAP_PROBABILITY)[0]  # before the search: cheaper
+    hole, margin = nearest_surface(voids, xyz[pick])
+    near = (margin > 0) & (margin < SNAP_REACH)
+    pick, hole = pick[near], hole[near]
+    surface = project(voids, xyz[pick], hole)
+    centre = voids.hole_xyz[hole]
     just_out = centre + (surface - centre) * (1.0 + OUTWARD_CHECK)
     ra, dec, _ = xyz_to_radec(surface)
     ok = (voids.owner(just_out) < 0) & (universe.cap_of(ra, dec) == cap_index)
