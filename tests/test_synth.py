@@ -60,7 +60,7 @@ def galaxies(catalog) -> dict[str, np.ndarray]:
     """Columns of all fastspec files concatenated (native byte order), plus the file pixel."""
     out, _, _ = catalog
     names = {
-        "METADATA": ["TARGETID", "RA", "DEC", "Z", "SPECTYPE", "HEALPIX"],
+        "METADATA": ["TARGETID", "RA", "DEC", "Z", "SPECTYPE", "HEALPIX", "DELTACHI2"],
         "SPECPHOT": ["LOGMSTAR", "LOGMSTAR_IVAR", "SFR", "ABSMAG01_SDSS_G", "ABSMAG01_SDSS_R"],
     }
     parts: dict[str, list] = {k: [] for v in names.values() for k in v} | {"FILE_PIXEL": []}
@@ -314,7 +314,11 @@ def test_voids_are_underdense_and_hold_a_fair_share_of_galaxies(catalog, galaxie
     out, summary, _ = catalog
     g = galaxies
     assert 0.10 <= in_void.mean() <= 0.25
-    assert summary.in_void_fraction == pytest.approx(in_void.mean(), abs=1.5 / N_GALAXIES)
+    # the generator's own count; a failed redshift (DELTACHI2 <= 40) may be catalogued at a
+    # wrong Z that happens to fall in a hole
+    generated = round(summary.in_void_fraction * N_GALAXIES)
+    failed = g["DELTACHI2"] <= 40
+    assert (in_void & ~failed).sum() - 1 <= generated <= in_void.sum() + 1
     rng = np.random.default_rng(1)
     for cap in CAPS:
         with fits.open(out / f"DESIVAST_BGS_VOLLIM_VoidFinder_{cap.name}.fits") as hdul:

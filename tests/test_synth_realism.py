@@ -110,3 +110,13 @@ def test_stars_qsos_and_failed_redshifts_at_dr1_like_rates(metadata) -> None:
     assert 0.01 <= np.mean(g["DELTACHI2"][galaxy] <= 40) <= 0.05
     good = galaxy & (g["ZWARN"] == 0) & (g["DELTACHI2"] > 40)
     assert 0.90 <= good.mean() <= 0.97
+
+
+def test_failed_redshifts_are_often_wrong_ones(metadata) -> None:
+    """A failed fit's Z is unreliable: about half of them put the galaxy far beyond the survey's
+    galaxies (Z > 0.25), which no successful galaxy redshift does."""
+    g = metadata
+    galaxy = np.char.strip(g["SPECTYPE"].astype(str)) == "GALAXY"
+    failed = galaxy & (g["DELTACHI2"] <= 40)
+    assert 0.3 <= np.mean(g["Z"][failed] > 0.25) <= 0.7
+    assert not np.any(g["Z"][galaxy & ~failed] > 0.25)

@@ -15,7 +15,7 @@ seed and chunk_rows give byte-identical files; another chunk_rows draws differen
 values. The voids depend on the seed only, never on N or chunk_rows.
 
 Memory is bounded by the chunk: a first pass draws positions only, counts rows per file and keeps
-the positions in a scratch file (47 bytes a row) beside the output; the second pass builds chunks
+the positions in a scratch file (48 bytes a row) beside the output; the second pass builds chunks
 (BUILD_THREADS at a time, in threads: numpy releases the GIL), writes each at its offsets in a
 writer thread and reuses its buffers: (BUILD_THREADS + 1) x chunk_rows x 4.4 kB, 264 MB at the
 default. Only the V2 input sample (TARGETID, RA, DEC, Z: 32 bytes for about a fifth of the rows) is

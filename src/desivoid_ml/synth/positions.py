@@ -5,8 +5,10 @@ solid angle), CLUSTER_FRACTION of them displaced to within CLUSTER_SIGMA of anot
 clustering), then candidates inside a VoidFinder hole are kept with probability VOID_KEEP: voids are
 underdense by construction. About half the wall galaxies within a few Mpc/h of a hole are then
 pulled onto its surface (`surfaces`), as VoidFinder's bounding galaxies are. Stars (Z just
-above 0.001) and QSOs (Z 0.3-3.5) are spread uniformly over the footprint. Rows are returned
-sorted by their nside=1 pixel (stable), i.e. in file order.
+above 0.001) and QSOs (Z 0.3-3.5) are spread uniformly over the footprint. FAILED_FRACTION of
+the galaxies get a failed redshift fit (low DELTACHI2, see `tables`); for WRONG_Z_FRACTION of
+those the catalogued Z is a catastrophic one, so they sit at the wrong distance, outside any
+void. Rows are returned sorted by their nside=1 pixel (stable), i.e. in file order.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ VOID_KEEP = 0.2  # probability of keeping a galaxy candidate that falls inside a
 CLUSTER_FRACTION, CLUSTER_SIGMA = 0.35, 2.5  # Mpc/h
 NSIDE_COADD = 64  # HEALPIX column (DESI coadds use nside 64 nested)
 NSIDE_FILE = 1  # file split
+FAILED_FRACTION = 0.02  # galaxies whose Redrock fit fails (DELTACHI2 < 40: BGS's success cut)
+WRONG_Z_FRACTION = 0.5  # of those, catalogued at a wrong redshift ...
+WRONG_Z = (0.005, 1.5)  # ... drawn uniformly in this range
 OVERDRAW = 1.5  # candidates drawn per galaxy still needed (acceptance is about 0.75)
 
 
@@ -40,6 +45,7 @@ POSITION_DTYPE = np.dtype(
         ("cap", "i1"),
         ("in_void", "?"),
         ("on_surface", "?"),
+        ("failed", "?"),
         ("healpix", "i4"),
         ("pixel", "i1"),
     ]
@@ -58,6 +64,7 @@ class Positions:
     cap: np.ndarray  # index into CAPS
     in_void: np.ndarray
     on_surface: np.ndarray  # moved onto a VoidFinder hole's surface (a bounding wall galaxy)
+    failed: np.ndarray  # a failed redshift fit (its Z may be wrong)
     healpix: np.ndarray  # nside 64 nested
     pixel: np.ndarray  # nside 1 nested: which file
 
@@ -66,7 +73,7 @@ class Positions:
         return Positions(*(getattr(self, f.name)[order] for f in fields(self)))
 
     def to_records(self) -> np.ndarray:
-        """Packed rows (47 bytes each) for the scratch file between the two passes."""
+        """Packed rows (48 bytes each) for the scratch file between the two passes."""
         rows = np.empty(len(self.z), dtype=POSITION_DTYPE)
         for f in fields(self):
             rows[f.name] = getattr(self, f.name)
@@ -140,9 +147,13 @@ def sample_positions(
     ra[other], dec[other] = _sky(int(other.sum()), rng)
     z[kind == STAR] = rng.uniform(0.0011, 0.0025, int((kind == STAR).sum()))
     z[kind == QSO] = np.minimum(0.3 + rng.gamma(2.0, 0.5, int((kind == QSO).sum())), 3.5)
+    failed = gal & (rng.random(n) < FAILED_FRACTION)
+    wrong = failed & (rng.random(n) < WRONG_Z_FRACTION)
+    z[wrong] = rng.uniform(*WRONG_Z, int(wrong.sum()))
+    in_void[wrong], on_surface[wrong] = False, False
     healpix = radec_to_nest(ra, dec, NSIDE_COADD)
     pixel = healpix // (NSIDE_COADD // NSIDE_FILE) ** 2
     index = np.arange(start, start + n, dtype=np.int64)
     cap = universe.cap_of(ra, dec)
-    pos = Positions(index, ra, dec, z, kind, cap, in_void, on_surface, healpix, pixel)
+    pos = Positions(index, ra, dec, z, kind, cap, in_void, on_surface, failed, healpix, pixel)
     return pos.take(np.argsort(pixel, kind="stable"))
