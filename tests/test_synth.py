@@ -451,3 +451,16 @@ def test_the_generator_distances_agree_with_the_feature_cosmology() -> None:
         fast = distances(omega_m).comoving_fast(z)
         assert np.max(np.abs(fast - reference)) < 1e-4  # Mpc/h
         assert np.allclose(distances(omega_m).redshift(reference), z, atol=1e-7)
+
+
+def test_no_galaxies_is_one_line_and_writes_nothing(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from desivoid_ml.cli import app
+    from desivoid_ml.errors import DesivoidError
+
+    out = tmp_path / "none"
+    bad = CliRunner().invoke(app, ["synth", "--out", str(out), "--galaxies", "0"])
+    assert isinstance(bad.exception, DesivoidError)  # main() prints `error: ...`, exit 2
+    assert str(bad.exception).startswith("synth needs at least 1 galaxy")
+    assert not out.exists()

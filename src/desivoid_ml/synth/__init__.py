@@ -36,6 +36,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from desivoid_ml.errors import DesivoidError
 from desivoid_ml.synth.fastspec_files import FastspecWriter, fastspec_name
 from desivoid_ml.synth.galzone import V2_INPUT_ZMAX
 from desivoid_ml.synth.positions import (
@@ -201,7 +202,10 @@ def write_catalogs(
 ) -> SynthSummary:
     """Write all FastSpecFit and DESIVAST files into out_dir; `progress(n)` gets rows per chunk."""
     if n_galaxies < 1 or chunk_rows < 1:
-        raise ValueError("n_galaxies and chunk_rows must be positive")
+        raise DesivoidError(
+            f"synth needs at least 1 galaxy and 1 row per chunk (got --galaxies {n_galaxies}, "
+            f"chunk_rows {chunk_rows})"
+        )
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
