@@ -8,7 +8,10 @@
 
 Physics (see `universe`, `positions`, `properties`): voids are underdense (galaxy candidates
 inside a hole are kept with probability VOID_KEEP), and galaxies inside a VoidFinder void carry the
-PLANTED offsets in stellar mass, colour and sSFR.
+PLANTED offsets in stellar mass, colour and sSFR. Like real VAST output: about a fifth of the
+VoidFinder input bounds a hole, sitting on its surface (`surfaces`; wall galaxies), edges come
+from the footprint, GALZONE also holds input galaxies outside the V2 volume (`galzone`), and
+stars, QSOs and failed redshift fits (some at a wrong Z) are mixed in (`positions`, `tables`).
 
 Determinism: rows are generated in chunks, each from its own child of `SeedSequence(seed)`. The same
 seed and chunk_rows give byte-identical files; another chunk_rows draws different (equally valid)
