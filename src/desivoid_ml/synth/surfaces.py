@@ -26,7 +26,7 @@ OUTWARD_CHECK = 1e-7  # relative step off the surface used to check no other hol
 
 def nearest_surface(voids: CapVoids, xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per point: the hole (among the NEAREST_HOLES nearest centres) whose surface is closest
-    from outside, and the distance to it (d - R; inf where fewer holes exist)."""
+    from outside, and the distance to it (d - R, negative inside a hole)."""
     k = min(NEAREST_HOLES, len(voids.hole_radius))
     tree = _centre_tree(voids)
     d, idx = tree.query(xyz, k=k)
