@@ -17,7 +17,7 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parents[1]
 TEST_CONFIGS = f"hydra.searchpath=[file://{ROOT / 'tests' / 'configs'}]"
 PASSWORD = "s3cret-Pw9"  # the embedded server trusts its socket: a password is accepted, unused
-MAX_EPOCHS = 4
+MAX_EPOCHS = 3
 
 
 def _sweep(db, tmp_path: Path, *overrides: str, dsn: str | None = None) -> subprocess.Popen:
@@ -175,12 +175,36 @@ def test_a_hopeless_trial_is_pruned_and_a_rerun_resumes_the_study(db, tmp_path) 
     assert steps == {0: MAX_EPOCHS, 1: 1}  # reported every epoch; the pruned one stopped early
 
 
+@pytest.mark.slow
+def test_two_objectives_with_nsga2_record_both_values(db, tmp_path) -> None:
+    make_feature_table(db, rows=4000)
+    overrides = ("hparams_search=optuna_nsga2", "experiment=vae16", "hydra.sweeper.n_trials=2")
+    output = _finish(run := _sweep(db, tmp_path, *overrides, "register_run=false"))
+    assert run.returncode == 0, output[-3000:]
+    schema = sql.Identifier(db.ns.optuna)
+    with db.connect() as conn:
+        values = conn.execute(
+            sql.SQL(
+                "SELECT t.number, array_agg(v.objective ORDER BY v.objective) FROM {}.trials t "
+                "JOIN {}.trial_values v USING (trial_id) GROUP BY t.number ORDER BY 1"
+            ).format(schema, schema)
+        ).fetchall()
+    assert values == [(0, [0, 1]), (1, [0, 1])]
+    assert _trials(db, "desivoid_train_pareto") == [(0, "COMPLETE"), (1, "COMPLETE")]
+
+
 @pytest.mark.parametrize(
     ("overrides", "named"),
     [
         (["hydra.sweeper.sampler.name=bogus"], "unknown sampler 'bogus'"),
-        (["hydra.sweeper.pruner.name=bogus"], "unknown pruner 'bogus'"),
-        (["+hydra.sweeper.params.seed='interval(1,'"], "cannot parse 'seed=interval(1,'"),
+        pytest.param(
+            ["hydra.sweeper.pruner.name=bogus"], "unknown pruner 'bogus'", marks=pytest.mark.slow
+        ),
+        pytest.param(
+            ["+hydra.sweeper.params.seed='interval(1,'"],
+            "cannot parse 'seed=interval(1,'",
+            marks=pytest.mark.slow,  # the message is tested in-process (test_sweep_parts)
+        ),
         (
             [f"hydra.sweeper.storage='postgresql+psycopg://u:{PASSWORD}@127.0.0.1:9/x'"],
             "cannot reach the study storage postgresql+psycopg://u@127.0.0.1:9/x",

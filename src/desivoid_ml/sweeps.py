@@ -78,7 +78,7 @@ def open_storage(url: str):
     except sqlalchemy.exc.ArgumentError as exc:
         raise DesivoidError(f"storage {redact_text(url)!r} is not a database URL") from exc
     password = parsed.password or _PASSWORDS.get(url)
-    clean = parsed.set(password=None).render_as_string(hide_password=False)
+    clean = _without_password(parsed)
     engine_kwargs = {"connect_args": {"password": password}} if password else {}
     try:
         if parsed.get_backend_name() == "postgresql":
@@ -86,7 +86,16 @@ def open_storage(url: str):
         return optuna.storages.RDBStorage(clean, engine_kwargs=engine_kwargs)
     except (sqlalchemy.exc.SQLAlchemyError, OSError) as exc:
         reason = redact_text(first_line(exc.__cause__ or exc, last=True))
-        raise DesivoidError(f"cannot reach the study storage {clean}: {reason}") from exc
+        raise DesivoidError(
+            redact_text(f"cannot reach the study storage {clean}: {reason}")
+        ) from exc
+
+
+def _without_password(url) -> str:
+    from sqlalchemy.engine import URL
+
+    fields = (url.drivername, url.username, None, url.host, url.port, url.database, url.query)
+    return URL.create(*fields).render_as_string(hide_password=False)
 
 
 def _create_schema_once(url: str, engine_kwargs: dict[str, Any]) -> None:
