@@ -84,6 +84,8 @@ def open_storage(url: str):
         if parsed.get_backend_name() == "postgresql":
             _create_schema_once(clean, engine_kwargs)
         return optuna.storages.RDBStorage(clean, engine_kwargs=engine_kwargs)
+    except RuntimeError as exc:  # e.g. tables of an older Optuna: its message says what to run
+        raise DesivoidError(redact_text(f"study storage {clean}: {first_line(exc)}")) from exc
     except (sqlalchemy.exc.SQLAlchemyError, OSError) as exc:
         reason = redact_text(first_line(exc.__cause__ or exc, last=True))
         raise DesivoidError(
