@@ -205,12 +205,17 @@ def test_two_objectives_with_nsga2_record_both_values(db, tmp_path) -> None:
             "cannot parse 'seed=interval(1,'",
             marks=pytest.mark.slow,  # the message is tested in-process (test_sweep_parts)
         ),
+        pytest.param(
+            ["+hydra.sweeper.params.dropuot='choice(0.1,0.2)'"],
+            "the search space does not compose",
+            marks=pytest.mark.slow,
+        ),
         (
             [f"hydra.sweeper.storage='postgresql+psycopg://u:{PASSWORD}@127.0.0.1:9/x'"],
             "cannot reach the study storage postgresql+psycopg://u@127.0.0.1:9/x",
         ),
     ],
-    ids=["sampler", "pruner", "search-space", "storage"],
+    ids=["sampler", "pruner", "search-space", "unknown-key", "storage"],
 )
 def test_bad_input_is_one_line_and_records_nothing(db, tmp_path, overrides, named) -> None:
     run = _sweep(db, tmp_path, "hparams_search=optuna", *overrides)

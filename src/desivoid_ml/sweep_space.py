@@ -51,6 +51,10 @@ class SearchSpace:
             grid[key] = values
         return grid
 
+    def example(self) -> dict[str, Any]:
+        """Each searched key at its first value (to check that a trial's config composes)."""
+        return {key: _first(param.distribution) for key, param in self.params.items()}
+
     def overrides(self, sampled: dict[str, Any]) -> list[str]:
         """A trial's overrides: the fixed ones, then `key=value` for each sampled value."""
         chosen = [f"{key}={self.params[key].override_text(v)}" for key, v in sampled.items()]
@@ -131,6 +135,14 @@ def _param(override: Override) -> Param:
             return Param(IntDistribution(int(sweep.start), int(sweep.end), log=log))
         return Param(FloatDistribution(sweep.start, sweep.end, log=log))
     raise DesivoidError(f"unsupported sweep for {key}: {override.input_line}")
+
+
+def _first(distribution) -> Any:
+    from optuna.distributions import CategoricalDistribution
+
+    if isinstance(distribution, CategoricalDistribution):
+        return distribution.choices[0]
+    return distribution.low
 
 
 def _grid_values(distribution) -> list | None:

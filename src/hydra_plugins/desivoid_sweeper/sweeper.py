@@ -54,7 +54,7 @@ class DesivoidOptunaSweeper(Sweeper):
         self.sampler_config = _plain(sampler)
         self.pruner_config = _plain(pruner)
         self.monitor = monitor
-        self.params = {str(k): str(v) for k, v in (_plain(params) or {}).items()}
+        self.params = _flat(_plain(params) or {})
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
@@ -92,6 +92,7 @@ class DesivoidOptunaSweeper(Sweeper):
         space = search_space.parse(self.params, arguments)
         if not space.params:
             raise DesivoidError("nothing to search: hydra.sweeper.params is empty")
+        self._check_composes(space)
         sampler = samplers.make_sampler(self.sampler_config, space.grid)
         pruner = samplers.make_pruner(self.pruner_config)
         if self._is_grid():
@@ -115,6 +116,15 @@ class DesivoidOptunaSweeper(Sweeper):
                 f"{[d.name.lower() for d in study.directions]}, not {self.directions}"
             )
         return study, space
+
+    def _check_composes(self, space) -> None:
+        """Compose one trial's config (each searched key at its first value) before any trial
+        exists: a key the config lacks is bad input, not a failed trial."""
+        try:
+            self.validate_batch_is_legal([space.overrides(space.example())])
+        except Exception as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DesivoidError(f"the search space does not compose: {message}") from exc
 
     def _storage(self):
         if not self.storage_url:
@@ -143,10 +153,7 @@ class DesivoidOptunaSweeper(Sweeper):
         """Launch one batch of trials as Hydra jobs and tell Optuna how each ended."""
         from desivoid_ml import pruning
 
-        first = trials[0].number
-        numbers = [t.number for t in trials]
-        if numbers != list(range(first, first + len(trials))):
-            first = numbers[0]  # not consecutive: job numbers then follow the first trial's
+        first = trials[0].number  # job numbers are trial numbers (asked together, under a lock)
         prune = len(self.directions) == 1 and bool(self.monitor)
         entries = {}
         batch = []
@@ -236,6 +243,18 @@ def _run_id(config: DictConfig, result: JobReturn) -> str | None:
     except Exception as exc:  # the link is a convenience: never let it end a sweep
         log.debug("no run id for %s: %s", result.working_dir, exc)
         return None
+
+
+def _flat(params: dict, prefix: str = "") -> dict[str, str]:
+    """`{model: {dropout: ...}}` (as `+hydra.sweeper.params.model.dropout=...` makes it) as
+    `{"model.dropout": ...}`, the form the YAML files use."""
+    flat: dict[str, str] = {}
+    for key, value in params.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = str(value)
+    return flat
 
 
 def _plain(node: Any) -> Any:
