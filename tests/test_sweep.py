@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from featuretable import make_feature_table
 from psycopg import sql
 
@@ -120,6 +121,9 @@ def test_two_processes_share_one_study_and_sweeps_lists_it(db, tmp_path, monkeyp
     lines = shown.output.splitlines()
     assert lines[0].startswith("trial,state,value,") and len(lines) == 4
     assert min(float(line.split(",")[2]) for line in lines[1:]) == study["best value"]
+    results = [yaml.safe_load(p.read_text()) for p in tmp_path.rglob("optimization_results.yaml")]
+    assert len(results) == 2  # one per process: the later one saw every trial
+    assert min(r["best_value"] for r in results) == study["best value"]
 
 
 def test_a_crashing_trial_is_recorded_failed_and_the_sweep_goes_on(db, tmp_path) -> None:

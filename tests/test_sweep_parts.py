@@ -118,3 +118,32 @@ def test_an_unreachable_storage_is_one_line_without_the_password() -> None:
     message = str(caught.value)
     assert message.startswith("cannot reach the study storage postgresql+psycopg://u@127.0.0.1:9/x")
     assert PASSWORD not in message and "\n" not in message
+
+
+def test_sweeps_lists_studies_and_shows_their_trials(db) -> None:
+    from optuna.trial import TrialState
+
+    from desivoid_ml.sweep_studies import list_studies, study_trials
+
+    assert list_studies(db) == []  # no storage yet: nothing, and nothing created
+    storage = open_storage(storage_url(db.dsn, db.ns.prefix))
+    study = optuna.create_study(storage=storage, study_name="s")
+    space = {"x": FloatDistribution(0, 1), "h": CategoricalDistribution(["[64,32]", "[8,4]"])}
+    for value in (2.0, 1.0):
+        trial = study.ask(space)
+        trial.set_user_attr("run_id", f"ae16-{value}")
+        study.tell(trial, value)
+    study.tell(study.ask(space), state=TrialState.PRUNED)
+    study.tell(study.ask(space), state=TrialState.FAIL)
+    (row,) = list_studies(db)
+    assert (row.name, row.complete, row.pruned, row.failed, row.running) == ("s", 2, 1, 1, 0)
+    assert row.best_values == [1.0] and row.best_run == "ae16-1.0"
+    assert set(row.best_params) == {"x", "h"} and row.started is not None
+    header, rows = study_trials(db, "s")
+    assert header == ["trial", "state", "value", "h", "x", "run", "started", "seconds"]
+    assert [(r[0], r[1], r[2], r[5]) for r in rows] == [
+        (0, "COMPLETE", 2.0, "ae16-2.0"), (1, "COMPLETE", 1.0, "ae16-1.0"),
+        (2, "PRUNED", None, None), (3, "FAIL", None, None),
+    ]  # fmt: skip
+    with pytest.raises(DesivoidError, match="^no study 'nope'; studies: s$"):
+        study_trials(db, "nope")

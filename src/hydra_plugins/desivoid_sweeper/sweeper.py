@@ -73,12 +73,12 @@ class DesivoidOptunaSweeper(Sweeper):
             print(f"error: {redact_text(str(exc))}", file=sys.stderr)
             sys.exit(2)
         self._save_multirun_config()
-        log.info(
-            "study %s in %s: %d trials in all", study.study_name, self.storage_url, self.n_trials
-        )
+        where = self.storage_url or "memory"
+        log.info("study %s in %s: %d trials in all", study.study_name, where, self.n_trials)
         returns: list[JobReturn] = []
         while trials := self._ask(study, space):
             returns.extend(self._run(study, space, trials))
+        self._save_results(study)
         return returns
 
     def _open_study(self, arguments: list[str]):
@@ -196,6 +196,24 @@ class DesivoidOptunaSweeper(Sweeper):
             _tell(study, trial, state=_state("FAIL"))
         else:
             _tell(study, trial, values)
+
+    def _save_results(self, study) -> None:
+        """optimization_results.yaml in the sweep folder, as hydra-optuna-sweeper wrote it: the
+        best parameters and value (several objectives: the Pareto front)."""
+        complete = [t for t in study.get_trials(deepcopy=False) if t.values is not None]
+        if not complete:
+            log.warning("study %s has no completed trial", study.study_name)
+            return
+        if len(self.directions) == 1:
+            best = study.best_trial
+            results = {"name": "optuna", "best_params": best.params, "best_value": best.value}
+            log.info("best trial %d: %s -> %s", best.number, best.params, best.value)
+        else:
+            front = [{"params": t.params, "values": t.values} for t in study.best_trials]
+            results = {"name": "optuna", "solutions": front}
+            log.info("Pareto front: %d trials", len(front))
+        path = Path(self.config.hydra.sweep.dir) / "optimization_results.yaml"
+        path.write_text(OmegaConf.to_yaml(OmegaConf.create(results)))
 
     def _save_multirun_config(self) -> None:
         """multirun.yaml in the sweep folder, as Hydra's sweepers write it, passwords masked."""
