@@ -200,7 +200,9 @@ def test_two_objectives_with_nsga2_record_both_values(db, tmp_path) -> None:
 @pytest.mark.parametrize(
     ("overrides", "named"),
     [
-        (["hydra.sweeper.sampler.name=bogus"], "unknown sampler 'bogus'"),
+        pytest.param(  # the names are checked in-process too (test_sweep_parts)
+            ["hydra.sweeper.sampler.name=bogus"], "unknown sampler 'bogus'", marks=pytest.mark.slow
+        ),
         pytest.param(
             ["hydra.sweeper.pruner.name=bogus"], "unknown pruner 'bogus'", marks=pytest.mark.slow
         ),

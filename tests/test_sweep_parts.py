@@ -114,7 +114,7 @@ def test_the_storage_schema_is_created_once_and_studies_are_shared(db) -> None:
 
 def test_an_unreachable_storage_is_one_line_without_the_password() -> None:
     with pytest.raises(DesivoidError) as caught:
-        open_storage(f"postgresql+psycopg://u:{PASSWORD}@127.0.0.1:9/x?connect_timeout=2")
+        open_storage(f"postgresql://u:{PASSWORD}@127.0.0.1:9/x?connect_timeout=2")
     message = str(caught.value)
     assert message.startswith("cannot reach the study storage postgresql+psycopg://u@127.0.0.1:9/x")
     assert PASSWORD not in message and "\n" not in message

@@ -67,8 +67,8 @@ def password_to_environment(dsn: str) -> str:
 
 
 def open_storage(url: str):
-    """Optuna's RDBStorage on `url`; for a PostgreSQL URL, its search_path schema is created
-    first. A password inside the URL is moved out of it. Unreachable: DesivoidError."""
+    """Optuna's RDBStorage on `url`; for a PostgreSQL URL (psycopg 3), its search_path schema is
+    created first. A password inside the URL is moved out of it. Unreachable: DesivoidError."""
     import optuna
     import sqlalchemy
     from sqlalchemy.engine import make_url
@@ -94,9 +94,12 @@ def open_storage(url: str):
 
 
 def _without_password(url) -> str:
+    """The URL without its password; a plain `postgresql://` gets psycopg 3 (SQLAlchemy's
+    default PostgreSQL driver is psycopg2, which the project does not install)."""
     from sqlalchemy.engine import URL
 
-    fields = (url.drivername, url.username, None, url.host, url.port, url.database, url.query)
+    driver = DRIVER if url.drivername == "postgresql" else url.drivername
+    fields = (driver, url.username, None, url.host, url.port, url.database, url.query)
     return URL.create(*fields).render_as_string(hide_password=False)
 
 
