@@ -12,6 +12,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from desivoid_ml.errors import DatabaseLost, DesivoidError
+from desivoid_ml.pruning import trial_callbacks
 from desivoid_ml.secrets import redact_config, redact_text
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ def build(cfg: DictConfig):
     }
     trainer = instantiate(
         cfg.trainer,
-        callbacks=_instantiate_all(cfg.get("callbacks")),
+        callbacks=[*_instantiate_all(cfg.get("callbacks")), *trial_callbacks()],
         logger=_instantiate_all(cfg.get("logger")) or False,
     )
     return datamodule, model, trainer
@@ -130,9 +131,12 @@ def scrub_hydra_outputs() -> None:
                 path.write_text(redact_text(text))
 
 
-def _metric(name: str | None, metrics: dict[str, float]) -> float:
+def _metric(name, metrics: dict[str, float]) -> float | list[float]:
+    """The optimised metric; a list of names (a multi-objective sweep) gives a list."""
     if not name:
         return float("nan")
+    if not isinstance(name, str):
+        return [_metric(one, metrics) for one in name]
     if name not in metrics:
         raise DesivoidError(
             f"optimized_metric {name!r} was never logged; logged metrics: "
