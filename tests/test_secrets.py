@@ -5,12 +5,16 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
+import pytest
 from featuretable import make_feature_table
 from psycopg import sql
 
-from desivoid_ml.secrets import redact_config, redact_text
+from desivoid_ml.db.connection import connect
+from desivoid_ml.errors import DatabaseUnavailable
+from desivoid_ml.secrets import redact_config, redact_error, redact_text
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "Hunter2-not-for-disk"
@@ -20,6 +24,42 @@ def test_redact_text_masks_url_and_keyword_passwords() -> None:
     assert redact_text("postgresql://ann:pw@db.example/x") == "postgresql://ann:***@db.example/x"
     assert redact_text("host=h password=pw dbname=x") == "host=h password=*** dbname=x"
     assert redact_text("postgresql://ann@db.example/x") == "postgresql://ann@db.example/x"
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("host=h sslpassword=Tail9 dbname=x", "host=h sslpassword=*** dbname=x"),
+        ("PGPASSWORD=Tail9 psql -h h", "PGPASSWORD=*** psql -h h"),
+        (r"host=h password='ab\'cd Tail9' dbname=x", "host=h password=*** dbname=x"),
+        ('password = "a b\\" Tail9" x', "password = *** x"),
+        ("password='unterminated Tail9", "password=***"),
+        ("db.password=Tail9", "db.password=***"),
+        ("postgresql+psycopg2://u:Tail9@h:5432/d?x=1", "postgresql+psycopg2://u:***@h:5432/d?x=1"),
+        ("passwordless login; nopassword here", "passwordless login; nopassword here"),
+    ],
+)
+def test_one_masking_function_covers_every_form(text: str, masked: str) -> None:
+    assert redact_text(text) == masked
+    assert "Tail9" not in redact_text(text)
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "host=/nonexistent password=ab Tail9 dbname=x",  # libpq quotes "Tail9" alone
+        "host=/nonexistent password=Tail9 Tail8' dbname=x",
+        r"host=/nonexistent password='ab\'cd Tail9",  # unterminated
+        "postgresql://u:Tail9@/x?host=/nonexistent",
+    ],
+)
+def test_a_failing_connect_is_one_masked_line_without_a_chained_cause(dsn: str) -> None:
+    with pytest.raises(DatabaseUnavailable) as caught:
+        connect(dsn)
+    text = "".join(traceback.format_exception(caught.value))
+    assert "Tail9" not in text and "Tail8" not in text, text
+    assert "\n" not in str(caught.value) and caught.value.__cause__ is None
+    assert redact_error('missing "=" after "Tail9" in x', dsn) == 'missing "=" after "***" in x'
 
 
 def test_redact_config_masks_secret_keys_and_nested_dsns() -> None:
