@@ -10,7 +10,11 @@ pieces of a malformed DSN without any keyword: `redact_error` masks those too.
 
 from __future__ import annotations
 
+import logging
 import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 MASK = "***"
@@ -97,3 +101,27 @@ def redact_config(value: Any) -> Any:
 
 def _is_secret(key: Any, value: Any) -> bool:
     return isinstance(key, str) and bool(_SECRET_KEY.search(key)) and isinstance(value, str)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter (for handlers) that masks passwords in the message and traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact_text(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_text(record.exc_text)
+        return True
+
+
+@contextmanager
+def masked_argv() -> Iterator[None]:
+    """sys.argv masked while the block runs (a logger that records the command line starts),
+    the real one again afterwards: Lightning's DDP launcher re-runs sys.argv for other ranks."""
+    real = sys.argv
+    sys.argv = [redact_text(arg) for arg in real]
+    try:
+        yield
+    finally:
+        sys.argv = real
