@@ -11,6 +11,7 @@ from psycopg import sql
 
 from desivoid_ml.errors import DatabaseUnavailable, first_line
 from desivoid_ml.secrets import redact_error
+from desivoid_ml.settings import data_dir
 
 DSN_ENV = "DESIVOID_DSN"
 NAMESPACE_ENV = "DESIVOID_NAMESPACE"
@@ -75,14 +76,16 @@ def connect(dsn: str, autocommit: bool = False) -> psycopg.Connection:
     except psycopg.Error as exc:
         reason = redact_error(first_line(exc, last=True), dsn)
         problem = "cannot connect to" if isinstance(exc, psycopg.OperationalError) else "bad DSN"
-        message = f"{problem} {redact_error(dsn, dsn)}: {reason}; {_connect_hint()}"
+        message = f"{problem} {redact_error(dsn, dsn)}: {reason}; {_connect_hint(dsn)}"
     raise DatabaseUnavailable(message)
 
 
-def _connect_hint() -> str:
-    if os.environ.get(DSN_ENV):
+def _connect_hint(dsn: str) -> str:
+    if os.environ.get(DSN_ENV) == dsn:
         return f"check {DSN_ENV} or unset it to use the embedded server"
-    return "run `desivoid db start` or check data/pg/log"
+    if str(data_dir() / "pg") in dsn:
+        return "run `desivoid db start` or check data/pg/log"
+    return "check the DSN (db.dsn) and that its server is up"
 
 
 def set_setting(conn: psycopg.Connection, name: str, value: object, local: bool = False) -> None:
