@@ -53,7 +53,7 @@ def lock_unchanged(
 
 def _message(schema: str, table: str, what: str) -> str:
     return (
-        f"{schema}.{table} {what} while training read it (`desivoid features` rebuilds it): "
+        f"{schema}.{table} {what} while it was being streamed (`desivoid features` rebuilds it): "
         "stopped so that no row is read twice or missed"
     )
 
