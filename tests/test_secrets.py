@@ -3,13 +3,22 @@ masked (every road a password travels: test_password_roads.py)."""
 
 from __future__ import annotations
 
+import io
+import logging
+import sys
 import traceback
 
 import pytest
 
 from desivoid_ml.db.connection import connect
 from desivoid_ml.errors import DatabaseUnavailable
-from desivoid_ml.secrets import redact_config, redact_error, redact_text
+from desivoid_ml.secrets import (
+    RedactingFilter,
+    masked_argv,
+    redact_config,
+    redact_error,
+    redact_text,
+)
 
 
 def test_redact_text_masks_url_and_keyword_passwords() -> None:
@@ -65,3 +74,30 @@ def test_redact_config_masks_secret_keys_and_nested_dsns() -> None:
         "env": [{"PGPASSWORD": "***"}, {"WANDB_API_KEY": "***"}],
         "seed": 3,
     }
+
+
+def test_argv_is_masked_only_inside_the_block(monkeypatch) -> None:
+    real = ["train.py", "db.dsn='postgresql://u:Tail9@h/d'"]
+    monkeypatch.setattr(sys, "argv", list(real))
+    with masked_argv():
+        assert sys.argv == ["train.py", "db.dsn='postgresql://u:***@h/d'"]
+    assert sys.argv == real  # what Lightning's DDP launcher re-runs
+
+
+def test_the_logging_filter_masks_message_arguments_and_traceback() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter())
+    log = logging.getLogger("test_secrets.filter")
+    log.addHandler(handler)
+    try:
+        log.warning("#0 : %s", "db.dsn='host=h password=Tail9'")
+        try:
+            raise RuntimeError("cannot use postgresql://u:Tail9@h/d")
+        except RuntimeError:
+            log.exception("failed")
+    finally:
+        log.removeHandler(handler)
+    text = stream.getvalue()
+    assert "Tail9" not in text and "#0 : db.dsn='host=h password=***" in text
+    assert "RuntimeError: cannot use postgresql://u:***@h/d" in text
