@@ -35,6 +35,12 @@ def test_redact_text_masks_url_and_keyword_passwords() -> None:
         (r"host=h password='ab\'cd Tail9' dbname=x", "host=h password=*** dbname=x"),
         ('password = "a b\\" Tail9" x', "password = *** x"),
         ("password='unterminated Tail9", "password=***"),
+        # a keyword DSN inside a quoted Hydra override: the value is quoted one layer deeper
+        (
+            r"db.dsn='host=h password=\'ab\\\'cd Tail9\' port=1'",
+            "db.dsn='host=h password=*** port=1'",
+        ),
+        (r"db.dsn='host=h password=\'ab Tail9", "db.dsn='host=h password=***"),
         ("db.password=Tail9", "db.password=***"),
         ("postgresql+psycopg2://u:Tail9@h:5432/d?x=1", "postgresql+psycopg2://u:***@h:5432/d?x=1"),
         ("passwordless login; nopassword here", "passwordless login; nopassword here"),

@@ -20,8 +20,10 @@ from typing import Any
 MASK = "***"
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)(?=@)", re.I)
 # a keyword ending in password (password, sslpassword, PGPASSWORD, db.password) then = and a
-# value: single- or double-quoted with backslash escapes (libpq's rule), else up to whitespace
-_VALUE = r"'(?:[^'\\]|\\.)*'?|\"(?:[^\"\\]|\\.)*\"?|(?:[^\s\\]|\\.)+"
+# value: single- or double-quoted with backslash escapes (libpq's rule), quoted one layer deeper
+# (\'...\' inside a quoted Hydra override), else up to whitespace; unterminated: to the end
+_NESTED = r"\\'(?:\\\\\\'|\\\\|\\[^']|[^\\])*(?:\\'|$)"
+_VALUE = _NESTED + r"|'(?:[^'\\]|\\.)*'?|\"(?:[^\"\\]|\\.)*\"?|(?:[^\s\\]|\\.)+"
 _KEYWORD_PASSWORD = re.compile(
     r"(?P<head>(?<![\w-])[\w.-]*passw(?:or)?d\s*=\s*)(?P<pw>" + _VALUE + ")", re.I
 )
