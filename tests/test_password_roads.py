@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -65,7 +66,7 @@ def _require_password(dsn: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def roads(module_db: Database) -> dict[str, object]:
+def roads(module_db: Database) -> Iterator[dict[str, object]]:
     """The feature table (with a sky position for the finder), the role, and its DSNs."""
     make_feature_table(module_db, rows=4000)
     with module_db.connect() as conn:
@@ -88,7 +89,16 @@ def roads(module_db: Database) -> dict[str, object]:
     if checked:  # the server really checks: a wrong password is refused
         with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
             psycopg.connect(url.replace("Pw42", "Pw43"), connect_timeout=5).close()
-    return {"db": module_db, "url": url, "keywords": keywords}
+    yield {"db": module_db, "url": url, "keywords": keywords}
+    with psycopg.connect(module_db.dsn, autocommit=True) as conn:  # what it made stays, owned
+        owner = conn.execute("SELECT current_user").fetchone()[0]
+        conn.execute(
+            sql.SQL("REASSIGN OWNED BY {} TO {}").format(
+                sql.Identifier(ROLE), sql.Identifier(owner)
+            )
+        )
+        conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(ROLE)))
+        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(ROLE)))
 
 
 def _env(home: Path, dsn: str | None = None, namespace: str | None = None) -> dict[str, str]:
