@@ -11,7 +11,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from desivoid_ml.errors import DatabaseLost, DesivoidError
+from desivoid_ml.errors import DatabaseLost, DesivoidError, TableRewritten
 from desivoid_ml.pruning import trial_callbacks
 from desivoid_ml.secrets import redact_config, redact_text
 
@@ -68,8 +68,8 @@ def train(cfg: DictConfig) -> float:
     datamodule, model, trainer = build(cfg)
     try:
         metrics = _fit_and_test(cfg, datamodule, model, trainer)
-    except DatabaseLost as exc:
-        raise DatabaseLost(f"{_own_message(exc)}; {_resume_advice(trainer)}") from exc
+    except (DatabaseLost, TableRewritten) as exc:  # one line, and how to go on
+        raise type(exc)(f"{_own_message(exc)}; {_resume_advice(trainer)}") from exc
     if cfg.get("register_run") and trainer.is_global_zero:
         from desivoid_ml.runs import register_run
 

@@ -14,6 +14,7 @@ from desivoid_ml.data.normalization import Normalization, compute
 from desivoid_ml.data.query import SPLITS, Fractions
 from desivoid_ml.data.reconnect import RetryPolicy
 from desivoid_ml.data.stream import FeatureStream, StreamSpec
+from desivoid_ml.data.table_identity import TableIdentity, hold
 from desivoid_ml.db.connection import Database, Namespace, connect, resolve_dsn
 from desivoid_ml.keys import shard_sql, split_bucket_sql
 
@@ -62,6 +63,7 @@ class FeatureDataModule(LightningDataModule):
         self._pad_to: int | None = None
         self._batches: dict[str, int] = {}  # per split: batches this rank yields in an epoch
         self._counted_for: tuple[int, int] | None = None
+        self._identity: TableIdentity | None = None  # the table counted: streams check it
 
     @property
     def n_features(self) -> int:
@@ -105,6 +107,7 @@ class FeatureDataModule(LightningDataModule):
             cache_dir=self.cache_dir if split != "all" else None,
             batches=self._batches.get(split),
             reconnect=self.reconnect,
+            identity=self._identity,
         )
 
     def _loader(self, dataset: FeatureStream) -> DataLoader:
@@ -145,9 +148,11 @@ class FeatureDataModule(LightningDataModule):
         return -(-rows // self.batch_size)
 
     def _rows_per_split_and_shard(self, shards: int) -> dict[str, list[int]]:
-        """Row counts per split and shard, from one scan of the table."""
+        """Row counts per split and shard, from one scan of the table, whose identity is
+        recorded with them."""
         rows = {split: [0] * shards for split in (*SPLITS, "all")}
         with connect(self.db.dsn) as conn:
+            self._identity = hold(conn, self.db.ns.features, self.table)
             counts = conn.execute(
                 sql.SQL("SELECT {} AS bucket, {} AS shard, count(*) FROM {} GROUP BY 1, 2").format(
                     split_bucket_sql(),
