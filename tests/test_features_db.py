@@ -130,6 +130,8 @@ def test_features_match_the_toolkit(features_db, real_fits: Path) -> None:
         in_void = np.asarray(truth["in_void"]) == 1
         expected = np.where(inside, np.where(in_void, "void", "wall"), None)
         assert np.array_equal(got[f"{algorithm}_sample"], expected)
+        counts = {label: int((expected == label).sum()) for label in ("void", "wall")}
+        assert summary.samples[algorithm] == counts  # what `desivoid features` prints
 
 
 def test_missing_values_and_excluded_rows_are_null(features_db) -> None:
