@@ -48,6 +48,7 @@ def build(cfg: DictConfig):
     model.run_info = {
         "config": redact_config(OmegaConf.to_container(cfg, resolve=True)),
         "features": datamodule.features,
+        "sample": {"name": datamodule.sample, "where": datamodule.sample_sql()},
         "git_commit": git_commit(),
     }
     trainer = instantiate(

@@ -24,6 +24,7 @@ from desivoid_ml.data.query import (
     block_query,
     copy_columns,
     page_predicate,
+    sample_predicate,
     shard_predicate,
     split_predicate,
 )
@@ -53,6 +54,7 @@ class StreamSpec:
     cache_dir: str | None = None  # keep decoded rows on disk for later epochs (data/cache.py)
     batches: int | None = None  # batches this rank yields per epoch, when known (progress bars)
     reconnect: RetryPolicy = RetryPolicy()  # when the database drops out mid-epoch
+    sample: str = "true"  # SQL condition of the training sample (not applied to split "all")
 
 
 def table_pages(conn, schema: str, table: str) -> int:
@@ -153,6 +155,7 @@ class FeatureStream(IterableDataset):
             where = [
                 page_predicate(first, last),
                 split_predicate(spec.split, spec.fractions),
+                sample_predicate(spec.split, spec.sample),
                 shard_predicate(shard, shards),
             ]
             query = block_query(table, spec.features, where, spec.with_keys)
