@@ -12,6 +12,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from desivoid_ml.errors import DatabaseLost, DesivoidError
+from desivoid_ml.features.galaxy_samples import sample_condition
 from desivoid_ml.secrets import redact_config, redact_text
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ def build(cfg: DictConfig):
 
 def train(cfg: DictConfig) -> float:
     """Fit, then test the best checkpoint; return `cfg.optimized_metric` for a sweeper."""
+    if cfg.data.get("sample"):
+        sample_condition(str(cfg.data.sample))  # an unknown name: one line before anything runs
     L.seed_everything(cfg.seed, workers=True)
     if cfg.get("torch_threads"):
         torch.set_num_threads(int(cfg.torch_threads))

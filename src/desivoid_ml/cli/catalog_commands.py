@@ -118,11 +118,17 @@ def ingest(
 
 @app.command()
 def validate() -> None:
-    """Check the loaded tables: counts vs FITS, keys, bounds, missing rates, plausibility."""
+    """Check the loaded tables: counts vs FITS, keys, bounds, missing rates, plausibility, and
+    what the feature config's ranges and sample cuts remove."""
     from desivoid_ml.db import open_database
+    from desivoid_ml.features.config import load_config
+    from desivoid_ml.features.sample_checks import sample_checks
     from desivoid_ml.ingest.validate import run_checks
 
-    report = run_checks(open_database())
+    db = open_database()
+    report = run_checks(db)
+    if report and report[0].name != "tables loaded":  # something is ingested
+        report += sample_checks(db, load_config())
     table = Table(title="validation")
     for name in ("stage", "check", "result", "detail"):
         table.add_column(name)
