@@ -120,3 +120,30 @@ def test_an_empty_or_broken_sample_fails_validation(checked) -> None:
     )
     broken = checks["sample old"]
     assert broken.status == "FAIL" and '"nosuch" does not exist' in broken.detail
+
+
+def test_the_example_galaxy_comes_from_the_training_sample(checked) -> None:
+    from desivoid_ml.embed.similarity import example_void_galaxy
+
+    db, _, _ = checked
+    table = sql.Identifier(db.ns.features, "galaxy")
+    with db.connect() as conn:
+        (first,) = conn.execute(
+            sql.SQL("SELECT targetid FROM {} ORDER BY key_hash LIMIT 1").format(table)
+        ).fetchone()
+        before = conn.execute(
+            sql.SQL("UPDATE {} SET zwarn = 4 WHERE targetid = %s RETURNING 1").format(table),
+            (int(first),),
+        ).fetchone()
+    assert before  # the first galaxy by key now fails the redshift-quality cut
+    try:
+        chosen = example_void_galaxy(db)  # no VoidFinder catalog here: any galaxy of the sample
+        assert chosen != first
+        assert SPECTYPE[chosen] == "GALAXY" and ZWARN[chosen] == 0 and DELTACHI2[chosen] > 40
+        assert example_void_galaxy(db, sample="all") == first
+    finally:
+        with db.connect() as conn:
+            conn.execute(
+                sql.SQL("UPDATE {} SET zwarn = %s WHERE targetid = %s").format(table),
+                (int(ZWARN[first]), int(first)),
+            )
