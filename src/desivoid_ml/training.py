@@ -12,6 +12,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from desivoid_ml.errors import DatabaseLost, DesivoidError, TableRewritten
+from desivoid_ml.features.galaxy_samples import sample_condition
 from desivoid_ml.pruning import trial_callbacks
 from desivoid_ml.secrets import redact_config, redact_text
 
@@ -49,6 +50,7 @@ def build(cfg: DictConfig):
     model.run_info = {
         "config": redact_config(OmegaConf.to_container(cfg, resolve=True)),
         "features": datamodule.features,
+        "sample": {"name": datamodule.sample, "where": datamodule.sample_sql()},
         "git_commit": git_commit(),
     }
     trainer = instantiate(
@@ -61,6 +63,8 @@ def build(cfg: DictConfig):
 
 def train(cfg: DictConfig) -> float:
     """Fit, then test the best checkpoint; return `cfg.optimized_metric` for a sweeper."""
+    if cfg.data.get("sample"):
+        sample_condition(str(cfg.data.sample))  # an unknown name: one line before anything runs
     L.seed_everything(cfg.seed, workers=True)
     if cfg.get("torch_threads"):
         torch.set_num_threads(int(cfg.torch_threads))

@@ -26,6 +26,7 @@ from desivoid_ml.data.query import (
     block_query,
     copy_columns,
     page_predicate,
+    sample_predicate,
     shard_predicate,
     split_predicate,
 )
@@ -58,6 +59,7 @@ class StreamSpec:
     batches: int | None = None  # batches this rank yields per epoch, when known (progress bars)
     reconnect: RetryPolicy = RetryPolicy()  # when the database drops out mid-epoch
     identity: TableIdentity | None = None  # the table training started on (None: at iter)
+    sample: str = "true"  # SQL condition of the training sample (not applied to split "all")
 
 
 def table_pages(conn, schema: str, table: str) -> int:
@@ -182,6 +184,7 @@ class FeatureStream(IterableDataset):
             where = [
                 page_predicate(first, last),
                 split_predicate(spec.split, spec.fractions),
+                sample_predicate(spec.split, spec.sample),
                 shard_predicate(shard, shards),
             ]
             query = block_query(table, spec.features, where, spec.with_keys)
