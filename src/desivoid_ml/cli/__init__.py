@@ -9,7 +9,13 @@ import sys
 
 from rich.console import Console
 
-from desivoid_ml.cli import catalog_commands, db_commands, run_commands, science_commands  # noqa: F401
+from desivoid_ml.cli import (  # noqa: F401
+    catalog_commands,
+    db_commands,
+    run_commands,
+    science_commands,
+    sweep_commands,
+)
 from desivoid_ml.cli.app import app
 from desivoid_ml.errors import DesivoidError, first_line
 
