@@ -88,6 +88,7 @@ def _make_table(db, vide: bool = False, zobov: str = "NULL") -> None:
 def _cfg(*overrides: str):
     return load_config(
         ["algorithms=[VoidFinder]", "properties=[g_r,logmstar]", "bootstrap.resamples=50"]
+        + ["sample=all"]
         + list(overrides)
     )
 
@@ -125,21 +126,24 @@ def test_missing_property_is_named(table_db, tmp_path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("sample", "message"),
+    ("override", "message"),
     [
-        ("z > 5", "the analysis selection is empty: no galaxy with sample='z > 5'"),
-        ("no_such_flag", "analysis sample 'no_such_flag' is not a condition over features"),
+        ("where='z > 5'", "the analysis selection is empty: no galaxy with sample='all', where="),
+        ("sample=bright", "sample 'bright' is not defined in features.yaml `samples`"),
+        ("sample=good_galaxy", r"selection \(sample='good_galaxy'\) is not a condition over"),
+        ("where=no_such_flag", 'is not a condition over features.galaxy: column "no_such_flag'),
         (
-            "z",
-            "analysis sample .z. is not a condition over features.galaxy: argument of AND",
+            "where=z",
+            "is not a condition over features.galaxy: argument of AND must be type boolean",
         ),
     ],
 )
 def test_empty_or_unknown_selection_is_named_and_nothing_is_written(
-    table_db, tmp_path, sample, message
+    table_db, tmp_path, override, message
 ) -> None:
+    """The test table has no spectype / zwarn / deltachi2, so good_galaxy cannot select."""
     with pytest.raises(DesivoidError, match=message):
-        analyze(table_db, _cfg(f"sample='{sample}'"), tmp_path / "out")
+        analyze(table_db, _cfg(override), tmp_path / "out")
     assert not (tmp_path / "out").exists() and read_table(table_db) == []
 
 
@@ -260,7 +264,7 @@ def test_cli_prints_the_left_out_algorithm_and_both_matched_shifts(db, tmp_path)
     env = {"DESIVOID_DSN": db.dsn, "DESIVOID_NAMESPACE": db.ns.prefix, "PATH": "", "COLUMNS": "250"}
     done = subprocess.run(
         [sys.executable, "-m", "desivoid_ml.cli", "analyze", "--out", str(tmp_path)]
-        + ["algorithms=[VoidFinder,ZOBOV]", "properties=[g_r]"],
+        + ["algorithms=[VoidFinder,ZOBOV]", "properties=[g_r]", "sample=all"],
         capture_output=True,
         text=True,
         env=env,

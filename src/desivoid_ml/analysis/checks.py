@@ -61,11 +61,16 @@ def check_algorithms(conn, table: sql.Identifier, cfg: DictConfig, present: dict
             )
 
 
+def selection(cfg: DictConfig) -> str:
+    """The selection in words: the named sample and the extra condition."""
+    return f"sample={cfg.sample!r}" + (f", where={cfg.where!r}" if cfg.where else "")
+
+
 def check_rows(cfg: DictConfig, rows: int) -> None:
     if rows == 0:
         raise DesivoidError(
-            f"the analysis selection is empty: no galaxy with sample={cfg.sample!r} is in a "
-            "void or wall sample; check `sample` in configs/analysis.yaml"
+            f"the analysis selection is empty: no galaxy with {selection(cfg)} is in a void or "
+            "wall sample; check `sample` and `where` in configs/analysis.yaml"
         )
 
 

@@ -55,7 +55,8 @@ class BootstrapConfig:
 @dataclass
 class AnalysisConfig:
     algorithms: list[str] = MISSING
-    sample: str | None = MISSING
+    sample: str = MISSING
+    where: str | None = None
     properties: list[str] = MISSING
     control: ControlConfig = field(default_factory=ControlConfig)
     intervals: IntervalsConfig = field(default_factory=IntervalsConfig)

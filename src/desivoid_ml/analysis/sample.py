@@ -2,8 +2,9 @@
 
 Void and wall come from `<prefix>_sample` ('void', 'wall' or NULL), the one definition that
 `desivoid features` writes; nothing here re-derives them. Only rows in some algorithm's void or
-wall sample (and in `sample`) are read, and only the labels, properties and control variables:
-6.4 M rows x ~10 float32 columns stay well under 1 GB.
+wall sample, in the named `sample` (configs/features.yaml `samples`) and in `where`, are read, and
+only the labels, properties and control variables: 6.4 M rows x ~10 float32 columns stay well
+under 1 GB.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from desivoid_ml.analysis.checks import (
     check_controls,
     check_rows,
     check_sky,
+    selection,
 )
 from desivoid_ml.analysis.config import algorithm_prefixes, controls_for
 from desivoid_ml.analysis.resampling import JACKKNIFE
@@ -29,6 +31,7 @@ from desivoid_ml.db.copy_format import CopyColumn
 from desivoid_ml.db.copy_out import read_copy
 from desivoid_ml.db.introspect import table_columns
 from desivoid_ml.errors import DesivoidError, first_line
+from desivoid_ml.features.galaxy_samples import sample_condition
 
 SKY = ("ra", "dec")  # read for the jackknife's sky regions
 VOID, WALL, NEITHER = 1, 0, -1  # labels of a galaxy in one algorithm's samples
@@ -102,8 +105,12 @@ def _read(conn, table, cfg: DictConfig, prefixes: list[str], columns: list[str],
     anywhere = sql.SQL(" OR ").join(
         sql.SQL("{} IS NOT NULL").format(sql.Identifier(f"{p}_sample")) for p in prefixes
     )
-    query = sql.SQL("SELECT {} FROM {} WHERE ({}) AND ({})").format(
-        sql.SQL(", ").join(labels + flag + values), table, sql.SQL(cfg.sample or "true"), anywhere
+    query = sql.SQL("SELECT {} FROM {} WHERE ({}) AND ({}) AND ({})").format(
+        sql.SQL(", ").join(labels + flag + values),
+        table,
+        sql.SQL(sample_condition(cfg.sample)),
+        sql.SQL(cfg.where or "true"),
+        anywhere,
     )
     wire = [CopyColumn(f"l_{p}", "smallint") for p in prefixes]
     wire += [CopyColumn("boundary", "boolean")] if boundary else []
@@ -112,6 +119,6 @@ def _read(conn, table, cfg: DictConfig, prefixes: list[str], columns: list[str],
         return read_copy(conn, query, wire)
     except psycopg.ProgrammingError as exc:  # SQLSTATE class 42: the condition itself
         raise DesivoidError(
-            f"analysis sample {cfg.sample!r} is not a condition over features.galaxy: "
-            f"{first_line(exc)}"
+            f"the analysis selection ({selection(cfg)}) is not a condition over "
+            f"features.galaxy: {first_line(exc)}"
         ) from None
