@@ -93,6 +93,7 @@ def test_share_of_inputs_auc_is_na_unless_the_inputs_interval_excludes_half() ->
     parts = SimpleNamespace(
         auc_given_environment=[],
         fractions=SimpleNamespace(train=0.8, val=0.1, test=0.1),
+        selection="sample='good_galaxy'",
         test_rows=400,
         auc={"vide": _auc_result([0.508, 0.444, 0.578])},
     )

@@ -74,7 +74,11 @@ def test_autoencoder_beats_pca_by_a_fifth(trained) -> None:
 def test_analyze_recovers_the_planted_shifts_at_fixed_redshift_and_luminosity(
     pipeline, tmp_path
 ) -> None:
-    """The plant is defined at fixed redshift and luminosity: match on exactly those."""
+    """The plant is defined at fixed redshift and luminosity: match on exactly those. It is
+    carried by the galaxies inside the holes; the synthetic hole-surface galaxies are wall
+    galaxies that the toolkit's rounding (the default policy) calls void about two times in
+    three, so the plant is recovered, within 3 jackknife sigma, where analyze leaves the
+    surface galaxies out (the exclude columns), and the default shift is diluted by them."""
     cfg = analysis_config(
         [
             "algorithms=[VoidFinder]",
@@ -90,11 +94,14 @@ def test_analyze_recovers_the_planted_shifts_at_fixed_redshift_and_luminosity(
     }
     for prop, effect in planted.items():
         row = rows[prop]
-        sigma = (row["matched_hi"] - row["matched_lo"]) / 2
-        assert row["control"] == "z,abs_mag_r" and row["n_void_matched"] > 500
-        assert abs(row["matched_shift"] - effect) < 3 * sigma, (prop, row)
+        assert row["interval_method"] == "jackknife" and row["regions"] >= 50, row
+        sigma = (row["matched_exclude_hi"] - row["matched_exclude_lo"]) / 2
+        assert row["control"] == "z,abs_mag_r" and row["n_void_exclude"] > 500
+        assert abs(row["matched_shift_exclude"] - effect) < 3 * sigma, (prop, row)
         if prop != "log_ssfr":  # a bimodal property's median jumps between the modes
             assert sigma < abs(effect) / 3, (prop, sigma)  # detected at more than 3 sigma
+    mass = rows["logmstar"]
+    assert abs(mass["matched_shift"]) < abs(mass["matched_shift_exclude"]) - 0.03, mass
 
 
 @pytest.fixture(scope="module")

@@ -90,6 +90,11 @@ def load(db: Database, cfg: DictConfig) -> AnalysisData:
     return out
 
 
+def selection_sql(cfg: DictConfig) -> str:
+    """The galaxies compared, as one SQL condition: the named sample and `where`."""
+    return f"({sample_condition(cfg.sample)}) AND ({cfg.where or 'true'})"
+
+
 def _read(conn, table, cfg: DictConfig, prefixes: list[str], columns: list[str], boundary: bool):
     """One COPY of the labels, the boundary flag and the float columns."""
     labels = [
@@ -105,12 +110,8 @@ def _read(conn, table, cfg: DictConfig, prefixes: list[str], columns: list[str],
     anywhere = sql.SQL(" OR ").join(
         sql.SQL("{} IS NOT NULL").format(sql.Identifier(f"{p}_sample")) for p in prefixes
     )
-    query = sql.SQL("SELECT {} FROM {} WHERE ({}) AND ({}) AND ({})").format(
-        sql.SQL(", ").join(labels + flag + values),
-        table,
-        sql.SQL(sample_condition(cfg.sample)),
-        sql.SQL(cfg.where or "true"),
-        anywhere,
+    query = sql.SQL("SELECT {} FROM {} WHERE ({}) AND ({})").format(
+        sql.SQL(", ").join(labels + flag + values), table, sql.SQL(selection_sql(cfg)), anywhere
     )
     wire = [CopyColumn(f"l_{p}", "smallint") for p in prefixes]
     wire += [CopyColumn("boundary", "boolean")] if boundary else []

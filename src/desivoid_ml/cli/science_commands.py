@@ -23,8 +23,9 @@ def analyze(
 ) -> None:
     """Void vs wall galaxies per algorithm (VoidFinder, VIDE, ZOBOV, REVOLVER; NGC + SGC).
 
-    Void and wall are each algorithm's <prefix>_sample ('void' / 'wall', within `sample`,
-    default is_galaxy; VoidFinder: vflag 1 vs 0, V2: in-volume galaxies in or out of a void).
+    Void and wall are each algorithm's <prefix>_sample ('void' / 'wall'; VoidFinder: vflag 1
+    vs 0, V2: in-volume galaxies in or out of a void), within `sample` (a named sample of
+    configs/features.yaml, default good_galaxy) and `where` (an optional SQL condition).
     Per property: void and wall medians, the void - wall shift, KS and Anderson-Darling
     p-values, and the shift at fixed stellar mass and redshift (wall reweighted to the voids'
     mix in quantile cells; log M* itself at fixed redshift and abs_mag_r); for VoidFinder also

@@ -25,6 +25,7 @@ class PageParts:
     test_rows: int
     void_wall: list[dict]
     fractions: Fractions
+    selection: str = "sample='good_galaxy'"  # the analysis's galaxies (configs/analysis.yaml)
 
 
 INPUT_LABELS = {
@@ -48,7 +49,8 @@ def _auc_html(parts: PageParts) -> str:
         f"<p>Split: the run's own <b>test split</b> ({fractions.test:.0%} of galaxies by key "
         f"hash; fractions train {fractions.train:g} / val {fractions.val:g} / test "
         f"{fractions.test:g} stored with the run), {parts.test_rows:,} galaxies. Each "
-        "algorithm uses the galaxies of its own input sample with log M* and g-r known. "
+        "algorithm uses its void and wall samples (&lt;prefix&gt;_sample) within the analysis "
+        f"selection ({html.escape(parts.selection)}), with log M* and g-r known. "
         "Logistic regression, 5-fold stratified cross-validation within the test split; ROC AUC "
         "of the pooled out-of-fold scores; 95 % intervals from "
         f"{_method_words(_pooled(auc))}, paired across the inputs.</p>"

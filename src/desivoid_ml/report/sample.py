@@ -41,8 +41,11 @@ class Sample:
         return self.labels.get("vf", np.full(len(self.codes), -1))
 
 
-def load_sample(db: Database, run: Run, split: str = "all", rows: int = SAMPLE_ROWS) -> Sample:
-    """At most about `rows` embedded galaxies of one split of the run (stable across calls)."""
+def load_sample(
+    db: Database, run: Run, split: str = "all", rows: int = SAMPLE_ROWS, selection: str = "true"
+) -> Sample:
+    """At most about `rows` embedded galaxies of one split of the run (stable across calls);
+    void / wall labels only for galaxies within `selection` (SQL, the analysis's galaxies)."""
     with db.connect() as conn:
         _, partition, dim = embedded_run(conn, db, run.run_id)
         total = conn.execute(
@@ -52,7 +55,7 @@ def load_sample(db: Database, run: Run, split: str = "all", rows: int = SAMPLE_R
         keep = int(np.ceil(SAMPLE_BUCKETS * rows / max(total * share, 1)))
         present = table_columns(conn, db.ns.features, run.feature_table)
         prefixes = [p for p in ALGORITHM_NAMES if f"{p}_sample" in present]
-        select = _select(run, dim, prefixes, present)
+        select = _select(run, dim, prefixes, present, selection)
         query = sql.SQL(
             "SELECT {} FROM {} e JOIN {} f USING (targetid, survey, program) WHERE {} < {} AND {}"
         ).format(
@@ -77,15 +80,18 @@ def load_sample(db: Database, run: Run, split: str = "all", rows: int = SAMPLE_R
     )
 
 
-def _select(run: Run, dim: int, prefixes: list[str], present: dict) -> list[sql.Composable]:
+def _select(
+    run: Run, dim: int, prefixes: list[str], present: dict, selection: str
+) -> list[sql.Composable]:
     """Code, log sSFR, log M*, g-r, a void label per algorithm (-1 outside its sample), inputs,
     RA and Dec."""
     select = [sql.SQL("e.embedding::vector({})").format(sql.Literal(dim))]
     select += [_float_or_nan(c, present) for c in ("log_ssfr", "logmstar", "g_r")]
     select += [
-        sql.SQL("CASE {} WHEN 'void' THEN 1 WHEN 'wall' THEN 0 ELSE -1 END").format(
-            sql.Identifier(f"{p}_sample")
-        )
+        sql.SQL(
+            "CASE WHEN ({}) IS NOT TRUE THEN -1 WHEN {} = 'void' THEN 1 "
+            "WHEN {} = 'wall' THEN 0 ELSE -1 END"
+        ).format(sql.SQL(selection), sql.Identifier(f"{p}_sample"), sql.Identifier(f"{p}_sample"))
         for p in prefixes
     ]
     select += [
