@@ -1,0 +1,239 @@
+"""Stacked void-centric profiles: how galaxies change from the void centre outwards.
+
+Per algorithm, on the galaxies of its sample (`<prefix>_sample` void or wall; edge and outside
+galaxies are in neither), in bins of r/R_void (`<prefix>_r_over_rvoid`: distance to the nearest
+void centre over its radius) and of stellar mass: the median and 16/84 % of each property, the
+median again with every r bin reweighted to its mass bin's redshift mix ("matched on z"), each
+with a delete-one jackknife sigma over sky regions; and the voids' own number-density profile
+n(r)/n_mean (analysis/void_density.py). Read-only on features.galaxy and features.voids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import psycopg
+from psycopg import sql
+
+from desivoid_ml.analysis.agreement import sample_algorithms
+from desivoid_ml.analysis.profile_stats import QUANTILES, cell_quantiles, matching_weights
+from desivoid_ml.analysis.regions import sky_regions
+from desivoid_ml.analysis.void_density import density_profile
+from desivoid_ml.db.connection import Namespace
+from desivoid_ml.db.copy_format import CopyColumn
+from desivoid_ml.db.copy_out import read_copy
+from desivoid_ml.db.introspect import relation_exists, table_columns
+from desivoid_ml.errors import DesivoidError
+
+R_EDGES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
+MASS_EDGES = (9.0, 10.0, 10.5, 11.0, 12.0)
+DENSITY = "density"  # the property name of the density-profile rows
+POSITIONS = ("z", "ra", "dec", "x", "y", "zc")
+
+
+@dataclass(frozen=True)
+class ProfileRequest:
+    """What to stack; algorithms are prefixes (None: every algorithm with a sample column)."""
+
+    properties: tuple[str, ...] = ("g_r", "log_ssfr")
+    algorithms: tuple[str, ...] | None = None
+    r_edges: tuple[float, ...] = R_EDGES
+    mass_edges: tuple[float, ...] = MASS_EDGES
+    mass: str = "logmstar"
+    z_cells: int = 5
+    regions: int = 64
+    density: bool = True
+
+    def check(self) -> None:
+        for name, edges in (("r/R_void", self.r_edges), ("mass", self.mass_edges)):
+            if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+                raise DesivoidError(f"{name} edges must be two or more increasing numbers")
+        if self.r_edges[0] < 0:
+            raise DesivoidError("r/R_void edges must be >= 0")
+        if self.z_cells < 1 or self.regions < 2:
+            raise DesivoidError("z cells must be >= 1 and jackknife regions >= 2")
+
+
+@dataclass
+class Profiles:
+    rows: list[dict] = field(default_factory=list)
+    galaxies: int = 0
+
+
+def profiles(conn: psycopg.Connection, ns: Namespace, request: ProfileRequest) -> Profiles:
+    """Every row of the profiles (checked first: nothing is returned half-done)."""
+    request.check()
+    present = table_columns(conn, ns.features, "galaxy")
+    algorithms = _algorithms(present, request)
+    _check_properties(present, request)
+    if request.density and not relation_exists(conn, ns.features, "voids"):
+        raise DesivoidError("features.voids does not exist; run `desivoid features` first")
+    data = _read(conn, ns, present, algorithms, request)
+    region = sky_regions(data["ra"], data["dec"], request.regions)
+    result = Profiles(galaxies=len(region))
+    voids = _voids(conn, ns, algorithms) if request.density else {}
+    for prefix, name in algorithms.items():
+        in_sample = data[f"{prefix}_sample"] >= 0
+        result.rows += _property_rows(data, region, prefix, name, in_sample, request)
+        if request.density:
+            result.rows += _density_rows(data, prefix, name, in_sample, voids[name], request)
+    return result
+
+
+def _algorithms(present: dict[str, str], request: ProfileRequest) -> dict[str, str]:
+    available = sample_algorithms(present)
+    if not available:
+        raise DesivoidError(
+            "features.galaxy has no <alg>_sample column; run `desivoid features` first"
+        )
+    chosen = request.algorithms or tuple(available)
+    unknown = [p for p in chosen if p not in available]
+    if unknown:
+        raise DesivoidError(
+            f"unknown algorithm {unknown[0]!r}; features.galaxy has samples of "
+            f"{', '.join(available.values())}"
+        )
+    return {p: available[p] for p in chosen}
+
+
+def _check_properties(present: dict[str, str], request: ProfileRequest) -> None:
+    for name in (*request.properties, request.mass, *POSITIONS):
+        if name not in present:
+            raise DesivoidError(f"unknown property {name!r}: not a column of features.galaxy")
+
+
+def _read(conn, ns: Namespace, present, algorithms: dict[str, str], request: ProfileRequest):
+    """One binary COPY of the galaxies in any chosen sample: sample code (1 void, 0 wall, -1
+    neither), r/R per algorithm, then the properties, mass and positions as float32."""
+    codes = [
+        sql.SQL("COALESCE(CASE {s} WHEN 'void' THEN 1 WHEN 'wall' THEN 0 END, -1)::int2").format(
+            s=sql.Identifier(f"{p}_sample")
+        )
+        for p in algorithms
+    ]
+    floats = [f"{p}_r_over_rvoid" for p in algorithms]
+    floats += [*dict.fromkeys((*request.properties, request.mass, *POSITIONS))]
+    values = [
+        sql.SQL("COALESCE(({})::float4, 'NaN'::float4)").format(sql.Identifier(c)) for c in floats
+    ]
+    anywhere = sql.SQL(" OR ").join(
+        sql.SQL("{} IS NOT NULL").format(sql.Identifier(f"{p}_sample")) for p in algorithms
+    )
+    query = sql.SQL("SELECT {} FROM {} WHERE {}").format(
+        sql.SQL(", ").join(codes + values), sql.Identifier(ns.features, "galaxy"), anywhere
+    )
+    wire = [CopyColumn(f"{p}_sample", "smallint") for p in algorithms]
+    wire += [CopyColumn(c, "real") for c in floats]
+    data = read_copy(conn, query, wire)
+    if len(data) == 0:
+        raise DesivoidError("no galaxy is in the void or wall sample of the chosen algorithms")
+    return {name: data[name] for name in data.dtype.names}
+
+
+def _bins(values: np.ndarray, edges) -> np.ndarray:
+    """Bin index of each value, -1 outside [edges[0], edges[-1]) or NaN."""
+    index = np.searchsorted(np.asarray(edges), values, side="right") - 1
+    inside = np.isfinite(values) & (index >= 0) & (index < len(edges) - 1)
+    return np.where(inside, index, -1)
+
+
+def _property_rows(data, region, prefix, name, in_sample, request: ProfileRequest) -> list[dict]:
+    r_bin = _bins(data[f"{prefix}_r_over_rvoid"], request.r_edges)
+    m_bin = _bins(data[request.mass], request.mass_edges)
+    nr, nm = len(request.r_edges) - 1, len(request.mass_edges) - 1
+    rows = []
+    for prop in request.properties:
+        keep = in_sample & (r_bin >= 0) & (m_bin >= 0) & np.isfinite(data[prop]) & (region >= 0)
+        cell = (m_bin * nr + r_bin)[keep]
+        counts = np.bincount(cell, minlength=nm * nr)
+        _require_full(counts, name, prop, request)
+        values, where = data[prop][keep].astype(np.float64), region[keep]
+        raw = cell_quantiles(values, cell, nm * nr, where, request.regions)
+        z = data["z"][keep]
+        weights = matching_weights(
+            cell, m_bin[keep], np.nan_to_num(z, nan=-1.0), nm * nr, request.z_cells
+        )
+        weights[~np.isfinite(z)] = 0.0
+        matched = cell_quantiles(values, cell, nm * nr, where, request.regions, weights)
+        for c in range(nm * nr):
+            m, r = divmod(c, nr)
+            rows.append(_row(name, prop, request, m, r, int(counts[c]), raw, matched, c))
+    return rows
+
+
+def _row(name, prop, request, m, r, n, raw, matched, c) -> dict:
+    median, p16, p84 = (raw.value[c, QUANTILES.index(q)] for q in (0.5, 0.16, 0.84))
+    return {
+        "algorithm": name,
+        "property": prop,
+        "mass_lo": float(request.mass_edges[m]),
+        "mass_hi": float(request.mass_edges[m + 1]),
+        "r_lo": float(request.r_edges[r]),
+        "r_hi": float(request.r_edges[r + 1]),
+        "n": n,
+        "median": float(median),
+        "median_err": float(raw.sigma[c, 0]),
+        "p16": float(p16),
+        "p84": float(p84),
+        "median_matched": float(matched.value[c, 0]),
+        "median_matched_err": float(matched.sigma[c, 0]),
+    }
+
+
+def _require_full(counts: np.ndarray, name: str, prop: str, request: ProfileRequest) -> None:
+    """An empty (mass, r/R) bin is an error that names it."""
+    nr = len(request.r_edges) - 1
+    for c in np.flatnonzero(counts == 0):
+        m, r = divmod(int(c), nr)
+        raise DesivoidError(
+            f"empty bin: no {name} galaxy with {prop} at r/R_void "
+            f"{request.r_edges[r]:g}-{request.r_edges[r + 1]:g} and {request.mass} "
+            f"{request.mass_edges[m]:g}-{request.mass_edges[m + 1]:g}; "
+            "choose wider --r-edges / --mass-edges"
+        )
+
+
+def _voids(conn, ns: Namespace, algorithms: dict[str, str]) -> dict[str, np.ndarray]:
+    """algorithm name -> (voids, 4) centres and radii from features.voids."""
+    out = {}
+    for name in algorithms.values():
+        rows = conn.execute(
+            sql.SQL("SELECT x, y, z, radius FROM {} WHERE algorithm = %s AND radius > 0").format(
+                sql.Identifier(ns.features, "voids")
+            ),
+            (name,),
+        ).fetchall()
+        if not rows:
+            raise DesivoidError(f"features.voids has no void of {name}; run `desivoid features`")
+        out[name] = np.asarray(rows, dtype=np.float64)
+    return out
+
+
+def _density_rows(data, prefix, name, in_sample, voids, request: ProfileRequest) -> list[dict]:
+    xyz = np.stack([data["x"], data["y"], data["zc"]], axis=1)[in_sample].astype(np.float64)
+    xyz = xyz[np.isfinite(xyz).all(axis=1)]
+    centres, radii = voids[:, :3], voids[:, 3]
+    distance = np.linalg.norm(centres, axis=1)
+    ra = np.degrees(np.arctan2(centres[:, 1], centres[:, 0])) % 360.0
+    dec = np.degrees(np.arcsin(np.clip(centres[:, 2] / np.maximum(distance, 1e-300), -1, 1)))
+    region = sky_regions(ra, dec, request.regions)
+    found = density_profile(xyz, centres, radii, request.r_edges, region)
+    return [
+        {
+            "algorithm": name,
+            "property": DENSITY,
+            "mass_lo": float("nan"),
+            "mass_hi": float("nan"),
+            "r_lo": float(request.r_edges[r]),
+            "r_hi": float(request.r_edges[r + 1]),
+            "n": int(found.galaxies[r]),
+            "median": float(found.ratio[r]),
+            "median_err": float(found.sigma[r]),
+            "p16": float("nan"),
+            "p84": float("nan"),
+            "median_matched": float("nan"),
+            "median_matched_err": float("nan"),
+        }
+        for r in range(len(request.r_edges) - 1)
+    ]
