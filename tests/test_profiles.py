@@ -186,3 +186,35 @@ def test_density_profile_of_carved_voids_equals_brute_force() -> None:
     found = density_profile(xyz, centres, radii, edges, np.arange(len(centres)) % 5)
     assert found.ratio[0] == 0 and found.ratio[1] == 0
     assert abs(found.ratio[3] - 1.0) < 0.25 and found.sigma[3] > 0
+
+
+def test_finder_profiles_page_png_and_api(profile_db, tmp_path) -> None:
+    import urllib.error
+    import urllib.request
+
+    from test_finder_fixture import running_finder
+
+    db, _ = profile_db
+    env = {"DESIVOID_NAMESPACE": db.ns.prefix, "DESIVOID_DSN": db.dsn}
+    args = ["profiles", "--property", "g_r", "--out", str(tmp_path), "--format", "csv"]
+    assert CliRunner().invoke(app, args, env=env).exit_code == 0
+
+    def get(url: str) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(url, timeout=30) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    with running_finder(db) as url:
+        status, body = get(f"{url}/api/profiles")
+        assert status == 200
+        rows = json.loads(body)["profiles"]
+        assert {r["property"] for r in rows} == {"g_r", "density"} and len(rows) == 35
+        status, body = get(f"{url}/profiles")
+        assert status == 200 and b"/plot/profile/g_r.png" in body and b"VoidFinder" in body
+        status, png = get(f"{url}/plot/profile/density.png")
+        assert status == 200 and png[:4] == b"\x89PNG"
+        for bad in ("/plot/profile/colour.png", "/profiles?label=nope", "/api/profiles?label=%3B"):
+            status, body = get(url + bad)
+            assert 400 <= status < 500 and b"Traceback" not in body, (bad, status)

@@ -17,12 +17,12 @@ import psycopg
 from psycopg import sql
 
 from desivoid_ml.analysis.agreement import sample_algorithms
-from desivoid_ml.analysis.profile_stats import QUANTILES, cell_quantiles, matching_weights
+from desivoid_ml.analysis.profile_cells import CellProfile, profile_cells, select
+from desivoid_ml.analysis.profile_data import bins, read_columns, regions_of
+from desivoid_ml.analysis.profile_stats import QUANTILES
 from desivoid_ml.analysis.regions import sky_regions
 from desivoid_ml.analysis.void_density import density_profile
 from desivoid_ml.db.connection import Namespace
-from desivoid_ml.db.copy_format import CopyColumn
-from desivoid_ml.db.copy_out import read_copy
 from desivoid_ml.db.introspect import relation_exists, table_columns
 from desivoid_ml.errors import DesivoidError
 
@@ -30,6 +30,7 @@ R_EDGES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
 MASS_EDGES = (9.0, 10.0, 10.5, 11.0, 12.0)
 DENSITY = "density"  # the property name of the density-profile rows
 POSITIONS = ("z", "ra", "dec", "x", "y", "zc")
+DENSITY_GALAXIES = 300_000  # the density profile counts a strided subsample of at most this many
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,10 @@ def profiles(conn: psycopg.Connection, ns: Namespace, request: ProfileRequest) -
     _check_properties(present, request)
     if request.density and not relation_exists(conn, ns.features, "voids"):
         raise DesivoidError("features.voids does not exist; run `desivoid features` first")
-    data = _read(conn, ns, present, algorithms, request)
-    region = sky_regions(data["ra"], data["dec"], request.regions)
+    floats = [f"{p}_r_over_rvoid" for p in algorithms]
+    floats += [*dict.fromkeys((*request.properties, request.mass, *POSITIONS))]
+    data = read_columns(conn, ns, list(algorithms), floats)
+    region = regions_of(data["ra"], data["dec"], request.regions)
     result = Profiles(galaxies=len(region))
     voids = _voids(conn, ns, algorithms) if request.density else {}
     for prefix, name in algorithms.items():
@@ -103,66 +106,28 @@ def _check_properties(present: dict[str, str], request: ProfileRequest) -> None:
             raise DesivoidError(f"unknown property {name!r}: not a column of features.galaxy")
 
 
-def _read(conn, ns: Namespace, present, algorithms: dict[str, str], request: ProfileRequest):
-    """One binary COPY of the galaxies in any chosen sample: sample code (1 void, 0 wall, -1
-    neither), r/R per algorithm, then the properties, mass and positions as float32."""
-    codes = [
-        sql.SQL("COALESCE(CASE {s} WHEN 'void' THEN 1 WHEN 'wall' THEN 0 END, -1)::int2").format(
-            s=sql.Identifier(f"{p}_sample")
-        )
-        for p in algorithms
-    ]
-    floats = [f"{p}_r_over_rvoid" for p in algorithms]
-    floats += [*dict.fromkeys((*request.properties, request.mass, *POSITIONS))]
-    values = [
-        sql.SQL("COALESCE(({})::float4, 'NaN'::float4)").format(sql.Identifier(c)) for c in floats
-    ]
-    anywhere = sql.SQL(" OR ").join(
-        sql.SQL("{} IS NOT NULL").format(sql.Identifier(f"{p}_sample")) for p in algorithms
-    )
-    query = sql.SQL("SELECT {} FROM {} WHERE {}").format(
-        sql.SQL(", ").join(codes + values), sql.Identifier(ns.features, "galaxy"), anywhere
-    )
-    wire = [CopyColumn(f"{p}_sample", "smallint") for p in algorithms]
-    wire += [CopyColumn(c, "real") for c in floats]
-    data = read_copy(conn, query, wire)
-    if len(data) == 0:
-        raise DesivoidError("no galaxy is in the void or wall sample of the chosen algorithms")
-    return {name: data[name] for name in data.dtype.names}
-
-
-def _bins(values: np.ndarray, edges) -> np.ndarray:
-    """Bin index of each value, -1 outside [edges[0], edges[-1]) or NaN."""
-    index = np.searchsorted(np.asarray(edges), values, side="right") - 1
-    inside = np.isfinite(values) & (index >= 0) & (index < len(edges) - 1)
-    return np.where(inside, index, -1)
-
-
 def _property_rows(data, region, prefix, name, in_sample, request: ProfileRequest) -> list[dict]:
-    r_bin = _bins(data[f"{prefix}_r_over_rvoid"], request.r_edges)
-    m_bin = _bins(data[request.mass], request.mass_edges)
+    r_bin = bins(data[f"{prefix}_r_over_rvoid"], request.r_edges)
+    m_bin = bins(data[request.mass], request.mass_edges)
     nr, nm = len(request.r_edges) - 1, len(request.mass_edges) - 1
-    rows = []
+    found = {}
     for prop in request.properties:
-        keep = in_sample & (r_bin >= 0) & (m_bin >= 0) & np.isfinite(data[prop]) & (region >= 0)
-        cell = (m_bin * nr + r_bin)[keep]
-        counts = np.bincount(cell, minlength=nm * nr)
+        keep = in_sample & np.isfinite(data[prop]) & (region >= 0)
+        cells = select(keep, r_bin, m_bin, nr, nm)
+        counts = np.bincount(cells.cell, minlength=cells.cells)
         _require_full(counts, name, prop, request)
-        values, where = data[prop][keep].astype(np.float64), region[keep]
-        raw = cell_quantiles(values, cell, nm * nr, where, request.regions)
-        z = data["z"][keep]
-        weights = matching_weights(
-            cell, m_bin[keep], np.nan_to_num(z, nan=-1.0), nm * nr, request.z_cells
+        found[prop] = profile_cells(
+            cells, data[prop], data["z"], region, request.regions, request.z_cells
         )
-        weights[~np.isfinite(z)] = 0.0
-        matched = cell_quantiles(values, cell, nm * nr, where, request.regions, weights)
-        for c in range(nm * nr):
-            m, r = divmod(c, nr)
-            rows.append(_row(name, prop, request, m, r, int(counts[c]), raw, matched, c))
-    return rows
+    return [
+        _row(name, prop, request, *divmod(c, nr), profile, c)
+        for prop, profile in found.items()
+        for c in range(nm * nr)
+    ]
 
 
-def _row(name, prop, request, m, r, n, raw, matched, c) -> dict:
+def _row(name, prop, request, m, r, profile: CellProfile, c) -> dict:
+    raw, matched = profile.raw, profile.matched
     median, p16, p84 = (raw.value[c, QUANTILES.index(q)] for q in (0.5, 0.16, 0.84))
     return {
         "algorithm": name,
@@ -171,7 +136,7 @@ def _row(name, prop, request, m, r, n, raw, matched, c) -> dict:
         "mass_hi": float(request.mass_edges[m + 1]),
         "r_lo": float(request.r_edges[r]),
         "r_hi": float(request.r_edges[r + 1]),
-        "n": n,
+        "n": int(profile.counts[c]),
         "median": float(median),
         "median_err": float(raw.sigma[c, 0]),
         "p16": float(p16),
@@ -211,7 +176,9 @@ def _voids(conn, ns: Namespace, algorithms: dict[str, str]) -> dict[str, np.ndar
 
 
 def _density_rows(data, prefix, name, in_sample, voids, request: ProfileRequest) -> list[dict]:
-    xyz = np.stack([data["x"], data["y"], data["zc"]], axis=1)[in_sample].astype(np.float64)
+    rows = np.flatnonzero(in_sample)
+    rows = rows[:: max(len(rows) // DENSITY_GALAXIES, 1)]  # n/n_mean: both counts subsampled
+    xyz = np.stack([data["x"][rows], data["y"][rows], data["zc"][rows]], axis=1).astype(float)
     xyz = xyz[np.isfinite(xyz).all(axis=1)]
     centres, radii = voids[:, :3], voids[:, 3]
     distance = np.linalg.norm(centres, axis=1)
