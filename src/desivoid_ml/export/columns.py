@@ -39,7 +39,8 @@ SUFFIXES: dict[str, tuple[str, str]] = {
     "void_id_largest": ("", "id of the largest void holding the galaxy (V2 VOID1)"),
     "r_over_rvoid": ("", "distance to the nearest void centre over its radius"),
     "vflag": ("", "0 wall, 1 void, 2 edge, 9 outside the survey"),
-    "in_input": ("", "galaxy is in the algorithm's input catalogue"),
+    "in_input": ("", "galaxy is in the algorithm's input sample (V2: inside its volume)"),
+    "sample": ("", "void, wall or empty: the void / wall sample (VoidFinder: vflag 1 / 0)"),
     "cap": ("", "Galactic cap whose catalogue classified the galaxy"),
     "on_boundary": ("", "galaxy lies on a VoidFinder hole surface"),
 }

@@ -50,7 +50,7 @@ class FeatureSummary:
     in_void_fraction: dict[str, float]
     compute_s: float
     load_s: float
-    boundary_policy: str = "wall"
+    boundary_policy: str = "toolkit"
     on_boundary: int = 0  # VoidFinder boundary galaxies (vf_on_boundary)
     on_boundary_in_void: int = 0  # ... of which vf_in_void under the policy
     masks: dict[str, str] = field(default_factory=dict)  # VoidFinder catalog -> mask used

@@ -15,6 +15,7 @@ from astropy.coordinates import SkyCoord
 
 from desivoid_ml.algorithms import ALGORITHM_PREFIX
 from desivoid_ml.features import v2, voidfinder
+from desivoid_ml.features.samples import NEITHER, SAMPLE_DTYPE, v2_sample, voidfinder_sample
 from desivoid_ml.features.sky_mask import MaskBuilder, SkyMask, mask_from_image
 from desivoid_ml.features.void_catalogs import V2Catalog, VoidCatalog, VoidFinderCatalog
 
@@ -114,6 +115,7 @@ def classify_catalog(
         "vflag": np.full(n, voidfinder.OUTSIDE, dtype=np.int16),
         "r_over_rvoid": np.full(n, np.nan),
         "in_input": np.zeros(n, dtype=bool),  # in the catalog's own input sample
+        "sample": np.full(n, NEITHER, dtype=SAMPLE_DTYPE),  # 'void', 'wall' or '' (NULL)
     }
     if isinstance(catalog, V2Catalog):
         out["void_id_largest"] = np.full(n, -1, dtype=np.int64)
@@ -124,15 +126,14 @@ def classify_catalog(
     xyz = catalog.cosmology.cartesian(sample.ra[rows], sample.dec[rows], sample.z[rows])
     if isinstance(catalog, VoidFinderCatalog):
         found = voidfinder.classify(xyz, catalog, mask, options.boundary)
-        found["in_input"] &= bright_enough(sample, catalog)[rows]
+        bright = bright_enough(sample, catalog)[rows]
+        found["in_input"] &= bright
+        excluded = found["on_boundary"] if options.boundary.policy == "exclude" else None
+        found["sample"] = voidfinder_sample(found["vflag"], bright, excluded)
     else:
         target = sample.targetid[rows] if sample.targetid is not None else None
         found = v2.classify(xyz, target, catalog, options.v2_position_tolerance_mpch)
-        found["vflag"] = np.where(
-            found["in_void"],
-            voidfinder.IN_VOID,
-            np.where(found["zone"] < 0, voidfinder.OUTSIDE, voidfinder.WALL),
-        )
+        found["sample"] = v2_sample(found["in_input"], found["in_void"])
     for name in out:
         out[name][rows] = found[name]
     return out

@@ -1,8 +1,10 @@
 """V2 (VIDE, ZOBOV, REVOLVER) environment: galaxy -> GALZONE row -> ZONE -> ZONEVOID VOID0/VOID1.
 
 A galaxy is matched to its GALZONE row by TARGET id where the catalog has one, else by position
-(the nearest GALZONE galaxy within a tolerance). A galaxy that is not in the V2 input takes the
-zone of the nearest GALZONE galaxy: VAST's own rule for classifying arbitrary points.
+(the nearest GALZONE galaxy within a tolerance). The V2 input is the matched rows inside the V2
+volume (ZONE >= 0 and OUT = 0): GALZONE also lists galaxies outside the redshift limits or the
+mask. A galaxy that is not in the V2 input takes the zone of the nearest GALZONE galaxy: VAST's
+own rule for classifying arbitrary points.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import numpy as np
 
 from desivoid_ml.errors import DesivoidError
 from desivoid_ml.features.void_catalogs import V2Catalog
-from desivoid_ml.features.voidfinder import nearest_void_distance
+from desivoid_ml.features.voidfinder import IN_VOID, OUTSIDE, WALL, nearest_void_distance
 
 # VAST works in float64 for V2, but input redshifts are often float32: 0.01 Mpc/h is far above
 # that rounding and far below galaxy separations (features config `v2.position_tolerance_mpch`).
@@ -43,8 +45,8 @@ def require_matches(catalog: V2Catalog, matched: int, galaxies: int) -> None:
     if galaxies and not matched:
         raise DesivoidError(
             f"void catalog {catalog.name}: none of the {galaxies:,} galaxies matches a GALZONE "
-            "row by TARGET id or position; check the catalog belongs to these galaxies and "
-            "that its cosmology (OMEGAM) is right"
+            "row inside the V2 volume (ZONE >= 0, OUT = 0) by TARGET id or position; check the "
+            "catalog belongs to these galaxies and that its cosmology (OMEGAM) is right"
         )
 
 
@@ -61,25 +63,37 @@ def zone_voids(zone: np.ndarray, catalog: V2Catalog) -> tuple[np.ndarray, np.nda
     return void0, void1
 
 
+def in_volume(row: np.ndarray, catalog: V2Catalog) -> np.ndarray:
+    """Whether each GALZONE row is inside the V2 volume: ZONE >= 0 and OUT = 0."""
+    inside = catalog.gal_zone[row] >= 0
+    if catalog.gal_out is not None:
+        inside &= catalog.gal_out[row] == 0
+    return inside
+
+
 def classify(
     xyz: np.ndarray,
     target: np.ndarray | None,
     catalog: V2Catalog,
     tolerance: float = POSITION_TOLERANCE_MPCH,
 ) -> dict[str, np.ndarray]:
-    """in_void, void_id (smallest), void_id_largest, zone, in_input and r/R per galaxy;
-    `tolerance` (Mpc/h) is how close a galaxy must be to a GALZONE position to be in the input."""
-    row, in_input = match_galzone(xyz, target, catalog, tolerance)
+    """in_void, void_id (smallest), void_id_largest, zone, vflag, in_input and r/R per galaxy.
+    in_input: matched to a GALZONE row (`tolerance`, Mpc/h, by position) inside the V2 volume;
+    vflag: 1 in a void, 9 where the (nearest) GALZONE row is outside the volume, else 0."""
+    row, matched = match_galzone(xyz, target, catalog, tolerance)
     zone = catalog.gal_zone[row]
+    inside = in_volume(row, catalog)
     void0, void1 = zone_voids(zone, catalog)
     _, r_over_r = nearest_void_distance(
         xyz, catalog.void_xyz, catalog.void_radius, catalog.void_tree
     )
+    vflag = np.where(void0 >= 0, IN_VOID, np.where(inside, WALL, OUTSIDE)).astype(np.int16)
     return {
         "in_void": void0 >= 0,
         "void_id": void0,
         "void_id_largest": void1,
         "zone": zone,
-        "in_input": in_input,
+        "vflag": vflag,
+        "in_input": matched & inside,
         "r_over_rvoid": r_over_r,
     }

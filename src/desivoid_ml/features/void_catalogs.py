@@ -12,6 +12,7 @@ from functools import cached_property
 import numpy as np
 from scipy.spatial import cKDTree
 
+from desivoid_ml.errors import DesivoidError
 from desivoid_ml.features.cosmology import Cosmology, from_header
 
 
@@ -58,6 +59,7 @@ class V2Catalog:
     void_id: np.ndarray
     void_xyz: np.ndarray
     void_radius: np.ndarray
+    gal_out: np.ndarray | None = None  # GALZONE OUT: 1 outside the mask or redshift range
 
     @cached_property
     def void_tree(self) -> cKDTree | None:
@@ -142,7 +144,14 @@ def build_v2(
     omegam: float | None = None,
     advice: str | None = None,
 ) -> V2Catalog:
-    """A V2Catalog from VOIDS, ZONEVOID and GALZONE columns."""
+    """A V2Catalog from VOIDS, ZONEVOID and GALZONE columns; GALZONE must have ZONE and OUT
+    (which galaxies are inside the V2 volume)."""
+    for column in GALZONE_REQUIRED:
+        if column not in galzone:
+            raise DesivoidError(
+                f"void catalog {name}: GALZONE has no {column.upper()} column; it says which "
+                "galaxies are inside the V2 volume"
+            )
     if "void" not in voids:
         voids["void"] = np.arange(len(voids["x"]))
     order = np.argsort(zonevoid["zone"])
@@ -154,6 +163,7 @@ def build_v2(
         gal_target=galzone["target"].astype(np.int64) if "target" in galzone else None,
         gal_xyz=_xyz(galzone),
         gal_zone=galzone["zone"].astype(np.int64),
+        gal_out=galzone["out"].astype(np.int64),
         zone_id=zonevoid["zone"][order].astype(np.int64),
         zone_void0=zonevoid["void0"][order].astype(np.int64),
         zone_void1=zonevoid["void1"][order].astype(np.int64),
@@ -167,4 +177,5 @@ MAXIMALS_COLUMNS = ["x", "y", "zc", "radius", "void", "r_eff"]
 HOLES_COLUMNS = ["x", "y", "zc", "radius", "void"]
 VOIDS_COLUMNS = ["void", "x", "y", "zc", "radius"]
 ZONEVOID_COLUMNS = ["zone", "void0", "void1"]
-GALZONE_COLUMNS = ["gal", "target", "x", "y", "zc", "zone"]
+GALZONE_COLUMNS = ["gal", "target", "x", "y", "zc", "zone", "out"]
+GALZONE_REQUIRED = ("zone", "out")

@@ -29,11 +29,12 @@ class BoundaryRule:
     of (d - R), is within tolerance_mpch + tolerance_relative * (its distance from us) of 0; the
     relative part covers the toolkit's own distances (c = 299792 km/s, float32), which differ
     from astropy's by up to 7e-6 relative. Policy `toolkit` keeps d < R (the VAST toolkit's
-    answer, rounding included); `wall`: in a void only when margin < -tolerance."""
+    answer, rounding included); `wall`: in a void only when margin < -tolerance; `exclude`: as
+    `wall`, and boundary galaxies are in neither the void nor the wall sample."""
 
     tolerance_mpch: float = 1e-3
     tolerance_relative: float = 1e-5
-    policy: str = "wall"
+    policy: str = "toolkit"
 
     def __post_init__(self) -> None:
         if self.policy not in BOUNDARY_POLICIES:
@@ -47,7 +48,7 @@ class BoundaryRule:
         return self.tolerance_mpch + self.tolerance_relative * np.linalg.norm(xyz, axis=1)
 
 
-BOUNDARY_POLICIES = ("toolkit", "wall")
+BOUNDARY_POLICIES = ("toolkit", "wall", "exclude")
 
 
 def hole_margin(
