@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from desivoid_ml.analysis.profile_stats import (
+    QUANTILES,
     CellQuantiles,
     count_table,
     grid_of,
@@ -65,6 +66,11 @@ def profile_cells(
     """Raw and z-matched quantiles of `values` (all read rows; cells.rows picks them)."""
     groups = cells.cells // cells.r_bins
     counts = np.bincount(cells.cell, minlength=cells.cells)
+    if not len(cells.rows):
+        nothing = CellQuantiles(
+            *(np.full((cells.cells, len(QUANTILES)), np.nan),) * 2, np.zeros(cells.cells)
+        )
+        return CellProfile(counts, nothing, nothing)
     zs = z[cells.rows]
     known_z = np.isfinite(zs)
     edges = z_cell_edges(zs[known_z], cells.mass_bin[known_z], groups, z_cells)

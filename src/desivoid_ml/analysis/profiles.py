@@ -60,6 +60,7 @@ class ProfileRequest:
 class Profiles:
     rows: list[dict] = field(default_factory=list)
     galaxies: int = 0
+    empty: list[str] = field(default_factory=list)  # bins left empty for some algorithm
 
 
 def profiles(conn: psycopg.Connection, ns: Namespace, request: ProfileRequest) -> Profiles:
@@ -75,6 +76,7 @@ def profiles(conn: psycopg.Connection, ns: Namespace, request: ProfileRequest) -
     data = read_columns(conn, ns, list(algorithms), floats)
     region = regions_of(data["ra"], data["dec"], request.regions)
     result = Profiles(galaxies=len(region))
+    result.empty = _check_bins(data, region, algorithms, request)
     voids = _voids(conn, ns, algorithms) if request.density else {}
     for prefix, name in algorithms.items():
         in_sample = data[f"{prefix}_sample"] >= 0
@@ -114,8 +116,6 @@ def _property_rows(data, region, prefix, name, in_sample, request: ProfileReques
     for prop in request.properties:
         keep = in_sample & np.isfinite(data[prop]) & (region >= 0)
         cells = select(keep, r_bin, m_bin, nr, nm)
-        counts = np.bincount(cells.cell, minlength=cells.cells)
-        _require_full(counts, name, prop, request)
         found[prop] = profile_cells(
             cells, data[prop], data["z"], region, request.regions, request.z_cells
         )
@@ -146,17 +146,48 @@ def _row(name, prop, request, m, r, profile: CellProfile, c) -> dict:
     }
 
 
-def _require_full(counts: np.ndarray, name: str, prop: str, request: ProfileRequest) -> None:
-    """An empty (mass, r/R) bin is an error that names it."""
+def _bin_counts(data, region, prefix: str, prop: str, request: ProfileRequest) -> np.ndarray:
+    """Galaxies of the algorithm's sample with the property, per (mass bin, r/R bin) cell."""
+    r_bin = bins(data[f"{prefix}_r_over_rvoid"], request.r_edges)
+    m_bin = bins(data[request.mass], request.mass_edges)
+    keep = (data[f"{prefix}_sample"] >= 0) & np.isfinite(data[prop]) & (region >= 0)
+    keep &= (r_bin >= 0) & (m_bin >= 0)
+    nr, nm = len(request.r_edges) - 1, len(request.mass_edges) - 1
+    cell = m_bin[keep].astype(np.int64) * nr + r_bin[keep]
+    return np.bincount(cell, minlength=nm * nr)
+
+
+def _check_bins(data, region, algorithms: dict[str, str], request: ProfileRequest) -> list[str]:
+    """A (mass, r/R) bin that no chosen algorithm fills is an error naming it; one that only
+    some leave empty (VoidFinder's maximal spheres hold no galaxy by construction) stays in the
+    output with n = 0 and no median, and is listed."""
     nr = len(request.r_edges) - 1
-    for c in np.flatnonzero(counts == 0):
-        m, r = divmod(int(c), nr)
-        raise DesivoidError(
-            f"empty bin: no {name} galaxy with {prop} at r/R_void "
-            f"{request.r_edges[r]:g}-{request.r_edges[r + 1]:g} and {request.mass} "
-            f"{request.mass_edges[m]:g}-{request.mass_edges[m + 1]:g}; "
-            "choose wider --r-edges / --mass-edges"
-        )
+    notes = []
+    for prop in request.properties:
+        counts = {
+            name: _bin_counts(data, region, p, prop, request) for p, name in algorithms.items()
+        }
+        total = sum(counts.values())
+        for c in np.flatnonzero(total == 0):
+            raise DesivoidError(
+                f"empty bin: no galaxy with {prop} at {_bin_text(c, nr, request)} "
+                f"in the sample of {', '.join(counts)}; choose wider --r-edges / "
+                "--mass-edges"
+            )
+        for name, n in counts.items():
+            notes += [
+                f"{name}: no galaxy with {prop} at {_bin_text(c, nr, request)}"
+                for c in np.flatnonzero(n == 0)
+            ]
+    return notes
+
+
+def _bin_text(c: int, nr: int, request: ProfileRequest) -> str:
+    m, r = divmod(int(c), nr)
+    return (
+        f"r/R_void {request.r_edges[r]:g}-{request.r_edges[r + 1]:g} and {request.mass} "
+        f"{request.mass_edges[m]:g}-{request.mass_edges[m + 1]:g}"
+    )
 
 
 def _voids(conn, ns: Namespace, algorithms: dict[str, str]) -> dict[str, np.ndarray]:

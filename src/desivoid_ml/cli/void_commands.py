@@ -76,6 +76,9 @@ def profiles(
     label = _label(db, run)
     with db.connect() as conn:
         found = stack(conn, db.ns, request)
+    note = Console(stderr=True)
+    for line in found.empty:
+        note.print(f"empty bin, left without a median: {line}")
     out = out_dir / label
     out.mkdir(parents=True, exist_ok=True)
     for name in [*request.properties, DENSITY]:
@@ -89,8 +92,7 @@ def profiles(
     write_table(db, label, found.rows)
     header = [c for c in COLUMNS if c not in ("label", "figure")]
     print_rows(header, [[r[c] for c in header] for r in found.rows], fmt, title="void profiles")
-    out_console = Console(stderr=True)
-    out_console.print(f"written: {out}/void_profiles.csv, .json, profile_*.png; ml.void_profiles")
+    note.print(f"written: {out}/void_profiles.csv, .json, profile_*.png; ml.void_profiles")
 
 
 def _edges(text: str, option: str) -> tuple[float, ...]:
