@@ -10,6 +10,7 @@ the sky regions of the void centres."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 from astropy import units as u
@@ -30,18 +31,20 @@ class DensityProfile:
 
 
 def shell_counts(galaxies_xyz: np.ndarray, centres: np.ndarray, radii: np.ndarray, edges):
-    """(voids, bins) galaxies in each shell [edges[i], edges[i+1]) R_v of each void."""
+    """(voids, bins) galaxies in each shell [edges[i], edges[i+1]) R_v of each void: one ball
+    query per void at the outer edge, then the distances binned (not one query per edge)."""
+    edges = np.asarray(edges, dtype=float)
     tree = cKDTree(galaxies_xyz)
-    within = np.stack(
-        [
-            tree.query_ball_point(centres, e * radii, return_length=True)
-            if e > 0
-            else np.zeros(len(centres), dtype=np.int64)
-            for e in edges
-        ],
-        axis=1,
-    )
-    return np.diff(within, axis=1)
+    found = tree.query_ball_point(centres, edges[-1] * radii)
+    lengths = np.fromiter((len(f) for f in found), dtype=np.int64, count=len(found))
+    galaxy = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=int(lengths.sum()))
+    void = np.repeat(np.arange(len(centres)), lengths)
+    distance = np.linalg.norm(galaxies_xyz[galaxy] - centres[void], axis=1) / radii[void]
+    shell = np.searchsorted(edges, distance, side="right") - 1
+    inside = (shell >= 0) & (shell < len(edges) - 1)
+    bins = len(edges) - 1
+    counts = np.bincount(void[inside] * bins + shell[inside], minlength=len(centres) * bins)
+    return counts.reshape(len(centres), bins)
 
 
 def survey_volume(xyz: np.ndarray) -> float:
