@@ -2,9 +2,9 @@
 the weighted value tables of the raw and the redshift-matched galaxies (profile_stats), so the
 temporaries stay one chunk in size at millions of galaxies.
 
-Pass 1 counts each cell's redshift mix (z cells per mass bin); the matching weight of a galaxy is
-its mass bin's share over its cell's share of its z cell. Pass 2 adds the galaxies' value bins
-to the two (region, cell, bin) tables."""
+Pass 1 counts each cell's redshift mix (the galaxies' z cells within their mass bin, computed
+once per algorithm); the matching weight of a galaxy is its mass bin's share over its cell's
+share of its z cell. Pass 2 adds the galaxies' value bins to the two (region, cell, bin) tables."""
 
 from __future__ import annotations
 
@@ -15,12 +15,10 @@ import numpy as np
 from desivoid_ml.analysis.profile_stats import (
     QUANTILES,
     CellQuantiles,
-    count_table,
     grid_of,
     matching_ratio,
+    table_index,
     table_quantiles,
-    z_cell,
-    z_cell_edges,
 )
 
 CHUNK = 1_000_000  # galaxies per pass step
@@ -58,44 +56,38 @@ def select(
 def profile_cells(
     cells: Cells,
     values: np.ndarray,
-    z: np.ndarray,
+    z_known: np.ndarray,
+    z_cells: np.ndarray,
     region: np.ndarray,
     regions: int,
-    z_cells: int,
 ) -> CellProfile:
-    """Raw and z-matched quantiles of `values` (all read rows; cells.rows picks them)."""
-    groups = cells.cells // cells.r_bins
+    """Raw and z-matched quantiles of `values` (all read rows; cells.rows picks them);
+    `z_cells` is each galaxy's redshift cell within its mass bin (z_cell_edges, z_cell)."""
     counts = np.bincount(cells.cell, minlength=cells.cells)
     if not len(cells.rows):
         nothing = CellQuantiles(
             *(np.full((cells.cells, len(QUANTILES)), np.nan),) * 2, np.zeros(cells.cells)
         )
         return CellProfile(counts, nothing, nothing)
-    zs = z[cells.rows]
-    known_z = np.isfinite(zs)
-    edges = z_cell_edges(zs[known_z], cells.mass_bin[known_z], groups, z_cells)
-    shares = np.zeros(cells.cells * z_cells)
+    n_z = int(z_cells.max()) + 1
+    shares = np.zeros(cells.cells * n_z)
     for part in _chunks(len(cells.rows)):
-        zc = z_cell(zs[part], cells.mass_bin[part], edges)
-        ok = known_z[part]
-        shares += np.bincount(
-            (cells.cell[part] * z_cells + zc)[ok], minlength=cells.cells * z_cells
-        )
-    ratio = matching_ratio(
-        shares.reshape(cells.cells, z_cells), np.arange(cells.cells) // cells.r_bins
-    )
+        rows = cells.rows[part]
+        key = cells.cell[part] * n_z + z_cells[rows]
+        shares += np.bincount(key[z_known[rows]], minlength=cells.cells * n_z)
+    group_of_cell = np.arange(cells.cells) // cells.r_bins
+    ratio = matching_ratio(shares.reshape(cells.cells, n_z), group_of_cell)
     grid = grid_of(values[cells.rows])
     shape = (regions, cells.cells, grid.bins)
     raw, matched = np.zeros(shape), np.zeros(shape)
     for part in _chunks(len(cells.rows)):
         rows, cell = cells.rows[part], cells.cell[part]
-        vbin, where = grid.bin(values[rows].astype(np.float64)), region[rows]
-        weights = ratio[cell, z_cell(zs[part], cells.mass_bin[part], edges)]
-        weights[~known_z[part]] = 0.0
-        raw += count_table(vbin, cell, where, shape)
-        matched += count_table(vbin, cell, where, shape, weights)
-    edges_v = grid.edges
-    return CellProfile(counts, table_quantiles(raw, edges_v), table_quantiles(matched, edges_v))
+        index = table_index(grid.bin(values[rows].astype(np.float64)), cell, region[rows], shape)
+        weights = np.where(z_known[rows], ratio[cell, z_cells[rows]], 0.0)
+        raw += np.bincount(index, minlength=raw.size).reshape(shape)
+        matched += np.bincount(index, weights, minlength=raw.size).reshape(shape)
+    edges = grid.edges
+    return CellProfile(counts, table_quantiles(raw, edges), table_quantiles(matched, edges))
 
 
 def _chunks(n: int):

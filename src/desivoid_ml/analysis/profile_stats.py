@@ -62,6 +62,14 @@ def grid_of(values: np.ndarray) -> Grid:
     return Grid(float(lo), float(hi - lo) / VALUE_BINS, float(values.min()), float(values.max()))
 
 
+def table_index(
+    vbin: np.ndarray, cell: np.ndarray, region: np.ndarray, shape: tuple[int, int, int]
+) -> np.ndarray:
+    """Flat index into a (regions, cells, bins) table of each galaxy."""
+    _, cells, bins = shape
+    return (region.astype(np.int64) * cells + cell) * bins + vbin
+
+
 def count_table(
     vbin: np.ndarray,
     cell: np.ndarray,
@@ -69,11 +77,9 @@ def count_table(
     shape: tuple[int, int, int],
     weights: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(regions, cells, bins) weighted counts of one chunk (add chunks' tables together)."""
-    regions, cells, bins = shape
-    index = (region.astype(np.int64) * cells + cell) * bins + vbin
-    table = np.bincount(index, weights, minlength=regions * cells * bins)
-    return table.reshape(shape)
+    """(regions, cells, bins) weighted counts (add chunks' tables together)."""
+    index = table_index(vbin, cell, region, shape)
+    return np.bincount(index, weights, minlength=int(np.prod(shape))).reshape(shape)
 
 
 def table_quantiles(table: np.ndarray, edges: np.ndarray) -> CellQuantiles:
@@ -138,8 +144,8 @@ def z_cell_edges(z: np.ndarray, group: np.ndarray, groups: int, z_cells: int) ->
 
 
 def z_cell(z: np.ndarray, group: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Redshift cell 0 .. z_cells - 1 of each galaxy within its group."""
-    out = np.zeros(len(z), dtype=np.int64)
+    """Redshift cell 0 .. z_cells - 1 of each galaxy within its group (0 outside any group)."""
+    out = np.zeros(len(z), dtype=np.int8)
     for g in range(len(edges)):
         rows = group == g
         out[rows] = np.searchsorted(edges[g], z[rows], side="right")
@@ -155,14 +161,3 @@ def matching_ratio(shares: np.ndarray, group_of_cell: np.ndarray) -> np.ndarray:
     local = shares / np.maximum(shares.sum(axis=1, keepdims=True), 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(local > 0, reference[group_of_cell] / np.where(local > 0, local, 1), 0.0)
-
-
-def matching_weights(
-    cell: np.ndarray, group: np.ndarray, z: np.ndarray, cells: int, z_cells: int
-) -> np.ndarray:
-    """Weights that give every cell the redshift mix of its group (all in memory at once)."""
-    nr = cells // (group.max() + 1)
-    edges = z_cell_edges(z, group, group.max() + 1, z_cells)
-    zc = z_cell(z, group, edges)
-    shares = np.bincount(cell * z_cells + zc, minlength=cells * z_cells).reshape(cells, z_cells)
-    return matching_ratio(shares, np.arange(cells) // nr)[cell, zc]

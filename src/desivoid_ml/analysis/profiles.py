@@ -19,7 +19,7 @@ from psycopg import sql
 from desivoid_ml.analysis.agreement import sample_algorithms
 from desivoid_ml.analysis.profile_cells import CellProfile, profile_cells, select
 from desivoid_ml.analysis.profile_data import bins, read_columns, regions_of
-from desivoid_ml.analysis.profile_stats import QUANTILES
+from desivoid_ml.analysis.profile_stats import QUANTILES, z_cell, z_cell_edges
 from desivoid_ml.analysis.regions import sky_regions
 from desivoid_ml.analysis.void_density import density_profile
 from desivoid_ml.db.connection import Namespace
@@ -76,11 +76,14 @@ def profiles(conn: psycopg.Connection, ns: Namespace, request: ProfileRequest) -
     data = read_columns(conn, ns, list(algorithms), floats)
     region = regions_of(data["ra"], data["dec"], request.regions)
     result = Profiles(galaxies=len(region))
-    result.empty = _check_bins(data, region, algorithms, request)
+    m_bin = bins(data[request.mass], request.mass_edges)
+    r_bins = {p: bins(data[f"{p}_r_over_rvoid"], request.r_edges) for p in algorithms}
+    result.empty = _check_bins(data, region, m_bin, r_bins, algorithms, request)
     voids = _voids(conn, ns, algorithms) if request.density else {}
     for prefix, name in algorithms.items():
         in_sample = data[f"{prefix}_sample"] >= 0
-        result.rows += _property_rows(data, region, prefix, name, in_sample, request)
+        usable = in_sample & (region >= 0) & (r_bins[prefix] >= 0) & (m_bin >= 0)
+        result.rows += _property_rows(data, region, usable, m_bin, r_bins[prefix], name, request)
         if request.density:
             result.rows += _density_rows(data, prefix, name, in_sample, voids[name], request)
     return result
@@ -108,17 +111,18 @@ def _check_properties(present: dict[str, str], request: ProfileRequest) -> None:
             raise DesivoidError(f"unknown property {name!r}: not a column of features.galaxy")
 
 
-def _property_rows(data, region, prefix, name, in_sample, request: ProfileRequest) -> list[dict]:
-    r_bin = bins(data[f"{prefix}_r_over_rvoid"], request.r_edges)
-    m_bin = bins(data[request.mass], request.mass_edges)
+def _property_rows(data, region, usable, m_bin, r_bin, name, request: ProfileRequest) -> list:
+    """Rows of every property of one algorithm; `usable`: in its sample, region and bins known."""
     nr, nm = len(request.r_edges) - 1, len(request.mass_edges) - 1
+    z = data["z"]
+    z_known = np.isfinite(z)
+    rows = usable & z_known
+    edges = z_cell_edges(z[rows], m_bin[rows], nm, request.z_cells)
+    z_cells = z_cell(np.where(z_known, z, 0.0), m_bin, edges)
     found = {}
     for prop in request.properties:
-        keep = in_sample & np.isfinite(data[prop]) & (region >= 0)
-        cells = select(keep, r_bin, m_bin, nr, nm)
-        found[prop] = profile_cells(
-            cells, data[prop], data["z"], region, request.regions, request.z_cells
-        )
+        cells = select(usable & np.isfinite(data[prop]), r_bin, m_bin, nr, nm)
+        found[prop] = profile_cells(cells, data[prop], z_known, z_cells, region, request.regions)
     return [
         _row(name, prop, request, *divmod(c, nr), profile, c)
         for prop, profile in found.items()
@@ -146,33 +150,23 @@ def _row(name, prop, request, m, r, profile: CellProfile, c) -> dict:
     }
 
 
-def _bin_counts(data, region, prefix: str, prop: str, request: ProfileRequest) -> np.ndarray:
-    """Galaxies of the algorithm's sample with the property, per (mass bin, r/R bin) cell."""
-    r_bin = bins(data[f"{prefix}_r_over_rvoid"], request.r_edges)
-    m_bin = bins(data[request.mass], request.mass_edges)
-    keep = (data[f"{prefix}_sample"] >= 0) & np.isfinite(data[prop]) & (region >= 0)
-    keep &= (r_bin >= 0) & (m_bin >= 0)
-    nr, nm = len(request.r_edges) - 1, len(request.mass_edges) - 1
-    cell = m_bin[keep].astype(np.int64) * nr + r_bin[keep]
-    return np.bincount(cell, minlength=nm * nr)
-
-
-def _check_bins(data, region, algorithms: dict[str, str], request: ProfileRequest) -> list[str]:
+def _check_bins(data, region, m_bin, r_bins, algorithms, request: ProfileRequest) -> list[str]:
     """A (mass, r/R) bin that no chosen algorithm fills is an error naming it; one that only
-    some leave empty (VoidFinder's maximal spheres hold no galaxy by construction) stays in the
-    output with n = 0 and no median, and is listed."""
-    nr = len(request.r_edges) - 1
+    some leave empty (e.g. no VIDE galaxy near its centres) stays in the output with n = 0 and
+    no median, and is listed."""
+    nr, nm = len(request.r_edges) - 1, len(request.mass_edges) - 1
     notes = []
     for prop in request.properties:
-        counts = {
-            name: _bin_counts(data, region, p, prop, request) for p, name in algorithms.items()
-        }
-        total = sum(counts.values())
-        for c in np.flatnonzero(total == 0):
+        known = np.isfinite(data[prop]) & (region >= 0) & (m_bin >= 0)
+        counts = {}
+        for p, name in algorithms.items():
+            keep = known & (data[f"{p}_sample"] >= 0) & (r_bins[p] >= 0)
+            cell = m_bin[keep].astype(np.int64) * nr + r_bins[p][keep]
+            counts[name] = np.bincount(cell, minlength=nm * nr)
+        for c in np.flatnonzero(sum(counts.values()) == 0):
             raise DesivoidError(
-                f"empty bin: no galaxy with {prop} at {_bin_text(c, nr, request)} "
-                f"in the sample of {', '.join(counts)}; choose wider --r-edges / "
-                "--mass-edges"
+                f"empty bin: no galaxy with {prop} at {_bin_text(c, nr, request)} in the "
+                f"sample of {', '.join(counts)}; choose wider --r-edges / --mass-edges"
             )
         for name, n in counts.items():
             notes += [
