@@ -35,11 +35,10 @@ class CellProfile:
 
 @dataclass(frozen=True)
 class Cells:
-    """The galaxies of one algorithm's sample with a value: row numbers, cell and mass bin."""
+    """The galaxies of one algorithm's sample with a value: row numbers and cells."""
 
     rows: np.ndarray  # into the read columns
     cell: np.ndarray  # mass bin * r bins + r bin
-    mass_bin: np.ndarray
     cells: int
     r_bins: int
 
@@ -49,8 +48,8 @@ def select(
 ) -> Cells:
     """The kept galaxies (in the sample, both bins known, value finite) and their cells."""
     rows = np.flatnonzero(keep & (r_bin >= 0) & (m_bin >= 0))
-    mass = m_bin[rows].astype(np.int64)
-    return Cells(rows, mass * r_bins + r_bin[rows], mass, m_bins * r_bins, r_bins)
+    cell = m_bin[rows].astype(np.int64) * r_bins + r_bin[rows]
+    return Cells(rows, cell, m_bins * r_bins, r_bins)
 
 
 def profile_cells(
