@@ -32,6 +32,9 @@ def profile_figure(prop: str, rows: list[dict], path: Path | None = None) -> byt
         ax.set(title=algorithm, xlabel="r / R_void")
         ax.axvline(1.0, color="grey", lw=0.8, ls=":")
     axes[0][0].set_ylabel("n(r) / n_mean" if prop == DENSITY else f"median {prop}")
+    if prop != DENSITY:  # what the line styles mean
+        axes[0][0].plot([], [], "k-", lw=1.2, label="raw")
+        axes[0][0].plot([], [], "k--", lw=1.2, label="matched on z")
     axes[0][0].legend(fontsize=6)
     fig.tight_layout()
     buffer = io.BytesIO()
