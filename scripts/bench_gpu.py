@@ -61,6 +61,7 @@ def main() -> None:
             dsn=db.dsn,
             namespace=db.ns.prefix,
             fractions=ALL_TRAIN,
+            sample="all",  # the bench table has no Redrock columns: every row
             batch_size=args.batch_size,
             num_workers=args.workers,
             pca_components=16,

@@ -87,7 +87,8 @@ def datamodule(db: Database, features: dict, table: str, batch: int, workers: in
                ) -> FeatureDataModule:
     """The DataModule with every row in the train split, set up (normalisation computed)."""
     dm = FeatureDataModule(features, dsn=db.dsn, namespace=db.ns.prefix, table=table,
-                           fractions=ALL_TRAIN, batch_size=batch, num_workers=workers)
+                           fractions=ALL_TRAIN, batch_size=batch, num_workers=workers,
+                           sample="all")  # the bench table has no Redrock columns
     dm.setup("fit")
     return dm
 

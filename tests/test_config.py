@@ -76,6 +76,8 @@ def test_wrong_types_are_rejected(load, override: str, message: str) -> None:
         (features_config, "void_catalogs.omegam=0", r"void_catalogs.omegam=0.0: must be null"),
         (features_config, "v2.position_tolerance_mpch=0", "position_tolerance_mpch=0.0: must"),
         (features_config, "+properties.g={valid: x}", "properties.g=.*has no `value`"),
+        (features_config, "properties.logmstar.range=[13,6]", "logmstar.range=.*low < high"),
+        (features_config, "sample_z.max=0", r"sample_z.min=0.01: must be >= 0 and below"),
         (analysis_config, "algorithms=[VoidFinder,Voids]", "unknown algorithm 'Voids'"),
         (analysis_config, "algorithms=[]", r"analysis config algorithms=\[\]: is empty"),
         (analysis_config, "properties=[]", r"analysis config properties=\[\]: is empty"),

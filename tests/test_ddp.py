@@ -1,4 +1,5 @@
-"""`trainer=ddp` on 2 CPU processes (gloo): the ranks see disjoint shards covering the split."""
+"""`trainer=ddp` on 2 CPU processes (gloo): the ranks see disjoint shards covering the split
+(its training-sample rows)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from featuretable import make_feature_table
 from psycopg import sql
 
 from desivoid_ml.data.query import Fractions, split_predicate
+from desivoid_ml.features.galaxy_samples import sample_condition
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,8 +60,10 @@ def test_ddp_two_cpu_ranks_see_disjoint_complete_shards(db, tmp_path) -> None:
         expected = {
             r[0]
             for r in conn.execute(
-                sql.SQL("SELECT key_hash FROM {} WHERE {}").format(
-                    sql.Identifier(db.ns.features, "galaxy"), split_predicate("train", Fractions())
+                sql.SQL("SELECT key_hash FROM {} WHERE {} AND {}").format(
+                    sql.Identifier(db.ns.features, "galaxy"),
+                    split_predicate("train", Fractions()),
+                    sql.SQL(sample_condition("good_galaxy")),  # the default training sample
                 )
             )
         }

@@ -39,7 +39,9 @@ def tables(module_db):
                 "CASE WHEN g %% 13 = 0 THEN NULL ELSE g %% 2 = 0 END AS vf_in_void, "
                 "CASE WHEN g %% 17 = 0 THEN NULL ELSE (g %% 50)::integer END AS vf_void_id, "
                 "(g %% 3)::smallint AS vf_vflag, "
-                "CASE WHEN g %% 19 = 0 THEN NULL ELSE 'NGC' END AS vf_cap "
+                "CASE WHEN g %% 19 = 0 THEN NULL ELSE 'NGC' END AS vf_cap, "
+                "CASE WHEN g %% 13 = 0 OR (g %% 5 = 0 AND g %% 2 = 1) THEN NULL "
+                "WHEN g %% 2 = 0 THEN 'void' ELSE 'wall' END AS vf_sample "
                 "FROM generate_series(1, %s) g"
             ).format(sql.Identifier(f, "galaxy")),
             (ROWS,),
@@ -80,7 +82,8 @@ def _rows(db, query: str) -> list[tuple]:
 
 
 COLUMNS = (
-    'targetid, survey, program, ra, "dec", z, logmstar, vf_in_void, vf_void_id, vf_vflag, vf_cap'
+    'targetid, survey, program, ra, "dec", z, logmstar, vf_in_void, vf_void_id, vf_vflag, vf_cap, '
+    "vf_sample"
 )
 
 
@@ -133,18 +136,19 @@ def test_csv_and_filters(tables, tmp_path) -> None:
     export(tables, "features", "csv", tmp_path / "void.csv", algorithm="vf", in_void=True)
     with open(tmp_path / "void.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    (count,) = _rows(tables, "SELECT count(*) FROM {f} WHERE vf_in_void")[0]
-    assert len(rows) == count and {r["vf_in_void"] for r in rows} == {"true"}
+    (count,) = _rows(tables, "SELECT count(*) FROM {f} WHERE vf_sample = 'void'")[0]
+    assert len(rows) == count and {r["vf_sample"] for r in rows} == {"void"}
     assert rows[0]["targetid"] == str(
-        _rows(tables, "SELECT targetid FROM {f} WHERE vf_in_void LIMIT 1")[0][0]
+        _rows(tables, "SELECT targetid FROM {f} WHERE vf_sample = 'void' LIMIT 1")[0][0]
     )
 
 
 def test_embeddings_in_every_format(tables, tmp_path) -> None:
     export(tables, "embeddings", "parquet", tmp_path / "e.parquet", run=RUN, in_void=False)
     table = pq.read_table(tmp_path / "e.parquet")
-    (walls,) = _rows(tables, "SELECT count(*) FROM {f} WHERE vf_in_void IS FALSE")[0]
-    assert table.num_rows == walls
+    (walls,) = _rows(tables, "SELECT count(*) FROM {f} WHERE vf_sample = 'wall'")[0]
+    (not_void,) = _rows(tables, "SELECT count(*) FROM {f} WHERE vf_in_void IS FALSE")[0]
+    assert table.num_rows == walls < not_void  # the wall sample, not "not in a void"
     first = table.slice(0, 1).to_pylist()[0]
     assert len(first["embedding"]) == DIM and first["embedding"][2:] == [1.0, -1.0]
     export(tables, "embeddings", "fits", tmp_path / "e.fits")

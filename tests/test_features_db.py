@@ -107,6 +107,10 @@ def test_features_match_the_toolkit(features_db, real_fits: Path) -> None:
     assert agree.mean() >= 0.999
     assert summary.masks["TEST10K_VoidFinder"].startswith("rebuilt from 9,997 galaxies")
     vflag = got["vf_vflag"].astype(int)
+    # the toolkit's arithmetic: its vflag on every row, boundary galaxies included
+    assert (vflag[keep] == np.asarray(vf["vflag"])[keep]).mean() >= 0.999
+    expected = np.where(vf["vflag"] == 1, "void", np.where(vf["vflag"] == 0, "wall", None))
+    assert (got["vf_sample"][keep] == expected[keep]).mean() >= 0.999
     assert np.array_equal(got["vf_sample"] == "void", vflag == 1)
     assert np.array_equal(got["vf_sample"] == "wall", vflag == 0)
     assert all(v is None for v in got["vf_sample"][np.isin(vflag, [2, 9])])  # NULL, not ''
@@ -126,6 +130,8 @@ def test_features_match_the_toolkit(features_db, real_fits: Path) -> None:
         in_void = np.asarray(truth["in_void"]) == 1
         expected = np.where(inside, np.where(in_void, "void", "wall"), None)
         assert np.array_equal(got[f"{algorithm}_sample"], expected)
+        counts = {label: int((expected == label).sum()) for label in ("void", "wall")}
+        assert summary.samples[algorithm] == counts  # what `desivoid features` prints
 
 
 def test_missing_values_and_excluded_rows_are_null(features_db) -> None:

@@ -14,7 +14,7 @@ import pytest
 from psycopg import sql
 
 from desivoid_ml.db import embedded
-from desivoid_ml.embed import index_sizing, store
+from desivoid_ml.embed import hnsw_build, index_sizing, store
 from desivoid_ml.embed.hnsw_build import MEMORY_ENV
 from desivoid_ml.errors import DesivoidError
 from desivoid_ml.keys import KEY_WIDTH
@@ -41,19 +41,47 @@ def test_estimate_grows_with_rows_dimension_and_m() -> None:
     assert 4.4 * GIB < index_sizing.graph_bytes(6_445_927, 16, 16) < 4.55 * GIB
 
 
+def _here(available_bytes: int, cores: int, current: int = 64 * 2**20) -> index_sizing.ServerLimits:
+    """Limits of a server on this machine (free RAM and cores known)."""
+    return index_sizing.ServerLimits(current, 2, 8, available_bytes, cores)
+
+
 def test_plan_fits_when_ram_allows_and_warns_otherwise() -> None:
     rows = 6_445_927
-    roomy = index_sizing.plan_build(rows, DIM, 16, available_bytes=20 * GIB, cores=2)
+    roomy = index_sizing.plan_build(rows, DIM, 16, _here(20 * GIB, cores=2))
     assert roomy.fits and roomy.memory_bytes >= index_sizing.graph_bytes(rows, DIM, 16)
     assert roomy.workers == 1
-    tight = index_sizing.plan_build(rows, DIM, 16, available_bytes=4 * GIB, cores=2)
+    tight = index_sizing.plan_build(rows, DIM, 16, _here(4 * GIB, cores=2))
     assert not tight.fits and tight.memory_bytes == 2 * GIB  # half the available RAM
-    line = tight.warning(rows, 4 * GIB, MEMORY_ENV)
+    line = tight.warning(rows, MEMORY_ENV)
     assert "\n" not in line and f"{MEMORY_ENV}=5GB" in line and "slower" in line
-    forced = index_sizing.plan_build(rows, DIM, 16, 20 * GIB, 2, override_bytes=GIB)
+    assert "RAM available on the server's machine, 4.0 GB" in line
+    forced = index_sizing.plan_build(rows, DIM, 16, _here(20 * GIB, 2), override_bytes=GIB)
     assert forced.memory_bytes == GIB and forced.rows_in_memory == pytest.approx(1.44e6, rel=0.02)
-    small = index_sizing.plan_build(3000, DIM, 16, 20 * GIB, 8)
+    small = index_sizing.plan_build(3000, DIM, 16, _here(20 * GIB, 8))
     assert small.fits and small.workers == 0
+
+
+def test_a_server_elsewhere_is_sized_from_its_own_settings() -> None:
+    # this machine's RAM says nothing about the server's: its maintenance_work_mem and
+    # max_parallel_maintenance_workers are the budget, capped by its worker limits
+    limits = index_sizing.ServerLimits(512 * 2**20, 3, 2)
+    plan = index_sizing.plan_build(6_445_927, DIM, 16, limits)
+    assert plan.memory_bytes == 512 * 2**20 and plan.workers == 2 and not plan.fits
+    assert "the server's own maintenance_work_mem" in plan.warning(6_445_927, MEMORY_ENV)
+    assert index_sizing.beyond_the_machine(plan, limits, MEMORY_ENV) is None
+    forced = index_sizing.plan_build(1000, DIM, 16, limits, override_bytes=8 * GIB)
+    assert forced.memory_bytes == 8 * GIB and forced.workers == 0
+
+
+def test_a_budget_beyond_the_servers_ram_is_refused_in_one_line() -> None:
+    limits = _here(4 * GIB, 2)
+    plan = index_sizing.plan_build(10**6, DIM, 16, limits, override_bytes=64 * GIB)
+    line = index_sizing.beyond_the_machine(plan, limits, MEMORY_ENV)
+    assert line is not None and "\n" not in line
+    assert f"{MEMORY_ENV}=64.0 GB is more than the 4.0 GB of RAM available" in line
+    computed = index_sizing.plan_build(10**8, DIM, 16, limits)  # never above half the RAM
+    assert index_sizing.beyond_the_machine(computed, limits, MEMORY_ENV) is None
 
 
 def test_parse_size() -> None:
@@ -124,6 +152,40 @@ def test_tiny_budget_warns_in_one_line_and_surfaces_the_notice(db, monkeypatch, 
             )
         ).fetchone()[0]
     assert count == 3000
+
+
+def test_limits_are_read_from_the_server(db, monkeypatch) -> None:
+    monkeypatch.setenv(
+        "PGOPTIONS", "-c maintenance_work_mem=77MB -c max_parallel_maintenance_workers=1"
+    )
+    with db.connect() as conn:
+        limits = hnsw_build.server_limits(conn)
+    assert limits.maintenance_work_mem == 77 * 2**20
+    assert limits.max_parallel_maintenance_workers == 1
+    assert limits.local and limits.available_bytes > 0  # the embedded server runs here
+
+
+def test_a_remote_servers_own_memory_setting_sizes_the_build(db, monkeypatch, caplog) -> None:
+    # before: sized from this machine's RAM (64 MB at least), so a small server could run out
+    _insert_run(db, "r1")
+    monkeypatch.setattr(hnsw_build, "server_on_this_machine", lambda conn: False)
+    monkeypatch.setenv("PGOPTIONS", "-c maintenance_work_mem=1MB")
+    with caplog.at_level(logging.INFO, logger="desivoid_ml.embed"):
+        store.write_run(db, "r1", DIM, _batches(3000))
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    budget = [w for w in warnings if w.startswith("HNSW build:")]
+    assert len(budget) == 1 and "budget is 1 MB (the server's own maintenance_work_mem" in budget[0]
+
+
+def test_a_budget_beyond_the_machine_stops_before_the_build(db, monkeypatch) -> None:
+    _insert_run(db, "r1")
+    before = _ml_tables(db)
+    monkeypatch.setenv(MEMORY_ENV, "100000GB")
+    with pytest.raises(DesivoidError) as failure:
+        store.write_run(db, "r1", DIM, _batches(2000))
+    message = str(failure.value)
+    assert "\n" not in message and "RAM available on the database server's machine" in message
+    assert _ml_tables(db) == before
 
 
 def test_enough_budget_builds_without_warning(db, caplog) -> None:

@@ -98,3 +98,53 @@ def test_every_primary_config_composes_from_the_install(venv, tmp_path) -> None:
     out = _run(venv, tmp_path, "python", "-c", COMPOSE_ALL).split()
     assert out == ["desivoid_ml.data.datamodule.FeatureDataModule", "7", "5", "VoidFinder"]
     assert _run(venv, tmp_path, "python", "-c", ASSETS).split() == ["True", "True"]
+
+
+SQLALCHEMY_2_KEPT = """
+import sqlalchemy, optuna
+from hydra_plugins.desivoid_sweeper.sweeper import DesivoidOptunaSweeper
+from desivoid_ml.sweeps import storage_url
+print(sqlalchemy.__version__, sqlalchemy.__file__, optuna.__version__)
+"""
+
+
+def test_installing_the_sweep_extra_keeps_the_sqlalchemy_2_already_there(tmp_path) -> None:
+    """A venv that already holds SQLAlchemy 2 (copied in, as pip would have installed it) gets
+    `pip install '.[sweep]'` with dependency resolution and no index: a pin below 2 (or on any
+    package not already there) would need a download and fail; nothing replaces SQLAlchemy."""
+    import shutil
+
+    import sqlalchemy
+
+    env_dir = tmp_path / "env"
+    subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True, timeout=120)
+    python = env_dir / "bin" / "python"
+    site = Path(
+        subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
+    ours = Path(sqlalchemy.__file__).parent
+    for source in [ours, *ours.parent.glob(f"sqlalchemy-{sqlalchemy.__version__}.dist-info")]:
+        shutil.copytree(source, site / source.name)
+    borrowed = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    (site / "borrowed_dependencies.pth").write_text("\n".join(sorted(borrowed)) + "\n")
+    pip = [python, "-m", "pip", "--disable-pip-version-check"]
+    subprocess.run([*pip, "-q", "uninstall", "-y", "setuptools"], check=True, timeout=120)
+    result = subprocess.run(
+        [*pip, "install", "--no-index", "--no-build-isolation", f"{ROOT}[sweep]"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "uninstalling sqlalchemy" not in result.stdout.lower()
+    version, module, optuna_version = _run(
+        env_dir, tmp_path, "python", "-c", SQLALCHEMY_2_KEPT
+    ).split()
+    assert version == sqlalchemy.__version__ and version.startswith("2.")
+    assert Path(module).is_relative_to(site)  # the venv's own copy, still there
+    assert int(optuna_version.split(".")[0]) >= 4

@@ -1,25 +1,72 @@
-"""No secrets at rest: a DSN's password never reaches a checkpoint, a table, a log or a logger."""
+"""No secrets at rest: one masking function for every form a password takes, and connect errors
+masked (every road a password travels: test_password_roads.py)."""
 
 from __future__ import annotations
 
-import dataclasses
-import subprocess
+import io
+import logging
 import sys
-from pathlib import Path
+import traceback
 
-from featuretable import make_feature_table
-from psycopg import sql
+import pytest
 
-from desivoid_ml.secrets import redact_config, redact_text
-
-ROOT = Path(__file__).resolve().parents[1]
-PASSWORD = "Hunter2-not-for-disk"
+from desivoid_ml.db.connection import connect
+from desivoid_ml.errors import DatabaseUnavailable
+from desivoid_ml.secrets import (
+    RedactingFilter,
+    masked_argv,
+    redact_config,
+    redact_error,
+    redact_text,
+)
 
 
 def test_redact_text_masks_url_and_keyword_passwords() -> None:
     assert redact_text("postgresql://ann:pw@db.example/x") == "postgresql://ann:***@db.example/x"
     assert redact_text("host=h password=pw dbname=x") == "host=h password=*** dbname=x"
     assert redact_text("postgresql://ann@db.example/x") == "postgresql://ann@db.example/x"
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("host=h sslpassword=Tail9 dbname=x", "host=h sslpassword=*** dbname=x"),
+        ("PGPASSWORD=Tail9 psql -h h", "PGPASSWORD=*** psql -h h"),
+        (r"host=h password='ab\'cd Tail9' dbname=x", "host=h password=*** dbname=x"),
+        ('password = "a b\\" Tail9" x', "password = *** x"),
+        ("password='unterminated Tail9", "password=***"),
+        # a keyword DSN inside a quoted Hydra override: the value is quoted one layer deeper
+        (
+            r"db.dsn='host=h password=\'ab\\\'cd Tail9\' port=1'",
+            "db.dsn='host=h password=*** port=1'",
+        ),
+        (r"db.dsn='host=h password=\'ab Tail9", "db.dsn='host=h password=***"),
+        ("db.password=Tail9", "db.password=***"),
+        ("postgresql+psycopg2://u:Tail9@h:5432/d?x=1", "postgresql+psycopg2://u:***@h:5432/d?x=1"),
+        ("passwordless login; nopassword here", "passwordless login; nopassword here"),
+    ],
+)
+def test_one_masking_function_covers_every_form(text: str, masked: str) -> None:
+    assert redact_text(text) == masked
+    assert "Tail9" not in redact_text(text)
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "host=/nonexistent password=ab Tail9 dbname=x",  # libpq quotes "Tail9" alone
+        "host=/nonexistent password=Tail9 Tail8' dbname=x",
+        r"host=/nonexistent password='ab\'cd Tail9",  # unterminated
+        "postgresql://u:Tail9@/x?host=/nonexistent",
+    ],
+)
+def test_a_failing_connect_is_one_masked_line_without_a_chained_cause(dsn: str) -> None:
+    with pytest.raises(DatabaseUnavailable) as caught:
+        connect(dsn)
+    text = "".join(traceback.format_exception(caught.value))
+    assert "Tail9" not in text and "Tail8" not in text, text
+    assert "\n" not in str(caught.value) and caught.value.__cause__ is None
+    assert redact_error('missing "=" after "Tail9" in x', dsn) == 'missing "=" after "***" in x'
 
 
 def test_redact_config_masks_secret_keys_and_nested_dsns() -> None:
@@ -35,42 +82,28 @@ def test_redact_config_masks_secret_keys_and_nested_dsns() -> None:
     }
 
 
-def _with_password(dsn: str) -> str:
-    assert "postgres:@" in dsn  # the embedded server trusts local sockets: any password works
-    return dsn.replace("postgres:@", f"postgres:{PASSWORD}@")
+def test_argv_is_masked_only_inside_the_block(monkeypatch) -> None:
+    real = ["train.py", "db.dsn='postgresql://u:Tail9@h/d'"]
+    monkeypatch.setattr(sys, "argv", list(real))
+    with masked_argv():
+        assert sys.argv == ["train.py", "db.dsn='postgresql://u:***@h/d'"]
+    assert sys.argv == real  # what Lightning's DDP launcher re-runs
 
 
-def test_a_training_run_writes_the_password_nowhere(db, tmp_path) -> None:
-    make_feature_table(db, rows=3000)
-    secret_db = dataclasses.replace(db, dsn=_with_password(db.dsn))
-    run = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "train.py"),
-            f"db.dsn='{secret_db.dsn}'",
-            f"db.namespace={db.ns.prefix}",
-            "~data.features",
-            "+data.features={a:a,b:b,c:c}",
-            "logger=[csv,tensorboard,wandb]",
-            "trainer.max_epochs=2",
-            "trainer.enable_progress_bar=false",
-            f"paths.log_dir={tmp_path}",
-            "data.block_pages=16",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"WANDB_MODE": "offline", "WANDB_SILENT": "true", "PATH": "/usr/bin:/bin"},
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert PASSWORD not in run.stdout + run.stderr
-    written = [p for p in tmp_path.rglob("*") if p.is_file()]
-    assert any(p.suffix == ".ckpt" for p in written) and any("wandb" in str(p) for p in written)
-    leaked = [str(p) for p in written if PASSWORD.encode() in p.read_bytes()]
-    assert leaked == []
-    with db.connect() as conn:
-        rows = conn.execute(
-            sql.SQL("SELECT r::text FROM {} r").format(sql.Identifier(db.ns.ml, "runs"))
-        ).fetchall()
-    assert len(rows) == 1 and PASSWORD not in rows[0][0] and "***" in rows[0][0]
+def test_the_logging_filter_masks_message_arguments_and_traceback() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter())
+    log = logging.getLogger("test_secrets.filter")
+    log.addHandler(handler)
+    try:
+        log.warning("#0 : %s", "db.dsn='host=h password=Tail9'")
+        try:
+            raise RuntimeError("cannot use postgresql://u:Tail9@h/d")
+        except RuntimeError:
+            log.exception("failed")
+    finally:
+        log.removeHandler(handler)
+    text = stream.getvalue()
+    assert "Tail9" not in text and "#0 : db.dsn='host=h password=***" in text
+    assert "RuntimeError: cannot use postgresql://u:***@h/d" in text

@@ -34,3 +34,7 @@ class SchemaMismatch(DesivoidError):
 
 class IngestError(DesivoidError):
     """A file could not be loaded; nothing of it was committed."""
+
+
+class TableRewritten(DesivoidError):
+    """The table a stream reads was rewritten or dropped in the middle of an epoch."""

@@ -11,7 +11,6 @@ import hydra
 from omegaconf import DictConfig
 
 from desivoid_ml.errors import DesivoidError
-from desivoid_ml.secrets import redact_text
 from desivoid_ml.settings import config_dir
 from desivoid_ml.sweeps import register_resolvers
 from desivoid_ml.training import train_or_fail_trial
@@ -25,7 +24,8 @@ CONFIGS = str(config_dir())  # absolute: a file path, not a module
 @hydra.main(version_base="1.3", config_path=CONFIGS, config_name="train")
 def main(cfg: DictConfig) -> float:
     """Train (or run one sweep trial) and return the optimised metric."""
-    sys.argv = [redact_text(arg) for arg in sys.argv]  # wandb records the command line
+    # sys.argv stays as typed: Lightning's DDP launcher re-runs it for the other ranks (a
+    # masked password would not log in); wandb_logger masks the copy wandb records.
     try:
         return train_or_fail_trial(cfg)
     except DesivoidError as exc:  # one line that says what to do next, exit status 2

@@ -11,7 +11,9 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from desivoid_ml.errors import DatabaseLost, DesivoidError
+from desivoid_ml.errors import DatabaseLost, DesivoidError, TableRewritten
+from desivoid_ml.features.galaxy_samples import sample_condition
+from desivoid_ml.pruning import trial_callbacks
 from desivoid_ml.secrets import redact_config, redact_text
 
 log = logging.getLogger(__name__)
@@ -48,11 +50,12 @@ def build(cfg: DictConfig):
     model.run_info = {
         "config": redact_config(OmegaConf.to_container(cfg, resolve=True)),
         "features": datamodule.features,
+        "sample": {"name": datamodule.sample, "where": datamodule.sample_sql()},
         "git_commit": git_commit(),
     }
     trainer = instantiate(
         cfg.trainer,
-        callbacks=_instantiate_all(cfg.get("callbacks")),
+        callbacks=[*_instantiate_all(cfg.get("callbacks")), *trial_callbacks()],
         logger=_instantiate_all(cfg.get("logger")) or False,
     )
     return datamodule, model, trainer
@@ -60,6 +63,8 @@ def build(cfg: DictConfig):
 
 def train(cfg: DictConfig) -> float:
     """Fit, then test the best checkpoint; return `cfg.optimized_metric` for a sweeper."""
+    if cfg.data.get("sample"):
+        sample_condition(str(cfg.data.sample))  # an unknown name: one line before anything runs
     L.seed_everything(cfg.seed, workers=True)
     if cfg.get("torch_threads"):
         torch.set_num_threads(int(cfg.torch_threads))
@@ -67,8 +72,8 @@ def train(cfg: DictConfig) -> float:
     datamodule, model, trainer = build(cfg)
     try:
         metrics = _fit_and_test(cfg, datamodule, model, trainer)
-    except DatabaseLost as exc:
-        raise DatabaseLost(f"{_own_message(exc)}; {_resume_advice(trainer)}") from exc
+    except (DatabaseLost, TableRewritten) as exc:  # one line, and how to go on
+        raise type(exc)(f"{_own_message(exc)}; {_resume_advice(trainer)}") from exc
     if cfg.get("register_run") and trainer.is_global_zero:
         from desivoid_ml.runs import register_run
 
@@ -130,9 +135,12 @@ def scrub_hydra_outputs() -> None:
                 path.write_text(redact_text(text))
 
 
-def _metric(name: str | None, metrics: dict[str, float]) -> float:
+def _metric(name, metrics: dict[str, float]) -> float | list[float]:
+    """The optimised metric; a list of names (a multi-objective sweep) gives a list."""
     if not name:
         return float("nan")
+    if not isinstance(name, str):
+        return [_metric(one, metrics) for one in name]
     if name not in metrics:
         raise DesivoidError(
             f"optimized_metric {name!r} was never logged; logged metrics: "

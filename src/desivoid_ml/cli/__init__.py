@@ -15,6 +15,7 @@ from desivoid_ml.cli import (  # noqa: F401
     db_commands,
     run_commands,
     science_commands,
+    sweep_commands,
     void_commands,
 )
 from desivoid_ml.cli.app import app

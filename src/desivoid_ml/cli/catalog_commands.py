@@ -118,11 +118,17 @@ def ingest(
 
 @app.command()
 def validate() -> None:
-    """Check the loaded tables: counts vs FITS, keys, bounds, missing rates, plausibility."""
+    """Check the loaded tables: counts vs FITS, keys, bounds, missing rates, plausibility, and
+    what the feature config's ranges and sample cuts remove."""
     from desivoid_ml.db import open_database
+    from desivoid_ml.features.config import load_config
+    from desivoid_ml.features.sample_checks import sample_checks
     from desivoid_ml.ingest.validate import run_checks
 
-    report = run_checks(open_database())
+    db = open_database()
+    report = run_checks(db)
+    if report and report[0].name != "tables loaded":  # something is ingested
+        report += sample_checks(db, load_config())
     table = Table(title="validation")
     for name in ("stage", "check", "result", "detail"):
         table.add_column(name)
@@ -150,10 +156,11 @@ def features(
     with RichReporter() as reporter:
         summary = build(open_database(), cfg, reporter)
     table = Table(title=f"features.galaxy: {summary.rows:,} galaxies")
-    table.add_column("algorithm")
-    table.add_column("in void", justify="right")
+    for name in ("algorithm", "in void", "void sample", "wall sample"):
+        table.add_column(name, justify="left" if name == "algorithm" else "right")
     for name, fraction in summary.in_void_fraction.items():
-        table.add_row(name, f"{fraction:.1%}")
+        counts = summary.samples.get(name, {})
+        table.add_row(name, f"{fraction:.1%}", *(f"{counts.get(k, 0):,}" for k in ("void", "wall")))
     print_table(table)
     out.print(
         f"catalogs: {', '.join(summary.catalogs)}; excluded (z <= 0 or NaN): "
@@ -189,6 +196,8 @@ def environment(
     ),
 ) -> None:
     """Classify any galaxy table against void catalogs (no database needed)."""
+    import numpy as np
+
     from desivoid_ml.features.config import environment_options, load_config
     from desivoid_ml.features.environment_file import run
 
@@ -213,11 +222,17 @@ def environment(
         id_column=id_column,
     )
     summary = Table(title=f"environment of {len(table):,} galaxies -> {out}")
-    for name in ("catalog", "in void", "fraction"):
+    for name in ("catalog", "in void", "fraction", "void sample", "wall sample"):
         summary.add_column(name)
     for column in [c for c in table.colnames if c.endswith("_in_void")]:
         count = int(table[column].sum())
-        summary.add_row(column.removesuffix("_in_void"), f"{count:,}", f"{count / len(table):.1%}")
+        sample = np.asarray(table[column.replace("_in_void", "_sample")])
+        summary.add_row(
+            column.removesuffix("_in_void"),
+            f"{count:,}",
+            f"{count / len(table):.1%}",
+            *(f"{int((sample == label).sum()):,}" for label in ("void", "wall")),
+        )
     print_table(summary)
     if excluded:
         Console(stderr=True).print(f"{excluded:,} rows excluded (z <= 0 or non-finite ra/dec/z)")

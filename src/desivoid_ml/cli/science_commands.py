@@ -101,7 +101,9 @@ def export(
         None, help="vf, vide, zobov or revolver (with --in-void/--wall)."
     ),
     in_void: bool | None = typer.Option(
-        None, "--in-void/--wall", help="Only void (or wall) galaxies of --algorithm (default vf)."
+        None,
+        "--in-void/--wall",
+        help="Only the void (or wall) sample, <alg>_sample, of --algorithm (default vf).",
     ),
 ) -> None:
     """Write features, embeddings or void-vs-wall results to Parquet, FITS or CSV (streamed)."""

@@ -31,6 +31,7 @@ def cache_key(conn, spec) -> str:
         "table": spec.table,
         "features": spec.features,
         "split": spec.split,
+        "sample": spec.sample,
         "fractions": asdict(spec.fractions),
         "keys": spec.with_keys,
         "filenode": filenode,

@@ -11,10 +11,12 @@ from psycopg import sql
 from torch.utils.data import DataLoader
 
 from desivoid_ml.data.normalization import Normalization, compute
-from desivoid_ml.data.query import SPLITS, Fractions
+from desivoid_ml.data.query import SPLITS, Fractions, sample_predicate
 from desivoid_ml.data.reconnect import RetryPolicy
 from desivoid_ml.data.stream import FeatureStream, StreamSpec
+from desivoid_ml.data.table_identity import TableIdentity, hold
 from desivoid_ml.db.connection import Database, Namespace, connect, resolve_dsn
+from desivoid_ml.features.galaxy_samples import DEFAULT_SAMPLE, sample_condition
 from desivoid_ml.keys import shard_sql, split_bucket_sql
 
 # Each DataLoader worker streams a shard of its own and `__len__` counts all of them: exact.
@@ -22,7 +24,9 @@ warnings.filterwarnings("ignore", message="Your `IterableDataset` has `__len__` 
 
 
 class FeatureDataModule(LightningDataModule):
-    """Train/val/test/predict loaders of feature batches; normalisation from the train split."""
+    """Train/val/test/predict loaders of feature batches; the train/val/test splits, the
+    normalisation and the PCA basis come from the training sample (`sample`, a name in
+    configs/features.yaml `samples`), prediction covers every galaxy."""
 
     def __init__(
         self,
@@ -40,6 +44,7 @@ class FeatureDataModule(LightningDataModule):
         cache_dir: str | None = None,
         reconnect_attempts: int = 5,
         reconnect_window_s: float = 120.0,
+        sample: str = DEFAULT_SAMPLE,
     ):
         super().__init__()
         if not features:
@@ -56,12 +61,15 @@ class FeatureDataModule(LightningDataModule):
         self.pca_k = pca_components
         self.cache_dir = cache_dir
         self.reconnect = RetryPolicy(reconnect_attempts, reconnect_window_s)
+        self.sample = sample  # a name in configs/features.yaml `samples`
+        self.sample_condition: str | None = None  # its SQL, resolved in setup
         self.normalization: Normalization | None = None
         self.pca_basis: np.ndarray | None = None
         self._train: FeatureStream | None = None
         self._pad_to: int | None = None
         self._batches: dict[str, int] = {}  # per split: batches this rank yields in an epoch
         self._counted_for: tuple[int, int] | None = None
+        self._identity: TableIdentity | None = None  # the table counted: streams check it
 
     @property
     def n_features(self) -> int:
@@ -72,7 +80,13 @@ class FeatureDataModule(LightningDataModule):
         if self.normalization is None:
             with connect(self.db.dsn) as conn:
                 self.normalization = compute(
-                    conn, self.db.ns.features, self.table, self.features, self.fractions
+                    conn,
+                    self.db.ns.features,
+                    self.table,
+                    self.features,
+                    self.fractions,
+                    self.sample_sql(),
+                    self.sample,
                 )
         if self.pca_k and self.pca_basis is None:
             self.pca_basis = self._fit_pca(min(self.pca_k, self.n_features))
@@ -81,6 +95,12 @@ class FeatureDataModule(LightningDataModule):
         if self._counted_for != (rank, world):
             self._count_batches(rank, world)
             self._counted_for = (rank, world)
+
+    def sample_sql(self) -> str:
+        """The training sample's SQL condition (resolved from its name once)."""
+        if self.sample_condition is None:
+            self.sample_condition = sample_condition(self.sample)
+        return self.sample_condition
 
     def set_epoch(self, epoch: int) -> None:
         """Called at each training epoch start: the shuffle differs per epoch, from the seed."""
@@ -105,6 +125,8 @@ class FeatureDataModule(LightningDataModule):
             cache_dir=self.cache_dir if split != "all" else None,
             batches=self._batches.get(split),
             reconnect=self.reconnect,
+            identity=self._identity,
+            sample=self.sample_sql(),
         )
 
     def _loader(self, dataset: FeatureStream) -> DataLoader:
@@ -145,19 +167,25 @@ class FeatureDataModule(LightningDataModule):
         return -(-rows // self.batch_size)
 
     def _rows_per_split_and_shard(self, shards: int) -> dict[str, list[int]]:
-        """Row counts per split and shard, from one scan of the table."""
+        """Row counts per split and shard, from one scan of the table, whose identity is
+        recorded with them."""
         rows = {split: [0] * shards for split in (*SPLITS, "all")}
         with connect(self.db.dsn) as conn:
+            self._identity = hold(conn, self.db.ns.features, self.table)
             counts = conn.execute(
-                sql.SQL("SELECT {} AS bucket, {} AS shard, count(*) FROM {} GROUP BY 1, 2").format(
+                sql.SQL(
+                    "SELECT {} AS bucket, {} AS shard, count(*) FILTER (WHERE {}), count(*) "
+                    "FROM {} GROUP BY 1, 2"
+                ).format(
                     split_bucket_sql(),
                     shard_sql(shards),
+                    sample_predicate("train", self.sample_sql()),
                     sql.Identifier(self.db.ns.features, self.table),
                 )
             ).fetchall()
-        for bucket, shard, n in counts:
-            rows[self.fractions.split_of_bucket(bucket)][shard] += n
-            rows["all"][shard] += n
+        for bucket, shard, in_sample, n in counts:
+            rows[self.fractions.split_of_bucket(bucket)][shard] += in_sample
+            rows["all"][shard] += n  # every galaxy is embedded
         return rows
 
     def _fit_pca(self, k: int) -> np.ndarray:

@@ -8,7 +8,7 @@ import psycopg
 import torch
 from psycopg import sql
 
-from desivoid_ml.data.query import Fractions, split_predicate
+from desivoid_ml.data.query import Fractions, sample_predicate, split_predicate
 from desivoid_ml.errors import DesivoidError, first_line
 
 
@@ -33,27 +33,42 @@ class Normalization:
 
 
 def compute(
-    conn, schema: str, table: str, features: dict[str, str], fractions: Fractions
+    conn,
+    schema: str,
+    table: str,
+    features: dict[str, str],
+    fractions: Fractions,
+    sample: str = "true",
+    sample_name: str = "all",
 ) -> Normalization:
-    """Mean and std of every feature over the non-NULL train rows."""
+    """Mean and std of every feature over the non-NULL train rows of the training sample."""
     aggregates = sql.SQL(", ").join(
         sql.SQL("avg(({e})::float8), stddev_pop(({e})::float8), count(({e}))").format(e=sql.SQL(e))
         for e in features.values()
     )
+    where = sql.SQL("{} AND {}").format(
+        split_predicate("train", fractions), sample_predicate("train", sample)
+    )
     try:
         row = conn.execute(
-            sql.SQL("SELECT {} FROM {} WHERE {}").format(
-                aggregates, sql.Identifier(schema, table), split_predicate("train", fractions)
+            sql.SQL("SELECT count(*), {} FROM {} WHERE {}").format(
+                aggregates, sql.Identifier(schema, table), where
             )
         ).fetchone()
     except psycopg.errors.UndefinedTable as exc:
         raise DesivoidError(f"{schema}.{table} does not exist; run `desivoid features`") from exc
-    except psycopg.errors.UndefinedColumn as exc:
+    except (psycopg.errors.UndefinedColumn, psycopg.errors.UndefinedFunction) as exc:
         raise DesivoidError(
-            f"a data.features expression does not fit {schema}.{table}: "
-            f"{first_line(exc)}; fix configs/data/features.yaml or the feature config"
+            f"data.sample={sample_name!r} or a data.features expression does not fit "
+            f"{schema}.{table}: {first_line(exc)}; rebuild it with `desivoid features` or fix "
+            "the data config"
         ) from exc
-    means, stds, counts = row[0::3], row[1::3], row[2::3]
+    if not row[0]:
+        raise DesivoidError(
+            f"data.sample={sample_name!r} selects no galaxy of the train split of "
+            f"{schema}.{table}; choose another sample (configs/features.yaml `samples`)"
+        )
+    means, stds, counts = row[1::3], row[2::3], row[3::3]
     empty = [name for name, count in zip(features, counts, strict=True) if not count]
     if empty:
         raise DesivoidError(

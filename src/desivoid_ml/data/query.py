@@ -59,6 +59,14 @@ def split_predicate(split: str, fractions: Fractions) -> sql.Composable:
     )
 
 
+def sample_predicate(split: str, sample: str) -> sql.Composable:
+    """The training sample's SQL condition on the train/val/test splits; 'all' (what is
+    embedded) keeps every row."""
+    if split == "all" or sample.strip() == "true":
+        return sql.SQL("true")
+    return sql.SQL("({})").format(sql.SQL(sample))
+
+
 def shard_predicate(shard: int, shards: int) -> sql.Composable:
     """WHERE clause keeping one of `shards` disjoint shards (bits above the split bits)."""
     if shards == 1:

@@ -3,12 +3,14 @@
 Each DataLoader worker of each DDP rank is one shard (rank * workers + worker of
 ranks * workers). It opens its own connection, reads the table block by block (heap page
 ranges, in an order shuffled per epoch from the seed), keeps only its shard's rows, decodes each
-block with numpy from binary COPY, and yields whole batches through a shuffle buffer.
+block with numpy from binary COPY, and yields whole batches through a shuffle buffer. Every
+block is read under a check that the table is still the one training started on
+(data/table_identity.py): a rewrite mid-epoch stops it with TableRewritten.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,12 +26,15 @@ from desivoid_ml.data.query import (
     block_query,
     copy_columns,
     page_predicate,
+    sample_predicate,
     shard_predicate,
     split_predicate,
 )
 from desivoid_ml.data.reconnect import ReconnectingConnection, RetryPolicy
+from desivoid_ml.data.table_identity import TableIdentity, lock_unchanged, table_identity
 from desivoid_ml.db.copy_out import copy_out
 from desivoid_ml.db.introspect import qualified_name
+from desivoid_ml.errors import TableRewritten
 from desivoid_ml.prefetch import prefetch
 
 
@@ -53,6 +58,8 @@ class StreamSpec:
     cache_dir: str | None = None  # keep decoded rows on disk for later epochs (data/cache.py)
     batches: int | None = None  # batches this rank yields per epoch, when known (progress bars)
     reconnect: RetryPolicy = RetryPolicy()  # when the database drops out mid-epoch
+    identity: TableIdentity | None = None  # the table training started on (None: at iter)
+    sample: str = "true"  # SQL condition of the training sample (not applied to split "all")
 
 
 def table_pages(conn, schema: str, table: str) -> int:
@@ -101,7 +108,8 @@ class FeatureStream(IterableDataset):
         emitted = 0
         what = f"the {self.spec.split} split of {self.spec.schema}.{self.spec.table}"
         with ReconnectingConnection(self.spec.dsn, self.spec.reconnect, what) as conn:
-            rows = prefetch(self._source(conn, shard, shards))  # decode while we shuffle
+            expected = self.spec.identity or conn.run(self._identity_now)
+            rows = prefetch(self._source(conn, expected, shard, shards))  # decode meanwhile
             try:
                 for batch in self._batches(rows, rng):
                     emitted += 1
@@ -120,8 +128,28 @@ class FeatureStream(IterableDataset):
             "key_hash": torch.zeros(0, dtype=torch.int64),
         }
 
-    def _blocks(self, conn: ReconnectingConnection) -> list[tuple[int, int | None]]:
-        pages = conn.run(lambda c: table_pages(c, self.spec.schema, self.spec.table))
+    def _identity_now(self, conn) -> TableIdentity:
+        identity = table_identity(conn, self.spec.schema, self.spec.table)
+        if identity is None:
+            raise TableRewritten(f"{self.spec.schema}.{self.spec.table} does not exist")
+        return identity
+
+    def _guarded(self, conn: ReconnectingConnection, expected: TableIdentity, work: Callable):
+        """work(c) in one transaction that holds the table, checked unchanged since `expected`."""
+
+        def unit(c):
+            with c.transaction():
+                lock_unchanged(c, self.spec.schema, self.spec.table, expected)
+                return work(c)
+
+        return conn.run(unit)
+
+    def _blocks(
+        self, conn: ReconnectingConnection, expected: TableIdentity
+    ) -> list[tuple[int, int | None]]:
+        pages = self._guarded(
+            conn, expected, lambda c: table_pages(c, self.spec.schema, self.spec.table)
+        )
         starts = list(range(0, max(pages, 1), self.spec.block_pages))
         blocks = [(s, s + self.spec.block_pages) for s in starts[:-1]] + [(starts[-1], None)]
         if self.spec.shuffle:  # every shard permutes with the same epoch seed: same block order
@@ -130,34 +158,40 @@ class FeatureStream(IterableDataset):
         return blocks
 
     def _source(
-        self, conn: ReconnectingConnection, shard: int, shards: int
+        self, conn: ReconnectingConnection, expected: TableIdentity, shard: int, shards: int
     ) -> Iterator[np.ndarray]:
         """Rows from the local cache when it holds this shard, else from the database."""
         if not self.spec.cache_dir:
-            return self._rows(conn, shard, shards)
-        key = conn.run(lambda c: cache_key(c, self.spec))
+            return self._rows(conn, expected, shard, shards)
+        key = self._guarded(conn, expected, lambda c: cache_key(c, self.spec))
         cache = ShardCache(self.spec.cache_dir, key, shard, shards)
         if cache.exists():
             shuffle = self.spec.shuffle
             order = np.random.default_rng([self.spec.seed, self.epoch]) if shuffle else None
             return cache.blocks(self.spec.shuffle_buffer, order)
-        return cache.write_through(self._rows(conn, shard, shards))
+        return cache.write_through(self._rows(conn, expected, shard, shards))
 
-    def _rows(self, conn: ReconnectingConnection, shard: int, shards: int) -> Iterator[np.ndarray]:
+    def _rows(
+        self, conn: ReconnectingConnection, expected: TableIdentity, shard: int, shards: int
+    ) -> Iterator[np.ndarray]:
         """Each block of pages is read whole before any of it is handed on: when the database
-        drops out, the block is read again on a new connection and no row is seen twice."""
+        drops out, the block is read again on a new connection and no row is seen twice. Each
+        read holds the table and checks it is the one the epoch started on."""
         spec = self.spec
         columns = copy_columns(list(spec.features), spec.with_keys)
         table = sql.Identifier(spec.schema, spec.table)
-        for first, last in self._blocks(conn):
+        for first, last in self._blocks(conn, expected):
             where = [
                 page_predicate(first, last),
                 split_predicate(spec.split, spec.fractions),
+                sample_predicate(spec.split, spec.sample),
                 shard_predicate(shard, shards),
             ]
             query = block_query(table, spec.features, where, spec.with_keys)
-            yield from conn.run(
-                lambda c, q=query: list(copy_out(c, q, columns, spec.shuffle_buffer))
+            yield from self._guarded(
+                conn,
+                expected,
+                lambda c, q=query: list(copy_out(c, q, columns, spec.shuffle_buffer)),
             )
 
     def _batches(self, blocks: Iterator[np.ndarray], rng) -> Iterator[dict[str, torch.Tensor]]:

@@ -10,7 +10,8 @@ import psycopg
 from psycopg import sql
 
 from desivoid_ml.errors import DatabaseUnavailable, first_line
-from desivoid_ml.secrets import redact_text
+from desivoid_ml.secrets import redact_error
+from desivoid_ml.settings import data_dir
 
 DSN_ENV = "DESIVOID_DSN"
 NAMESPACE_ENV = "DESIVOID_NAMESPACE"
@@ -67,18 +68,24 @@ class Database:
 
 
 def connect(dsn: str, autocommit: bool = False) -> psycopg.Connection:
-    """psycopg.connect with a short timeout and an actionable error."""
+    """psycopg.connect with a short timeout and an actionable error. Any failure, a malformed
+    DSN included, becomes one line with the password masked; the original exception is not
+    chained, since its text and traceback would show the DSN in clear."""
     try:
         return psycopg.connect(dsn, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT_S)
-    except psycopg.OperationalError as exc:
-        reason = first_line(exc, last=True)
-        hint = (
-            f"check {DSN_ENV} or unset it to use the embedded server"
-            if os.environ.get(DSN_ENV)
-            else "run `desivoid db start` or check data/pg/log"
-        )
-        message = f"cannot connect to {redact_text(dsn)}: {reason}; {hint}"
-        raise DatabaseUnavailable(message) from exc
+    except psycopg.Error as exc:
+        reason = redact_error(first_line(exc, last=True), dsn)
+        problem = "cannot connect to" if isinstance(exc, psycopg.OperationalError) else "bad DSN"
+        message = f"{problem} {redact_error(dsn, dsn)}: {reason}; {_connect_hint(dsn)}"
+    raise DatabaseUnavailable(message)
+
+
+def _connect_hint(dsn: str) -> str:
+    if os.environ.get(DSN_ENV) == dsn:
+        return f"check {DSN_ENV} or unset it to use the embedded server"
+    if str(data_dir() / "pg") in dsn:
+        return "run `desivoid db start` or check data/pg/log"
+    return "check the DSN (db.dsn) and that its server is up"
 
 
 def set_setting(conn: psycopg.Connection, name: str, value: object, local: bool = False) -> None:

@@ -17,8 +17,9 @@ import psutil
 import psycopg
 from psycopg import sql
 
-from desivoid_ml.db.connection import DSN_ENV, connect, set_setting
+from desivoid_ml.db.connection import connect, set_setting
 from desivoid_ml.embed import index_sizing
+from desivoid_ml.errors import DesivoidError
 from desivoid_ml.progress import NullReporter, Reporter
 
 log = logging.getLogger("desivoid_ml.embed")
@@ -30,6 +31,7 @@ EF_CONSTRUCTION_ENV = "DESIVOID_HNSW_EF_CONSTRUCTION"
 DEFAULT_M = 16
 DEFAULT_EF_CONSTRUCTION = 64
 POLL_S = 0.5
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
 
 @dataclass(frozen=True)
@@ -55,34 +57,49 @@ def memory_override() -> int | None:
     try:
         return index_sizing.parse_size(text)
     except ValueError as exc:
-        from desivoid_ml.errors import DesivoidError
-
         raise DesivoidError(f"{MEMORY_ENV}: {exc}") from exc
 
 
-def plan_for(conn: psycopg.Connection, rows: int, dim: int, m: int) -> index_sizing.BuildPlan:
-    """The build plan for this machine; a DESIVOID_DSN server's limits are read, not changed."""
-    current = index_sizing.parse_size(conn.execute("SHOW maintenance_work_mem").fetchone()[0])
-    available = psutil.virtual_memory().available
-    plan = index_sizing.plan_build(
-        rows, dim, m, available, os.cpu_count() or 1, memory_override(), current
+def server_on_this_machine(conn: psycopg.Connection) -> bool:
+    """A unix socket (the embedded server) or a loopback address: the server's RAM is ours."""
+    host = conn.info.host  # the socket's directory for a unix socket
+    return host.startswith("/") or host in LOOPBACK
+
+
+def server_limits(conn: psycopg.Connection) -> index_sizing.ServerLimits:
+    """The server's own settings (SHOW) and, when it runs here, this machine's RAM and cores."""
+
+    def show(name: str) -> str:
+        return conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()[0]
+
+    local = server_on_this_machine(conn)
+    return index_sizing.ServerLimits(
+        maintenance_work_mem=index_sizing.parse_size(show("maintenance_work_mem")),
+        max_parallel_maintenance_workers=int(show("max_parallel_maintenance_workers")),
+        worker_limit=min(int(show("max_worker_processes")), int(show("max_parallel_workers"))),
+        available_bytes=psutil.virtual_memory().available if local else None,
+        cores=(os.cpu_count() or 1) if local else None,
     )
-    if os.environ.get(DSN_ENV):
-        limit = min(
-            int(conn.execute("SHOW max_worker_processes").fetchone()[0]),
-            int(conn.execute("SHOW max_parallel_workers").fetchone()[0]),
-        )
+
+
+def plan_for(conn: psycopg.Connection, rows: int, dim: int, m: int) -> index_sizing.BuildPlan:
+    """The build plan from the server's limits; one line (a warning) when the graph will not fit
+    in memory, and an error before anything starts when the budget exceeds the server's RAM."""
+    limits = server_limits(conn)
+    plan = index_sizing.plan_build(rows, dim, m, limits, memory_override())
+    if not limits.local:
         log.info(
-            "server limits (read only): max_worker_processes/max_parallel_workers allow %d "
-            "workers; RAM checked is this machine's",
-            limit,
+            "database server on another machine: index memory %s from its maintenance_work_mem "
+            "(%s overrides), %d workers from its max_parallel_maintenance_workers",
+            index_sizing.pg_size(plan.memory_bytes),
+            MEMORY_ENV,
+            plan.workers,
         )
-        plan = index_sizing.BuildPlan(
-            plan.memory_bytes, min(plan.workers, limit), plan.needed_bytes, plan.fits,
-            plan.rows_in_memory,
-        )  # fmt: skip
+    too_much = index_sizing.beyond_the_machine(plan, limits, MEMORY_ENV)
+    if too_much:
+        raise DesivoidError(too_much)
     if not plan.fits:
-        log.warning(plan.warning(rows, available, MEMORY_ENV))
+        log.warning(plan.warning(rows, MEMORY_ENV))
     return plan
 
 

@@ -67,6 +67,22 @@ def pg_size(n_bytes: int) -> str:
 
 
 @dataclass(frozen=True)
+class ServerLimits:
+    """What the database server allows a build: its own settings (SHOW) and, when it runs on
+    this machine (the embedded server, a local socket), that machine's free RAM and cores."""
+
+    maintenance_work_mem: int  # bytes, the server's setting now
+    max_parallel_maintenance_workers: int
+    worker_limit: int  # min(max_worker_processes, max_parallel_workers)
+    available_bytes: int | None = None  # None: the server's machine is another one
+    cores: int | None = None
+
+    @property
+    def local(self) -> bool:
+        return self.available_bytes is not None
+
+
+@dataclass(frozen=True)
 class BuildPlan:
     """maintenance_work_mem and parallel workers for one build, and whether the graph fits."""
 
@@ -75,12 +91,13 @@ class BuildPlan:
     needed_bytes: int
     fits: bool
     rows_in_memory: int
+    source: str = "half the RAM available"  # where the budget came from, for messages
 
-    def warning(self, rows: int, available_bytes: int, env: str) -> str:
+    def warning(self, rows: int, env: str) -> str:
         """One line: the graph will not fit, what that costs, how to raise the limit."""
         return (
             f"HNSW build: the graph of {rows:,} rows needs ~{_gb(self.needed_bytes)} but the "
-            f"budget is {_gb(self.memory_bytes)} (RAM available {_gb(available_bytes)}): after "
+            f"budget is {_gb(self.memory_bytes)} ({self.source}): after "
             f"~{self.rows_in_memory:,} rows pgvector builds on disk, ~{MEASURED_SLOWDOWN:.0f}x "
             f"slower from there; set {env}={_gb(self.needed_bytes, up=True)} to build in memory"
         )
@@ -94,21 +111,39 @@ def _gb(n_bytes: float, up: bool = False) -> str:
 
 
 def plan_build(
-    rows: int,
-    dim: int,
-    m: int,
-    available_bytes: int,
-    cores: int,
-    override_bytes: int | None = None,
-    current_bytes: int = MIN_BUDGET,
+    rows: int, dim: int, m: int, limits: ServerLimits, override_bytes: int | None = None
 ) -> BuildPlan:
-    """Size maintenance_work_mem to the graph (with a margin) within HEADROOM of free RAM; an
-    explicit override wins. Workers: one per spare core for tables worth a parallel build."""
+    """The build's memory and workers from the server's limits. An explicit override wins.
+    On the server's own machine: the graph plus a margin, within HEADROOM of its free RAM, one
+    worker per spare core. On another machine, whose RAM we cannot see: the server's own
+    maintenance_work_mem and max_parallel_maintenance_workers, never raised."""
     needed = int(graph_bytes(rows, dim, m) * SAFETY)
+    current = limits.maintenance_work_mem
     if override_bytes is not None:
-        memory = override_bytes
+        memory, source = override_bytes, "set by the override"
+    elif limits.available_bytes is not None:
+        share = int(limits.available_bytes * HEADROOM)
+        memory = max(current, min(needed, share), MIN_BUDGET)
+        source = f"half the RAM available on the server's machine, {_gb(limits.available_bytes)}"
     else:
-        memory = max(current_bytes, min(needed, int(available_bytes * HEADROOM)), MIN_BUDGET)
-    workers = min(max(cores - 1, 0), MAX_WORKERS) if rows >= PARALLEL_MIN_ROWS else 0
+        memory, source = current, "the server's own maintenance_work_mem; its RAM is not known"
+    if rows < PARALLEL_MIN_ROWS:
+        workers = 0
+    elif limits.cores is not None:
+        workers = min(max(limits.cores - 1, 0), MAX_WORKERS, limits.worker_limit)
+    else:
+        workers = min(limits.max_parallel_maintenance_workers, limits.worker_limit)
     fits = graph_bytes(rows, dim, m) <= memory
-    return BuildPlan(memory, workers, needed, fits, rows_that_fit(memory, dim, m))
+    return BuildPlan(memory, workers, needed, fits, rows_that_fit(memory, dim, m), source)
+
+
+def beyond_the_machine(plan: BuildPlan, limits: ServerLimits, env: str) -> str | None:
+    """One line when the budget is more than the server's machine has free (the build would
+    push it out of memory), else None."""
+    if limits.available_bytes is None or plan.memory_bytes <= limits.available_bytes:
+        return None
+    return (
+        f"HNSW build: {env}={_gb(plan.memory_bytes)} is more than the "
+        f"{_gb(limits.available_bytes)} of RAM available on the database server's machine; "
+        f"lower {env} (the graph needs ~{_gb(plan.needed_bytes)}; less builds partly on disk)"
+    )

@@ -14,6 +14,7 @@ from psycopg import sql
 from desivoid_ml.db.connection import Database
 from desivoid_ml.db.introspect import table_columns
 from desivoid_ml.errors import DesivoidError
+from desivoid_ml.features.galaxy_samples import DEFAULT_SAMPLE, sample_condition
 
 NO_EMBEDDINGS = "no run has embeddings yet; run `desivoid embed` first"
 
@@ -67,18 +68,30 @@ def similar(
         return [tuple(d.name for d in cursor.description), *cursor.fetchall()]
 
 
-def example_void_galaxy(db: Database) -> int:
-    """A galaxy inside a VoidFinder void (any galaxy if there is no such column or galaxy)."""
+def example_void_galaxy(db: Database, sample: str = DEFAULT_SAMPLE) -> int:
+    """A galaxy of the training sample in a VoidFinder void (`vf_sample` = 'void'); without
+    those columns (an older features.galaxy) any VoidFinder void galaxy, or any galaxy."""
     table = sql.Identifier(db.ns.features, "galaxy")
     with db.connect() as conn:
         present = table_columns(conn, db.ns.features, "galaxy")
         if not present:
             raise DesivoidError("features.galaxy does not exist; run `desivoid features`")
-        has_void = "vf_in_void" in present
-        where = sql.SQL("WHERE vf_in_void" if has_void else "")
-        row = conn.execute(
-            sql.SQL("SELECT targetid FROM {} {} ORDER BY key_hash LIMIT 1").format(table, where)
-        ).fetchone()
+        wanted = [sql.SQL("({}) IS TRUE").format(sql.SQL(sample_condition(sample)))]
+        if "vf_sample" in present:
+            wanted.append(sql.SQL("vf_sample = 'void'"))
+        elif "vf_in_void" in present:
+            wanted.append(sql.SQL("vf_in_void"))
+        row = None
+        for conditions in (wanted, wanted[1:], []):
+            where = sql.SQL(" AND ").join([sql.SQL("true"), *conditions])
+            query = sql.SQL("SELECT targetid FROM {} WHERE {} ORDER BY key_hash LIMIT 1")
+            try:
+                with conn.transaction():
+                    row = conn.execute(query.format(table, where)).fetchone()
+            except psycopg.errors.UndefinedColumn:  # a table built before the sample's columns
+                continue
+            if row is not None:
+                break
     if row is None:
         raise DesivoidError("features.galaxy is empty; run `desivoid features`")
     return int(row[0])

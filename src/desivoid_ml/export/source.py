@@ -189,12 +189,11 @@ def _environment_filter(
         raise DesivoidError(
             f"unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}"
         )
-    column = f"{algorithm}_in_void"
+    column = f"{algorithm}_sample"  # the one void / wall definition (features/samples.py)
     if column not in present:
         raise DesivoidError(f"features.galaxy has no {column}; re-run `desivoid features`")
-    test = "IS TRUE" if in_void else "IS FALSE"
-    return sql.SQL("WHERE {}.{} {}").format(
-        sql.Identifier(alias), sql.Identifier(column), sql.SQL(test)
+    return sql.SQL("WHERE {}.{} = {}").format(
+        sql.Identifier(alias), sql.Identifier(column), sql.Literal("void" if in_void else "wall")
     )
 
 

@@ -35,6 +35,7 @@ from desivoid_ml.features.environment import (
 from desivoid_ml.features.galaxy_table import replace_galaxy_table, stage_columns
 from desivoid_ml.features.positions import read_sample
 from desivoid_ml.features.proximity import create_proximity
+from desivoid_ml.features.samples import VOID, WALL
 from desivoid_ml.features.void_catalog_db import read_db_catalogs
 from desivoid_ml.features.void_catalogs import VoidCatalog
 from desivoid_ml.progress import NullReporter, Reporter
@@ -55,6 +56,7 @@ class FeatureSummary:
     on_boundary_in_void: int = 0  # ... of which vf_in_void under the policy
     masks: dict[str, str] = field(default_factory=dict)  # VoidFinder catalog -> mask used
     phases: dict[str, float] = field(default_factory=dict)  # seconds per phase
+    samples: dict[str, dict[str, int]] = field(default_factory=dict)  # prefix -> void/wall counts
 
 
 class _Phases(dict):
@@ -111,6 +113,7 @@ def build(db: Database, cfg: DictConfig, reporter: Reporter | None = None) -> Fe
         whole.counts.get("vf_on_boundary_in_void", 0),
         {c.name: m.source for c, m in zip(catalogs, whole.masks, strict=True) if m is not None},
         dict(phases),
+        whole.samples,
     )
 
 
@@ -134,6 +137,7 @@ class _WholeSample:
         self.k = int(cfg.density.k)
         self.counts: dict[str, int] = {}
         self.in_void: dict[str, int] = {}
+        self.samples: dict[str, dict[str, int]] = {}
         self.galzone = GalzoneCheck()
         with phases("survey masks"):
             resolution = self.options.mask_resolution
@@ -198,6 +202,10 @@ class _WholeSample:
         for name, values in columns.items():
             if name.endswith("_in_void"):
                 self.in_void[name] = self.in_void.get(name, 0) + int(values[part.valid].sum())
+            if name.endswith("_sample"):
+                counts = self.samples.setdefault(name.removesuffix("_sample"), {VOID: 0, WALL: 0})
+                for label in counts:
+                    counts[label] += int((values == label).sum())
         if "vf_on_boundary" in columns:
             boundary = columns["vf_on_boundary"] & part.valid
             self._count("vf_on_boundary", int(boundary.sum()))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from omegaconf import MISSING, DictConfig
 
@@ -17,7 +18,7 @@ from desivoid_ml.features.environment import EnvironmentOptions
 from desivoid_ml.features.voidfinder import BOUNDARY_POLICIES, BoundaryRule
 from desivoid_ml.settings import compose_config, register_schema
 
-PROPERTY_KEYS = {"value", "valid"}
+PROPERTY_KEYS = {"value", "valid", "range"}
 
 
 @dataclass
@@ -69,10 +70,24 @@ class VoidCatalogsConfig:
 
 
 @dataclass
+class SampleZConfig:
+    min: float = MISSING
+    max: float = MISSING
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if not 0 <= self.min < self.max:
+            yield "min", "must be >= 0 and below sample_z.max"
+
+
+@dataclass
 class FeaturesConfig:
-    # name -> {value: SQL expression over raw.galaxies, valid: condition, NULL unless it holds}.
-    # Plain dicts rather than a dataclass: Hydra cannot add a typed node from the command line.
-    properties: dict[str, dict[str, str | None]] = MISSING
+    # name -> {value: SQL expression over raw.galaxies, valid: condition, range: [low, high]},
+    # NULL unless valid holds and the value is in range. Plain dicts rather than a dataclass:
+    # Hydra cannot add a typed node from the command line.
+    properties: dict[str, dict[str, Any]] = MISSING
+    # name -> {cut name: SQL condition over features.galaxy}; see galaxy_samples.py
+    samples: dict[str, dict[str, str]] = MISSING
+    sample_z: SampleZConfig = field(default_factory=SampleZConfig)
     density: DensityConfig = field(default_factory=DensityConfig)
     voidfinder: VoidFinderConfig = field(default_factory=VoidFinderConfig)
     v2: V2Config = field(default_factory=V2Config)
@@ -86,9 +101,21 @@ class FeaturesConfig:
             if not spec.get("value"):
                 yield f"properties.{name}", "has no `value` SQL expression"
             if set(spec) - PROPERTY_KEYS:
-                yield f"properties.{name}", f"takes only {' and '.join(sorted(PROPERTY_KEYS))}"
+                yield f"properties.{name}", f"takes only {', '.join(sorted(PROPERTY_KEYS))}"
+            if spec.get("range") is not None and not _is_range(spec["range"]):
+                yield f"properties.{name}.range", "must be [low, high] numbers with low < high"
+        if not self.samples:
+            yield "samples", "is empty: declare at least one (e.g. all: {})"
         if self.chunk_rows < 1:
             yield "chunk_rows", "must be an integer >= 1"
+
+
+def _is_range(value: Any) -> bool:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        return False
+    low, high = value
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    return numbers and low < high
 
 
 register_schema("features_schema", FeaturesConfig)

@@ -14,7 +14,7 @@ import numpy as np
 from astropy.coordinates import SkyCoord
 
 from desivoid_ml.algorithms import ALGORITHM_PREFIX
-from desivoid_ml.features import v2, voidfinder
+from desivoid_ml.features import toolkit_distance, v2, voidfinder
 from desivoid_ml.features.samples import NEITHER, SAMPLE_DTYPE, v2_sample, voidfinder_sample
 from desivoid_ml.features.sky_mask import MaskBuilder, SkyMask, mask_from_image
 from desivoid_ml.features.void_catalogs import V2Catalog, VoidCatalog, VoidFinderCatalog
@@ -123,7 +123,7 @@ def classify_catalog(
         out["on_boundary"] = np.zeros(n, dtype=bool)  # on a hole's surface (see BoundaryRule)
     if not rows.any():
         return out
-    xyz = catalog.cosmology.cartesian(sample.ra[rows], sample.dec[rows], sample.z[rows])
+    xyz = positions(sample, rows, catalog)
     if isinstance(catalog, VoidFinderCatalog):
         found = voidfinder.classify(xyz, catalog, mask, options.boundary)
         bright = bright_enough(sample, catalog)[rows]
@@ -137,6 +137,15 @@ def classify_catalog(
     for name in out:
         out[name][rows] = found[name]
     return out
+
+
+def positions(sample: GalaxySample, rows: np.ndarray, catalog: VoidCatalog) -> np.ndarray:
+    """Comoving positions of the rows in the catalog's cosmology; for VoidFinder with the VAST
+    toolkit's own arithmetic (float32 distances), so its vflag is reproduced bit for bit."""
+    ra, dec, z = sample.ra[rows], sample.dec[rows], sample.z[rows]
+    if isinstance(catalog, VoidFinderCatalog):
+        return toolkit_distance.cartesian(ra, dec, z, catalog.cosmology.omegam, catalog.cosmology.h)
+    return catalog.cosmology.cartesian(ra, dec, z)
 
 
 def survey_mask(

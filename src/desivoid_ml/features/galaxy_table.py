@@ -67,13 +67,24 @@ def _nulls(values: np.ndarray) -> np.ndarray | None:
     return None
 
 
+def property_condition(spec) -> sql.Composable:
+    """When a property has a value: its `valid` condition and, if given, its `range`."""
+    valid = sql.SQL("({})").format(sql.SQL(str(spec.get("valid") or "true")))
+    if spec.get("range") is None:
+        return valid
+    low, high = (float(v) for v in spec["range"])
+    return sql.SQL("{} AND ({}) BETWEEN {} AND {}").format(
+        valid, sql.SQL(str(spec["value"])), sql.Literal(low), sql.Literal(high)
+    )
+
+
 def replace_galaxy_table(
     conn: psycopg.Connection, db: Database, cfg: DictConfig, columns: list[str]
 ) -> None:
     """features.galaxy := raw.galaxies properties joined with the staged environment."""
     properties = [
         sql.SQL("CASE WHEN {valid} THEN {value} END AS {name}").format(
-            valid=sql.SQL(str(spec.get("valid", "true"))),
+            valid=property_condition(spec),
             value=sql.SQL(str(spec["value"])),
             name=sql.Identifier(name),
         )

@@ -75,8 +75,7 @@ def hole_margin(
                 continue
             points = np.fromiter((p for h in hits for p in h), dtype=np.int64, count=counts.sum())
             holes = np.repeat(np.arange(len(hits)), counts)
-            offset = xyz[points] - centres[holes]
-            pair = np.sqrt(np.einsum("ij,ij->i", offset, offset)) - radii[holes]
+            pair = centre_distance(xyz[points], centres[holes]) - radii[holes]
             void = catalog.hole_void[start:stop][holes]
             np.minimum.at(margin, points, pair)
             np.minimum.at(strict, points[pair < 0], void[pair < 0])
@@ -85,6 +84,13 @@ def hole_margin(
     strict[strict == none] = -1
     clear[clear == none] = -1
     return margin, strict, clear
+
+
+def centre_distance(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """sqrt(dx² + dy² + dz²) in float64, summed in that order as the toolkit's vflag does:
+    d - R < 0 exactly when its d < R, so surface galaxies get its answer."""
+    offset = centres - points
+    return np.sqrt(offset[:, 0] ** 2 + offset[:, 1] ** 2 + offset[:, 2] ** 2)
 
 
 def smallest_containing_void(xyz: np.ndarray, catalog: VoidFinderCatalog) -> np.ndarray:

@@ -8,14 +8,17 @@
 
 Physics (see `universe`, `positions`, `properties`): voids are underdense (galaxy candidates
 inside a hole are kept with probability VOID_KEEP), and galaxies inside a VoidFinder void carry the
-PLANTED offsets in stellar mass, colour and sSFR.
+PLANTED offsets in stellar mass, colour and sSFR. Like real VAST output: about a fifth of the
+VoidFinder input bounds a hole, sitting on its surface (`surfaces`; wall galaxies), edges come
+from the footprint, GALZONE also holds input galaxies outside the V2 volume (`galzone`), and
+stars, QSOs and failed redshift fits (some at a wrong Z) are mixed in (`positions`, `tables`).
 
 Determinism: rows are generated in chunks, each from its own child of `SeedSequence(seed)`. The same
 seed and chunk_rows give byte-identical files; another chunk_rows draws different (equally valid)
 values. The voids depend on the seed only, never on N or chunk_rows.
 
 Memory is bounded by the chunk: a first pass draws positions only, counts rows per file and keeps
-the positions in a scratch file (46 bytes a row) beside the output; the second pass builds chunks
+the positions in a scratch file (48 bytes a row) beside the output; the second pass builds chunks
 (BUILD_THREADS at a time, in threads: numpy releases the GIL), writes each at its offsets in a
 writer thread and reuses its buffers: (BUILD_THREADS + 1) x chunk_rows x 4.4 kB, 264 MB at the
 default. Only the V2 input sample (TARGETID, RA, DEC, Z: 32 bytes for about a fifth of the rows) is
@@ -36,7 +39,9 @@ from typing import BinaryIO
 
 import numpy as np
 
+from desivoid_ml.errors import DesivoidError
 from desivoid_ml.synth.fastspec_files import FastspecWriter, fastspec_name
+from desivoid_ml.synth.galzone import V2_INPUT_ZMAX
 from desivoid_ml.synth.positions import (
     GALAXY,
     POSITION_DTYPE,
@@ -113,9 +118,10 @@ def _chunks(seed: int, n: int, chunk_rows: int):
 
 
 def _v2_selection(pos: Positions, spec: np.ndarray) -> np.ndarray:
-    """Rows in the VAST volume-limited sample (uses the stored float32 ABSMAG01_SDSS_R)."""
+    """Rows of the VAST input table (uses the stored float32 ABSMAG01_SDSS_R); it reaches a
+    little past the V2 redshift limits, so some of its galaxies are outside the V2 volume."""
     absmag = spec["ABSMAG01_SDSS_R"]
-    return (pos.kind == GALAXY) & (pos.z > ZLIML) & (pos.z < ZLIMU) & (absmag < MAGLIM)
+    return (pos.kind == GALAXY) & (pos.z < V2_INPUT_ZMAX) & (absmag < MAGLIM)
 
 
 def _first_pass(
@@ -199,7 +205,10 @@ def write_catalogs(
 ) -> SynthSummary:
     """Write all FastSpecFit and DESIVAST files into out_dir; `progress(n)` gets rows per chunk."""
     if n_galaxies < 1 or chunk_rows < 1:
-        raise ValueError("n_galaxies and chunk_rows must be positive")
+        raise DesivoidError(
+            f"synth needs at least 1 galaxy and 1 row per chunk (got --galaxies {n_galaxies}, "
+            f"chunk_rows {chunk_rows})"
+        )
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

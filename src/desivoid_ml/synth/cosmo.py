@@ -15,6 +15,8 @@ from astropy.cosmology import FlatLambdaCDM
 Z_TABLE_MAX = 0.5  # galaxies stop at z=0.25; the r -> z table only needs to cover them
 Z_TABLE_STEP = 1e-5
 R_TABLE_STEP = 0.01  # Mpc/h
+HUBBLE_DISTANCE = 2997.92458  # c / H0 in Mpc/h
+NEWTON_STEPS = 3  # from the table's ~1e-7 to float64 precision (quadratic convergence)
 
 
 class Distances:
@@ -33,12 +35,22 @@ class Distances:
 
     def _refine(self, r: np.ndarray, z: np.ndarray) -> np.ndarray:
         """One Newton step on z(r) so the inverse table is as good as the forward one."""
-        dr_dz = 2997.92458 / np.sqrt(self.omega_m * (1 + z) ** 3 + 1 - self.omega_m)
+        dr_dz = HUBBLE_DISTANCE / np.sqrt(self.omega_m * (1 + z) ** 3 + 1 - self.omega_m)
         return z - (self.comoving(z) - r) / dr_dz
 
     def comoving(self, z: np.ndarray) -> np.ndarray:
         """Line-of-sight comoving distance in Mpc/h (astropy, exact)."""
         return np.asarray(self.cosmology.comoving_distance(z).value)
+
+    def redshift_exact(self, r: np.ndarray) -> np.ndarray:
+        """Inverse of `comoving` to float64 precision: the table's z, then Newton steps on
+        astropy's distance (dr/dz = c / H(z)); for galaxies placed on a surface."""
+        r = np.asarray(r, dtype=np.float64)
+        z = self.redshift(r)
+        for _ in range(NEWTON_STEPS):
+            e_z = np.sqrt(self.omega_m * (1 + z) ** 3 + 1 - self.omega_m)
+            z = z - (self.comoving(z) - r) * e_z / HUBBLE_DISTANCE
+        return z
 
     def comoving_fast(self, z: np.ndarray) -> np.ndarray:
         """`comoving` from the table for z <= Z_TABLE_MAX, exact beyond."""

@@ -16,7 +16,8 @@ RELEASE_SOUTH, RELEASE_NORTH = 9010, 9011  # Legacy Surveys DR9
 NORTH_DEC = 32.375  # BASS/MzLS above this DEC in the NGC
 BGS_ANY, MWS_ANY, QSO_BIT = 1 << 60, 1 << 61, 1 << 2  # DESI_TARGET bits
 BGS_BRIGHT = 1 << 1
-ZWARN_SMALL_DELTA_CHI2 = 1 << 2
+ZWARN_SMALL_DELTA_CHI2 = 1 << 2  # Redrock sets it below DELTACHI2 9
+DELTACHI2_SUCCESS = 40.0  # BGS redshift success: only failed fits (positions.failed) fall below
 VDISP_DEFAULT = 250.0
 VDISP_MIN_SNR = 2.0  # continuum S/N (b camera) needed to fit VDISP
 STAR_SUBTYPES = np.array([b"K", b"G", b"F", b"M", b"A", b"WD", b"B"])
@@ -67,7 +68,9 @@ def _tileid_list(phys: Physical, rng: np.random.Generator) -> np.ndarray:
 def _redshift_fit(phys: Physical, rng: np.random.Generator) -> Columns:
     """Z, ZWARN, DELTACHI2, SPECTYPE, SUBTYPE, Z_RR, ZWARN_RR."""
     n, kind = phys.n, phys.pos.kind
-    deltachi2 = np.clip(10 ** rng.normal(3.0, 0.7, n), 1.0, 1e5)
+    good = np.minimum(10 ** (np.log10(DELTACHI2_SUCCESS) + rng.gamma(4.0, 0.35, n)), 1e5)
+    failed = 10 ** rng.uniform(0.0, np.log10(DELTACHI2_SUCCESS), n)  # 1 to 40
+    deltachi2 = np.where(phys.pos.failed, failed, good)
     zwarn = np.where(deltachi2 < 9, ZWARN_SMALL_DELTA_CHI2, 0).astype(np.int64)
     zwarn |= np.where(rng.random(n) < 0.01, 1 << rng.integers(0, 9, n), 0)  # never NODATA (2**9)
     subtype = np.where(kind == STAR, STAR_SUBTYPES[rng.integers(0, len(STAR_SUBTYPES), n)], b"")

@@ -3,10 +3,10 @@
 HDU order, column names, TFORMs, TUNITs and PRIMARY keywords follow the real VAST outputs in
 tests/data/real/voids/ (upper-case names, int64 'K' and float64 'D' only). One file per
 cap and algorithm; each holds only that cap's voids and V2 input galaxies (the volume-limited
-sample: SPECTYPE GALAXY, ZLIML < Z < ZLIMU, ABSMAG01_SDSS_R < MAGLIM, inside the cap) in the
-order they were generated; GALZONE.TARGET is their TARGETID. Every V2 input galaxy lies inside
-the survey, so GALZONE has OUT = 0 and ZONE >= 0 throughout (the real TEST10K files also show
-OUT = 1, ZONE = -1 rows).
+sample: SPECTYPE GALAXY, Z < V2_INPUT_ZMAX, ABSMAG01_SDSS_R < MAGLIM, inside the cap) in the
+order they were generated; GALZONE.TARGET is their TARGETID. Input galaxies outside the V2
+redshift limits have GALZONE rows with ZONE = -1 and OUT = 1, as in the real files (`galzone`);
+VoidFinder's header counts only the in-volume ones.
 Keyword differences from the real files: MAGLIM and MMR carry values (the real ones are empty),
 and VoidFinder also records MAGLIM.
 """
@@ -22,6 +22,7 @@ from scipy.spatial import cKDTree
 from desivoid_ml.synth.cosmo import radec_to_xyz
 from desivoid_ml.synth.datamodel import ColumnDef, row_dtype
 from desivoid_ml.synth.fits_stream import HeaderCards, bintable_header, primary_header, write_tables
+from desivoid_ml.synth.galzone import galviz_columns, galzone_columns, in_volume
 from desivoid_ml.synth.universe import (
     MAGLIM,
     MMR,
@@ -55,6 +56,11 @@ class V2Input:
     ra: np.ndarray
     dec: np.ndarray
     z: np.ndarray
+
+    def in_volume(self) -> V2Input:
+        """The galaxies inside the V2 redshift limits, in input order."""
+        keep = in_volume(self.z)
+        return V2Input(self.targetid[keep], self.ra[keep], self.dec[keep], self.z[keep])
 
 
 def voidfinder_name(cap: str) -> str:
@@ -228,18 +234,8 @@ def write_v2(
 ) -> int:
     """One cap's V2 file for one algorithm; returns its size in bytes."""
     cat = build_catalog(algorithm, universe, voids, zones, rng)
-    n = len(zones.xyz)
-    galzone = {
-        "GAL": np.arange(n, dtype=np.int64),
-        "TARGET": sample.targetid,
-        "X": zones.xyz[:, 0],
-        "Y": zones.xyz[:, 1],
-        "Z": zones.xyz[:, 2],
-        "ZONE": zones.zone,
-        "DEPTH": zones.depth,
-        "EDGE": zones.edge,
-        "OUT": np.zeros(n, dtype=np.int64),
-    }
+    n = len(sample.z)
+    galzone = galzone_columns(universe, sample.targetid, sample.ra, sample.dec, sample.z, zones)
     tables = [
         _table("VOIDS", VOIDS_COLUMNS, cat.voids, [("VOID", len(cat.voids["VOID"]), "Void Count")]),
         _table(
@@ -258,7 +254,12 @@ def write_v2(
                 cat.triangles,
                 [("COUNT", len(cat.triangles["VOID"]), "Triangle Count")],
             ),
-            _table("GALVIZ", GALVIZ_COLUMNS, cat.galviz, [("COUNT", n, "Galaxy Count")]),
+            _table(
+                "GALVIZ",
+                GALVIZ_COLUMNS,
+                galviz_columns(cat.galviz, sample.z),
+                [("COUNT", n, "Galaxy Count")],
+            ),
         ]
     return write_tables(path, _v2_primary(universe, voids.cap, zones), tables)
 
@@ -272,11 +273,12 @@ def write_vast(
         universe.voids.items(), seed_seq.spawn(len(universe.voids)), strict=True
     ):
         sample = samples[cap]
+        inside = sample.in_volume()
         path = out_dir / voidfinder_name(cap)
-        written.append((path, write_voidfinder(path, universe, voids, sample)))
+        written.append((path, write_voidfinder(path, universe, voids, inside)))
         zone_seed, *alg_seeds = child.spawn(1 + len(ALGORITHMS))
         zones = build_zones(
-            universe, voids, sample.ra, sample.dec, sample.z, np.random.default_rng(zone_seed)
+            universe, voids, inside.ra, inside.dec, inside.z, np.random.default_rng(zone_seed)
         )
         for algorithm, alg_seed in zip(ALGORITHMS, alg_seeds, strict=True):
             path = out_dir / v2_name(algorithm, cap)

@@ -1,1 +1,1 @@
-"""Hydra plugin: the Optuna sweeper that keeps going past a failed trial."""
+"""Hydra plugin: the project's own Optuna sweeper (ask-and-tell on current Optuna)."""
