@@ -96,7 +96,7 @@ def unusual(
         "ORDER BY e.{r} DESC, e.targetid LIMIT %s"
     ).format(
         r=sql.Identifier(RECON_COLUMN),
-        extra=sql.SQL("").join(sql.SQL(", f.{}").format(sql.Identifier(c)) for c in shown),
+        extra=sql.SQL("").join(sql.SQL(", {}").format(_shown(c)) for c in shown),
         src=source,
         w=where,
     )
@@ -104,6 +104,12 @@ def unusual(
     columns = ["rank", "targetid", "survey", "program", RECON_COLUMN, "percentile", *shown]
     rows = [_row(i, n, record, shown) for i, record in enumerate(found, start=1)]
     return Unusual(run_id, chosen.describe(), n, [*columns, "sky_viewer"], rows)
+
+
+def _shown(column: str) -> sql.Composable:
+    """A listed column: properties as float8 (JSON and CSV get plain numbers), samples as text."""
+    cast = "" if column.endswith("_sample") else "::float8"
+    return sql.SQL("f.{}{}").format(sql.Identifier(column), sql.SQL(cast))
 
 
 def _row(rank: int, n: int, record: tuple, shown: list[str]) -> dict:
