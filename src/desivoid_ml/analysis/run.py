@@ -19,7 +19,7 @@ from desivoid_ml.db.connection import Database
 # What each output column means (shown by `desivoid analyze --help` and in the README).
 COLUMNS = {
     "label": "run id, or 'analysis' (the reports/ folder of this output)",
-    "algorithm": "void finder: VoidFinder, VIDE, ZOBOV or REVOLVER (NGC + SGC)",
+    "algorithm": "void finder: VoidFinder, VIDE, ZOBOV or REVOLVER (NGC + SGC), or consensus",
     "property": "galaxy property (column of features.galaxy)",
     "control": "control variables of the matched shift",
     "n_void": "galaxies of the algorithm's input sample inside its voids, property known",

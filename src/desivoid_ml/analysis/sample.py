@@ -12,7 +12,7 @@ import numpy as np
 from omegaconf import DictConfig
 from psycopg import sql
 
-from desivoid_ml.analysis.config import algorithm_prefixes, controls_for
+from desivoid_ml.analysis.config import CONSENSUS, algorithm_prefixes, controls_for
 from desivoid_ml.db.connection import Database
 from desivoid_ml.db.copy_format import CopyColumn
 from desivoid_ml.db.copy_out import read_copy
@@ -51,16 +51,14 @@ def load(db: Database, cfg: DictConfig) -> AnalysisData:
         _check_columns(cfg, present, columns)
         _check_algorithms(conn, table, cfg, present)
         flags = [
-            sql.SQL("COALESCE({}, false), COALESCE({}, false)").format(
-                sql.Identifier(f"{p}_in_input"), sql.Identifier(f"{p}_in_void")
-            )
+            sql.SQL("COALESCE({}, false), COALESCE({}, false)").format(*flag_sql(p))
             for p in prefixes
         ]
         values = [
             sql.SQL("COALESCE(({})::float4, 'NaN'::float4)").format(sql.Identifier(c))
             for c in columns
         ]
-        anywhere = sql.SQL(" OR ").join(sql.Identifier(f"{p}_in_input") for p in prefixes)
+        anywhere = sql.SQL(" OR ").join(flag_sql(p)[0] for p in prefixes)
         query = sql.SQL("SELECT {} FROM {} WHERE ({}) AND ({})").format(
             sql.SQL(", ").join(flags + values), table, sql.SQL(cfg.sample or "true"), anywhere
         )
@@ -74,6 +72,20 @@ def load(db: Database, cfg: DictConfig) -> AnalysisData:
     )
     _check_samples(cfg, out)
     return out
+
+
+def flag_sql(prefix: str) -> tuple[sql.Composable, sql.Composable]:
+    """(in the analysis sample, in a void) of an algorithm; the consensus row reads
+    consensus_sample (void / wall where every algorithm agrees)."""
+    if prefix == CONSENSUS:
+        return sql.SQL("(consensus_sample IS NOT NULL)"), sql.SQL("(consensus_sample = 'void')")
+    return sql.Identifier(f"{prefix}_in_input"), sql.Identifier(f"{prefix}_in_void")
+
+
+def _required(prefix: str) -> tuple[str, ...]:
+    if prefix == CONSENSUS:
+        return ("consensus_sample",)
+    return (f"{prefix}_in_input", f"{prefix}_in_void")
 
 
 def _check_columns(cfg: DictConfig, present: dict[str, str], columns: list[str]) -> None:
@@ -91,7 +103,7 @@ def _check_columns(cfg: DictConfig, present: dict[str, str], columns: list[str])
 def _check_algorithms(conn, table: sql.Identifier, cfg: DictConfig, present: dict) -> None:
     """Every algorithm has its columns and at least one galaxy in its input sample."""
     for prefix, name in algorithm_prefixes(cfg).items():
-        missing = [c for c in (f"{prefix}_in_input", f"{prefix}_in_void") if c not in present]
+        missing = [c for c in _required(prefix) if c not in present]
         if missing:
             raise DesivoidError(
                 f"algorithm {name} ({prefix}_*) is absent from features.galaxy (no {missing[0]}); "
@@ -100,7 +112,7 @@ def _check_algorithms(conn, table: sql.Identifier, cfg: DictConfig, present: dic
     counts = conn.execute(
         sql.SQL("SELECT {} FROM {}").format(
             sql.SQL(", ").join(
-                sql.SQL("count(*) FILTER (WHERE {})").format(sql.Identifier(f"{p}_in_input"))
+                sql.SQL("count(*) FILTER (WHERE {})").format(flag_sql(p)[0])
                 for p in algorithm_prefixes(cfg)
             ),
             table,

@@ -21,7 +21,8 @@ def analyze(
     ),
     out_dir: Path = typer.Option(Path("reports"), "--out", help="Reports folder."),
 ) -> None:
-    """Void vs wall galaxies per algorithm (VoidFinder, VIDE, ZOBOV, REVOLVER; NGC + SGC).
+    """Void vs wall galaxies per algorithm (VoidFinder, VIDE, ZOBOV, REVOLVER; NGC + SGC) and
+    on their consensus sample (consensus_sample: where they all agree).
 
     On each algorithm's own input sample (<alg>_in_input and `sample`, default is_galaxy):
     void and wall medians of each property, the void - wall shift with a 68 % bootstrap

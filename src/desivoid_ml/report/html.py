@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from desivoid_ml.analysis.config import ALGORITHM_NAMES
 from desivoid_ml.data.query import Fractions
+from desivoid_ml.report.profiles_section import profiles_html
 from desivoid_ml.runs import Run
 
 
@@ -24,6 +25,7 @@ class PageParts:
     test_rows: int
     void_wall: list[dict]
     fractions: Fractions
+    profile_figures: list[str] = field(default_factory=list)  # desivoid profiles' PNGs
 
 
 INPUT_LABELS = {
@@ -147,6 +149,7 @@ git commit {html.escape(str(run.git_commit))}.</p>
 <h2>Embedding map ({parts.map_method}, all splits, {parts.sample_rows:,} galaxies)</h2>
 <img src="embedding_map.png" alt="embedding map">
 <h2>Void vs wall galaxies</h2>{_void_wall_html(parts.void_wall)}
+<h2>Stacked void profiles</h2>{profiles_html(parts.profile_figures)}
 <h2>Does the embedding carry environment?</h2>{_auc_html(parts)}
 <h2>Reconstruction error per feature (test split, {parts.test_rows:,} galaxies)</h2>
 <img src="reconstruction.png" alt="reconstruction error">
