@@ -73,6 +73,7 @@ bench: setup
 	$(PY) scripts/bench_vectors.py
 	$(PY) scripts/bench_finder.py
 	$(PY) scripts/bench_export.py
+	$(PY) scripts/bench_profiles.py
 
 # The whole pipeline at N galaxies (default: the DR1 size) on a data folder of its own.
 N ?= 6445927

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 COLUMNS = {
     "label": "run id, or 'analysis' (the reports/ folder of this output)",
-    "algorithm": "void finder: VoidFinder, VIDE, ZOBOV or REVOLVER (NGC + SGC)",
+    "algorithm": "void finder: VoidFinder, VIDE, ZOBOV or REVOLVER (NGC + SGC), or consensus",
     "property": "galaxy property (column of features.galaxy)",
     "control": "control variables of the matched shift",
     "n_void": "galaxies with <prefix>_sample = 'void' (and `sample`), property known",

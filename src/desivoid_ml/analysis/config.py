@@ -92,7 +92,9 @@ def load_config(overrides: list[str] | None = None) -> DictConfig:
     return compose_config("analysis", overrides, schema=AnalysisConfig)
 
 
+CONSENSUS = "consensus"  # the fifth row: features.galaxy consensus_sample (features/consensus.py)
 PREFIXES = {name: prefix for prefix, name in ALGORITHM_NAMES.items()}  # "VoidFinder" -> "vf"
+PREFIXES[CONSENSUS] = CONSENSUS
 
 
 def algorithm_prefixes(cfg: DictConfig) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """The `desivoid` command. Its subcommands live by theme: `db_commands`, `catalog_commands`
 (synth, download, ingest, validate, features, environment), `run_commands` (runs, embed,
-similar, report) and `science_commands` (analyze, serve, export); `app` holds the Typer app.
+similar, report), `science_commands` (analyze, serve, export) and `void_commands` (agreement,
+profiles); `app` holds the Typer app.
 `main` turns a user error, or a database lost mid-command, into one line and exit status 2."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from desivoid_ml.cli import (  # noqa: F401
     run_commands,
     science_commands,
     sweep_commands,
+    void_commands,
 )
 from desivoid_ml.cli.app import app
 from desivoid_ml.errors import DesivoidError, first_line

@@ -69,8 +69,16 @@ def similar(
     survey: str | None = typer.Option(None, help="Survey, when a TARGETID has several rows."),
     program: str | None = typer.Option(None, help="Program, when a TARGETID has several rows."),
     fmt: str = typer.Option("table", "--format", help="table, csv or json."),
+    unusual: bool = typer.Option(
+        False, "--unusual", help="Instead: the k galaxies the run reconstructs worst."
+    ),
+    only: str | None = typer.Option(None, "--only", help="With --unusual: void or wall."),
+    of: str | None = typer.Option(
+        None, "--of", help="With --only: VoidFinder (default), VIDE, ZOBOV, REVOLVER, consensus."
+    ),
 ) -> None:
-    """The k galaxies whose embeddings are nearest to this one's (ml.similar_galaxies)."""
+    """The k galaxies whose embeddings are nearest to this one's (ml.similar_galaxies); with
+    --unusual, the k most unusual galaxies of the run (largest reconstruction error)."""
     from desivoid_ml.algorithms import ALGORITHM_NAMES
     from desivoid_ml.db import open_database
     from desivoid_ml.embed.similarity import example_void_galaxy, require_embeddings
@@ -78,6 +86,10 @@ def similar(
 
     check_format(fmt)
     note = Console(stderr=True)
+    if unusual or only is not None or of is not None:
+        _check_unusual_only(unusual, targetid, ra, dec)
+        _print_unusual(k, run, only, of, fmt)
+        return
     db = open_database()
     if (ra is None) != (dec is None):
         raise DesivoidError("give both --ra and --dec (degrees)")
@@ -109,6 +121,28 @@ def similar(
             for r in named
         ]
     print_rows(header, rows, fmt, title=title)
+
+
+def _check_unusual_only(unusual: bool, targetid, ra, dec) -> None:
+    if not unusual:
+        raise DesivoidError("--only and --of go with --unusual")
+    if targetid is not None or ra is not None or dec is not None:
+        raise DesivoidError("--unusual lists a run's galaxies: give no TARGETID or --ra/--dec")
+
+
+def _print_unusual(k: int, run: str | None, only: str | None, of: str | None, fmt: str) -> None:
+    """`desivoid similar --unusual`: the run's largest reconstruction errors, as a list."""
+    from desivoid_ml.db import open_database
+    from desivoid_ml.embed.unusual import selection, unusual
+
+    chosen = selection(only, of)
+    db = open_database()
+    with db.connect() as conn:
+        found = unusual(conn, db.ns, k, run, chosen)
+    title = f"most unusual {found.sample} (run {found.run}, {found.n:,} galaxies)"
+    columns = [c for c in found.columns if fmt != "table" or c != "sky_viewer"]
+    rows = [[r[c] for c in columns] for r in found.rows]
+    print_rows(columns, rows, fmt, title=title)
 
 
 def _galaxy_at(db, ra: float, dec: float, radius: float, note: Console) -> tuple[int, str, str]:

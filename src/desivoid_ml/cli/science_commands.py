@@ -21,7 +21,8 @@ def analyze(
     ),
     out_dir: Path = typer.Option(Path("reports"), "--out", help="Reports folder."),
 ) -> None:
-    """Void vs wall galaxies per algorithm (VoidFinder, VIDE, ZOBOV, REVOLVER; NGC + SGC).
+    """Void vs wall galaxies per algorithm (VoidFinder, VIDE, ZOBOV, REVOLVER; NGC + SGC) and
+    on their consensus sample (consensus_sample: where they all agree).
 
     Void and wall are each algorithm's <prefix>_sample ('void' / 'wall'; VoidFinder: vflag 1
     vs 0, V2: in-volume galaxies in or out of a void), within `sample` (a named sample of

@@ -19,6 +19,7 @@ from desivoid_ml.db.connection import Database
 from desivoid_ml.embed import store
 from desivoid_ml.errors import DesivoidError, first_line
 from desivoid_ml.models.autoencoder import AutoencoderModule
+from desivoid_ml.models.losses import per_row_mse
 from desivoid_ml.progress import NullReporter, Reporter
 from desivoid_ml.runs import Run, get_run
 
@@ -100,6 +101,7 @@ def embed(
             _codes(model, spec),
             on_rows=step.advance,
             reporter=reporter,
+            with_recon=True,
         )
     return EmbedSummary(
         run.run_id,
@@ -111,14 +113,22 @@ def embed(
     )
 
 
-def _codes(
-    model: AutoencoderModule, spec: StreamSpec
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+def _codes(model: AutoencoderModule, spec: StreamSpec) -> Iterator[tuple[np.ndarray, ...]]:
+    """(targetid, survey, program, codes, reconstruction error) per batch."""
     stream = FeatureStream(spec, rank=0, world=1)
     with torch.no_grad():
         for batch in stream:
-            codes = model.encode(batch["x"]).numpy()
-            yield batch["targetid"].numpy(), batch["survey"], batch["program"], codes
+            codes, errors = encode_and_score(model, batch["x"])
+            yield batch["targetid"].numpy(), batch["survey"], batch["program"], codes, errors
+
+
+def encode_and_score(model: AutoencoderModule, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of raw rows and each row's reconstruction error: the masked MSE, in the run's
+    normalised inputs, of decoding the (mean) code, as the training loss counts it."""
+    z, mask = model.normalization.apply(x)
+    codes = model.encode(x)
+    errors = per_row_mse(model.decode(codes), z, mask)
+    return codes.numpy(), errors.numpy().astype(np.float32)
 
 
 def _count(db: Database, table: str) -> int:

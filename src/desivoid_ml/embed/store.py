@@ -33,6 +33,7 @@ log = logging.getLogger("desivoid_ml.embed")
 
 HNSW_M = hnsw_build.DEFAULT_M
 HNSW_EF_CONSTRUCTION = hnsw_build.DEFAULT_EF_CONSTRUCTION
+RECON_COLUMN = "recon_mse"
 
 
 def partition_name(run_id: str) -> str:
@@ -45,24 +46,30 @@ def staging_name(run_id: str) -> str:
     return f"{partition_name(run_id)}_new"
 
 
-def columns(dim: int) -> list[CopyColumn]:
-    """What each COPY row carries; run_id is the staging table's default, never sent per row."""
-    return [*KEY_COLUMNS, CopyColumn.vector("embedding", dim)]
+def columns(dim: int, with_recon: bool = False) -> list[CopyColumn]:
+    """What each COPY row carries; run_id is the staging table's default, never sent per row.
+    with_recon adds the galaxy's reconstruction error (`recon_mse`, migration 0007)."""
+    recon = [CopyColumn(RECON_COLUMN, "real")] if with_recon else []
+    return [*KEY_COLUMNS, CopyColumn.vector("embedding", dim), *recon]
 
 
 def write_run(
     db: Database,
     run_id: str,
     dim: int,
-    batches: Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    batches: Iterator[tuple[np.ndarray, ...]],
     on_rows=lambda n: None,
     reporter: Reporter | None = None,
+    with_recon: bool = False,
 ) -> dict[str, float]:
-    """COPY (targetid, survey, program, vectors) batches into a fresh table, index it, then swap it
-    in as the run's partition in one transaction. Returns timings. On any failure (a cancelled
-    build included) the staging table is dropped and the run's previous partition is untouched."""
+    """COPY (targetid, survey, program, vectors[, recon_mse]) batches into a fresh table, index it,
+    then swap it in as the run's partition in one transaction. Returns timings. On any failure (a
+    cancelled build included) the staging table is dropped and the run's previous partition is
+    untouched."""
     try:
-        return _write_run(db, run_id, dim, batches, on_rows, reporter or NullReporter())
+        return _write_run(
+            db, run_id, columns(dim, with_recon), batches, on_rows, reporter or NullReporter()
+        )
     except BaseException as exc:
         _drop_staging(db, run_id)
         if isinstance(exc, psycopg.errors.QueryCanceled):
@@ -98,11 +105,12 @@ def _drop_staging(db: Database, run_id: str) -> None:
         )
 
 
-def _write_run(db, run_id, dim, batches, on_rows, reporter: Reporter) -> dict[str, float]:
+def _write_run(db, run_id, copy_columns, batches, on_rows, reporter: Reporter) -> dict[str, float]:
     ml = db.ns.ml
     final = partition_name(run_id)
     staging = staging_name(run_id)
-    encoder = RowEncoder(columns(dim))
+    dim = copy_columns[len(KEY_COLUMNS)].shape[0]
+    encoder = RowEncoder(copy_columns)
     timings: dict[str, float] = {}
     with db.connect(autocommit=True) as conn:
         require_vector_installed(conn)
@@ -119,16 +127,23 @@ def _write_run(db, run_id, dim, batches, on_rows, reporter: Reporter) -> dict[st
         )
         started = time.perf_counter()
         rows = 0
-        with copy_in(conn, sql.Identifier(ml, staging), columns(dim)) as send:
-            for targetid, survey, program, vectors in batches:
-                send(encoder.encode([targetid, survey, program, vectors]))
-                rows += len(targetid)
-                on_rows(len(targetid))
+        with copy_in(conn, sql.Identifier(ml, staging), copy_columns) as send:
+            for batch in batches:
+                send(encoder.encode(list(batch), _missing_errors(copy_columns, batch)))
+                rows += len(batch[0])
+                on_rows(len(batch[0]))
         timings["write_s"] = time.perf_counter() - started
         timings.update(build_index(conn, db.dsn, ml, staging, dim, rows, reporter))
         _swap(conn, db, run_id, staging, final, dim, rows)
     timings["rows"] = rows
     return timings
+
+
+def _missing_errors(copy_columns: list[CopyColumn], batch) -> list | None:
+    """A NaN reconstruction error (a galaxy with no observed feature) is stored as NULL."""
+    if copy_columns[-1].name != RECON_COLUMN:
+        return None
+    return [None] * (len(copy_columns) - 1) + [np.isnan(batch[-1])]
 
 
 def build_index(

@@ -32,6 +32,9 @@ KNOWN: dict[str, tuple[str, str]] = {
     "knn_distance": ("Mpc/h", "distance to the k-th nearest galaxy"),
     "log_density": ("", "log of the k-nearest-neighbour density"),
     "distance": ("", "Euclidean distance in embedding space"),
+    "in_all_inputs": ("", "in the input of every void finder covering the galaxy"),
+    "n_void_algorithms": ("", "how many void finders put the galaxy in their void sample"),
+    "consensus_sample": ("", "void or wall where all void finders with a sample agree, else empty"),
 }
 SUFFIXES: dict[str, tuple[str, str]] = {
     "in_void": ("", "inside a void"),

@@ -22,6 +22,7 @@ from psycopg import sql
 from desivoid_ml.db.connection import Database
 from desivoid_ml.errors import DesivoidError
 from desivoid_ml.features.config import environment_options
+from desivoid_ml.features.consensus import consensus_of_chunk
 from desivoid_ml.features.cosmology import Cosmology
 from desivoid_ml.features.density import density_from_distance, kth_neighbour_distance
 from desivoid_ml.features.environment import (
@@ -174,6 +175,7 @@ class _WholeSample:
             for catalog, result in zip(self.catalogs, results, strict=True):
                 self.galzone.add(part, catalog, result)
             columns = combine_by_algorithm(part, self.catalogs, results)
+            columns.update(consensus_of_chunk(part, self.catalogs, columns))
             self._count_chunk(part, columns)
             columns.update(self._position_columns(part, start, stop))
         return columns

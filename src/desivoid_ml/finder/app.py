@@ -21,7 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from desivoid_ml.errors import DesivoidError
-from desivoid_ml.finder import params, plots, views
+from desivoid_ml.finder import params, plots, profiles_page, unusual_page, views
 from desivoid_ml.finder.params import BadParam
 from desivoid_ml.finder.store import ALGORITHM_NAMES, ALGORITHMS, KEY, NotFound, Store
 
@@ -203,6 +203,8 @@ def create_app(store: Store) -> Starlette:
         Route("/api/galaxy/{targetid}", api_galaxy),
         Route("/api/similar", api_similar),
         Route("/api/runs", api_runs),
+        *unusual_page.routes(store, page),
+        *profiles_page.routes(store, page),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     handlers = {

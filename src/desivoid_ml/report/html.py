@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from desivoid_ml.analysis.config import ALGORITHM_NAMES
 from desivoid_ml.analysis.environment_auc import share_is_defined
 from desivoid_ml.data.query import Fractions
+from desivoid_ml.report.profiles_section import profiles_html
 from desivoid_ml.runs import Run
 
 
@@ -26,6 +27,7 @@ class PageParts:
     void_wall: list[dict]
     fractions: Fractions
     selection: str = "sample='good_galaxy'"  # the analysis's galaxies (configs/analysis.yaml)
+    profile_figures: list[str] = field(default_factory=list)  # desivoid profiles' PNGs
 
 
 INPUT_LABELS = {
@@ -191,6 +193,7 @@ git commit {html.escape(str(run.git_commit))}.</p>
 <h2>Embedding map ({parts.map_method}, all splits, {parts.sample_rows:,} galaxies)</h2>
 <img src="embedding_map.png" alt="embedding map">
 <h2>Void vs wall galaxies</h2>{_void_wall_html(parts.void_wall)}
+<h2>Stacked void profiles</h2>{profiles_html(parts.profile_figures)}
 <h2>Does the embedding carry environment?</h2>{_auc_html(parts)}
 <h2>Reconstruction error per feature (test split, {parts.test_rows:,} galaxies)</h2>
 <img src="reconstruction.png" alt="reconstruction error">

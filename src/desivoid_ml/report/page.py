@@ -30,6 +30,7 @@ from desivoid_ml.report.environment import (
 )
 from desivoid_ml.report.figures import loss_figure, map_figure, reconstruction_figure
 from desivoid_ml.report.html import PageParts, render_page
+from desivoid_ml.report.profiles_section import copy_profile_figures
 from desivoid_ml.report.sample import load_sample
 from desivoid_ml.runs import Run, get_run
 
@@ -91,6 +92,7 @@ def write_report(db: Database, run_id: str | None, out_root: Path = Path("report
             void_wall=void_wall,
             fractions=run.fractions,
             selection=selection_words(analysis),
+            profile_figures=copy_profile_figures(db, out),
         ),
     )
     (out / "index.html").write_text(page)

@@ -1,13 +1,19 @@
 """Galaxies on VoidFinder hole surfaces, as in real VoidFinder output.
 
 VoidFinder grows every hole until four galaxies touch it, so the galaxies that bound a hole sit on
-its surface (to ~1e-12 Mpc/h); on real runs about one input galaxy in five is such a galaxy. Here
-a wall galaxy (outside every hole) within SNAP_REACH of a hole's surface is moved, with probability
-SNAP_PROBABILITY, along the line to that hole's centre onto the surface, unless the new position
-would be inside another hole or leave its cap. Its redshift is then solved to float64 precision
-(Newton on astropy's distance), so (RA, DEC, Z) recompute to the surface to ~1e-13 relative.
-Physically these stay wall galaxies (they carry no void offsets): whether "distance < radius"
-puts them in the void is float rounding, exactly the ambiguity of the real catalogs.
+its surface; on real runs about one input galaxy in five is such a galaxy. Here a wall galaxy
+(outside every hole) within SNAP_REACH of a hole's surface is moved, with probability
+SNAP_PROBABILITY, along the line to that hole's centre to just outside the surface, unless the new
+position would be inside another hole or leave its cap. Its redshift is then solved to float64
+precision (Newton on astropy's distance), so (RA, DEC, Z) recompute to that place to ~1e-13.
+
+Physically these are wall galaxies (they carry no void offsets). Real ones sit on the surface to
+~1e-12 Mpc/h, where "distance < radius" is decided by float rounding (the toolkit-exact features
+code reproduces that on the real files). A synthetic world cannot know how a galaxy that bounds a
+hole would have been rounded, so its bounding galaxies sit SURFACE_MARGIN outside: within the
+features' boundary tolerance (`vf_on_boundary` flags them, and `exclude` drops them) but farther out
+than the toolkit's arithmetic moves a position (c = 299792 km/s in float32: ~1.6e-6 of the
+distance), so every policy and either arithmetic calls them wall, as their properties are.
 """
 
 from __future__ import annotations
@@ -21,7 +27,10 @@ from desivoid_ml.synth.universe import CAPS, CapVoids, Universe
 SNAP_REACH = 3.0  # Mpc/h: how far outside a surface a galaxy may be pulled onto it
 SNAP_PROBABILITY = 0.55  # of a wall galaxy within SNAP_REACH; ~20 % of the VoidFinder input
 NEAREST_HOLES = 8  # hole centres searched for the nearest surface
-OUTWARD_CHECK = 1e-7  # relative step off the surface used to check no other hole holds it
+# Outside the surface by half the features' default boundary tolerance (1e-3 Mpc/h + 1e-5 x the
+# distance from us): still flagged on_boundary, and > 3x the toolkit's own position offsets.
+SURFACE_MARGIN_MPCH = 0.5e-3
+SURFACE_MARGIN_RELATIVE = 0.5e-5
 
 
 def nearest_surface(voids: CapVoids, xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -54,6 +63,11 @@ def project(voids: CapVoids, xyz: np.ndarray, hole: np.ndarray) -> np.ndarray:
     return centre + offset * scale[:, None]
 
 
+def surface_margin(xyz: np.ndarray) -> np.ndarray:
+    """How far outside its hole's surface a bounding galaxy is placed, in Mpc/h."""
+    return SURFACE_MARGIN_MPCH + SURFACE_MARGIN_RELATIVE * np.linalg.norm(xyz, axis=1)
+
+
 def _snap_cap(
     universe: Universe, cap_index: int, xyz: np.ndarray, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -67,12 +81,12 @@ def _snap_cap(
     near = (margin > 0) & (margin < SNAP_REACH)
     pick, hole = pick[near], hole[near]
     surface = project(voids, xyz[pick], hole)
-    centre = voids.hole_xyz[hole]
-    just_out = centre + (surface - centre) * (1.0 + OUTWARD_CHECK)
-    ra, dec, _ = xyz_to_radec(surface)
-    ok = (voids.owner(just_out) < 0) & (universe.cap_of(ra, dec) == cap_index)
+    centre, radius = voids.hole_xyz[hole], voids.hole_radius[hole]
+    outside = centre + (surface - centre) * (1.0 + surface_margin(surface) / radius)[:, None]
+    ra, dec, _ = xyz_to_radec(outside)
+    ok = (voids.owner(outside) < 0) & (universe.cap_of(ra, dec) == cap_index)
     out = xyz.copy()
-    out[pick[ok]] = surface[ok]
+    out[pick[ok]] = outside[ok]
     moved[pick[ok]] = True
     return out, moved
 
@@ -85,7 +99,7 @@ def snap_to_surfaces(
     in_void: np.ndarray,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(ra, dec, z, on_surface): wall galaxies in the VoidFinder shell pulled onto hole surfaces."""
+    """(ra, dec, z, on_surface): wall galaxies in the VoidFinder shell pulled to hole surfaces."""
     r = universe.dist_vf.comoving_fast(z)
     cap = universe.cap_of(ra, dec)
     ra, dec, z = ra.copy(), dec.copy(), z.copy()
