@@ -35,6 +35,7 @@ def _projection(store: Store, run: str) -> tuple[np.ndarray, np.ndarray, np.ndar
     if run in _projections:
         return _projections[run]
     ml = store.db.ns.ml
+    has_vf = "vf_in_void" in store.galaxy_columns()  # before taking the connection below
     with store.conn() as conn:
         part, total = conn.execute(
             sql.SQL("SELECT partition, rows FROM {} WHERE run_id = %s").format(
@@ -43,7 +44,6 @@ def _projection(store: Store, run: str) -> tuple[np.ndarray, np.ndarray, np.ndar
             (run,),
         ).fetchone()
         percent = min(100.0, 100.0 * MAP_SAMPLE / max(total, 1))
-        has_vf = "vf_in_void" in store.galaxy_columns()
         rows = conn.execute(
             sql.SQL(
                 "SELECT e.embedding::real[], {} FROM {} e "
@@ -94,7 +94,8 @@ def survey_slice(store: Store, galaxy: dict, half_thickness: float) -> bytes:
     x0, y0, z0 = galaxy["x"], galaxy["y"], galaxy["zc"]
     w = SLICE_HALF_WIDTH_MPCH
     features = store.db.ns.features
-    has_vf = "vf_in_void" in store.galaxy_columns()
+    has_vf = "vf_in_void" in store.galaxy_columns()  # catalog reads first: one connection at
+    has_voids = store.table_exists(features, "voids")  # a time (see Store.conn)
     with store.conn() as conn:
         points = conn.execute(
             sql.SQL(
@@ -107,7 +108,7 @@ def survey_slice(store: Store, galaxy: dict, half_thickness: float) -> bytes:
             (x0 - w, y0 - w, x0 + w, y0 + w, z0, half_thickness),
         ).fetchall()
         voids = []
-        if store.table_exists(features, "voids"):
+        if has_voids:
             voids = conn.execute(
                 sql.SQL(
                     "SELECT algorithm, x, y, sqrt(radius ^ 2 - (z - %s) ^ 2) FROM {} "
