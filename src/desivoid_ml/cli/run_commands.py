@@ -140,7 +140,11 @@ def _similar_result(db, targetid, position, k, run, key, note: Console) -> dict:
     except NotFound as exc:
         raise DesivoidError(str(exc).replace("larger radius", "larger --radius")) from exc
     except views.Ambiguous as exc:
-        raise DesivoidError(f"{exc}; choose one with --survey and --program") from exc
+        rows = ", ".join(f"{c['survey']}/{c['program']}" for c in exc.choices)
+        raise DesivoidError(
+            f"targetid {exc.targetid} has {len(exc.choices)} rows ({rows}); "
+            "choose one with --survey and --program"
+        ) from exc
     finally:
         store.pool.close()
     if not result["neighbours"]:
