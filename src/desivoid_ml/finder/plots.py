@@ -6,8 +6,8 @@ import io
 import threading
 
 import numpy as np
+from matplotlib.collections import EllipseCollection
 from matplotlib.figure import Figure
-from matplotlib.patches import Circle
 from psycopg import sql
 
 from desivoid_ml.finder.store import Store
@@ -25,9 +25,25 @@ _projections: dict[str, tuple] = {}
 
 
 def _png(fig: Figure) -> bytes:
+    """PNG bytes; zlib level 1: ~3x faster to encode than the default 6, ~10 % larger."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight", pil_kwargs={"compress_level": 1})
     return buffer.getvalue()
+
+
+def _circles(ax, voids: list[tuple], colour: str) -> None:
+    """Void cuts as one collection: a patch per void recomputes the data limits from its Bezier
+    curves on every add (half a second for 150 voids); the limits are set by hand anyway."""
+    if voids:
+        x, y, r = (np.array(v, dtype=float) for v in zip(*voids, strict=True))
+        ax.add_collection(
+            EllipseCollection(
+                2 * r, 2 * r, 0.0, units="xy", offsets=np.column_stack([x, y]),
+                offset_transform=ax.transData, facecolors="none", edgecolors=colour,
+                linewidths=0.8, alpha=0.7,
+            ),
+            autolim=False,
+        )  # fmt: skip
 
 
 def _projection(store: Store, run: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -85,7 +101,8 @@ def embedding_map(store: Store, run: str, query: np.ndarray, neighbours: np.ndar
         ax.set_xlabel("PC 1 of the embedding (central 99 % of the sample shown)")
         ax.set_ylabel("PC 2")
         ax.set_title(f"embedding map, run {run} ({len(codes):,} galaxies sampled)")
-        ax.legend(loc="best", fontsize=8, markerscale=0.8)
+        # a fixed corner: "best" would search the 4,000 points for a free one on every render
+        ax.legend(loc="upper right", fontsize=8, markerscale=0.8, framealpha=0.85)
         return _png(fig)
 
 
@@ -121,9 +138,9 @@ def survey_slice(store: Store, galaxy: dict, half_thickness: float) -> bytes:
     with _render_lock:
         fig = Figure(figsize=(6.4, 6.2))
         ax = fig.add_subplot()
-        for algorithm, vx, vy, radius in voids:
-            colour = VOID_COLOURS.get(algorithm, "tab:gray")
-            ax.add_patch(Circle((vx, vy), radius, fill=False, lw=0.8, ec=colour, alpha=0.7))
+        for algorithm in {v[0] for v in voids}:
+            mine = [v[1:] for v in voids if v[0] == algorithm]
+            _circles(ax, mine, VOID_COLOURS.get(algorithm, "tab:gray"))
         ax.scatter(*xy[~void].T, s=4, c="0.45", label="wall galaxies (VoidFinder)")
         ax.scatter(*xy[void].T, s=4, c="tab:blue", label="void galaxies (VoidFinder)")
         ax.scatter(
