@@ -238,3 +238,17 @@ def test_a_second_connection_while_holding_one_is_refused(live) -> None:
             assert conn.execute("SELECT 1").fetchone() == (1,)
     finally:
         store.pool.close()
+
+
+def test_only_the_figures_void_wall_names_are_served(live) -> None:
+    db, url, _ = live
+    status, kind, body = get(f"{url}/runs/figures/void_wall_g_r.png")
+    assert status == 200 and kind == "image/png" and body[:4] == b"\x89PNG"
+    for name in ("void_wall_u_r.png", "passwd", "..%2F..%2Fpyproject.toml", "style.css"):
+        assert get(f"{url}/runs/figures/{name}")[0] == 404, name
+    with db.connect() as conn:
+        assert conn.execute(
+            sql.SQL("SELECT count(DISTINCT figure) FROM {}").format(
+                sql.Identifier(db.ns.ml, "void_wall")
+            )
+        ).fetchone() == (2,)

@@ -61,7 +61,7 @@ def test_search_pages_and_their_form_errors(site, browser, tmp_path) -> None:
     driver, _ = browser
     targetid, ra, dec = a_galaxy(db)
     driver.get(url + "/")
-    shot(driver, "search", tmp_path)
+    shot(driver, "search-form", tmp_path)
     assert driver.execute_script("return document.querySelector('link[rel=icon]').href")
     navigate(driver, driver.find_element(By.ID, "search-position"))  # nothing typed
     error = driver.find_element(By.ID, "form-error")
@@ -83,7 +83,7 @@ def test_search_pages_and_their_form_errors(site, browser, tmp_path) -> None:
 
     driver.get(f"{url}/?ra={ra}&dec={dec}&radius=3600")
     assert driver.find_elements(By.CSS_SELECTOR, "#search-results a.galaxy-link")
-    shot(driver, "search-results", tmp_path)
+    shot(driver, "search", tmp_path)
 
 
 def test_galaxy_and_similar_pages(site, browser, tmp_path) -> None:
