@@ -123,10 +123,12 @@ def _similar_result(db, targetid, position, k, run, key, note: Console) -> dict:
     """The finder's /api/similar object for a TARGETID or the galaxy nearest to a position."""
     from desivoid_ml.finder import views
     from desivoid_ml.finder.neighbours import Filters
-    from desivoid_ml.finder.server import open_store
-    from desivoid_ml.finder.store import NotFound
+    from desivoid_ml.finder.sky import ensure_sky_index
+    from desivoid_ml.finder.store import NotFound, Store, read_only_pool
 
-    store = open_store(db, pool_size=1)
+    if targetid is None:
+        ensure_sky_index(db)
+    store = Store(db, read_only_pool(db, size=1))
     try:
         if targetid is None:
             galaxy, hit = views.galaxy_near(store, *position)
