@@ -4,7 +4,8 @@
 Builds a features.galaxy-like table straight in SQL (positions on the sphere, comoving x/y/zc,
 properties, environment flags), 4,000 voids, and one run of 16-d embeddings with its HNSW index,
 in the `benchf_` namespace (dropped at the end unless --keep). Then:
-  1. `features.galaxy_at(ra, dec, 2")` latency on 1,000 random positions (half on galaxies);
+  1. `features.galaxy_at(ra, dec, 2")` latency on 1,000 random positions (half on galaxies),
+     and the slice plot's slab query through the zc btree against the GiST on point(x, y);
   2. the app (uvicorn, one process, read-only pool of --pool connections) in a child process,
      and client threads with keep-alive connections mixing pages (search form and results,
      galaxy, similar, runs), plots (slice and embedding map) and API calls (galaxy, search,
@@ -34,6 +35,7 @@ from psycopg import sql
 from desivoid_ml.db.connection import Database, drop_namespace, open_database
 from desivoid_ml.db.introspect import relation_exists
 from desivoid_ml.embed import store as embed_store
+from desivoid_ml.finder.plots import ensure_slab_index
 from desivoid_ml.finder.sky import ensure_sky_index
 from desivoid_ml.keys import key_hash_sql
 from desivoid_ml.runs import insert_run
@@ -162,6 +164,38 @@ def sky_latency(db: Database, queries: int) -> tuple[float, float]:
             conn.execute(statement, (ra + 1e-5, dec)).fetchall()
             times.append((time.perf_counter() - t0) * 1000)
     return float(np.percentile(times, 50)), float(np.percentile(times, 95))
+
+
+SLICE_SQL = {  # the plot's slab query: through the zc btree (now) or the GiST on point(x, y)
+    "zc_btree": "SELECT x, y FROM {} WHERE zc > %s AND zc < %s AND x BETWEEN %s AND %s "
+    "AND y BETWEEN %s AND %s",
+    "gist_xy": "SELECT x, y FROM {} WHERE point(x, y) <@ box(point(%s, %s), point(%s, %s)) "
+    "AND zc > %s AND zc < %s",
+}
+
+
+def slice_latency(db: Database, queries: int = 50) -> dict[str, float]:
+    """Mean ms of the slice's slab query (400 x 400 x 20 Mpc/h) in both forms, same centres."""
+    galaxy = sql.Identifier(db.ns.features, "galaxy")
+    ensure_slab_index(db)
+    with db.connect(autocommit=True) as conn:
+        centres = conn.execute(
+            sql.SQL("SELECT x, y, zc FROM {} TABLESAMPLE SYSTEM (1) LIMIT %s").format(galaxy),
+            (queries,),
+        ).fetchall()
+        mean = {}
+        for name, text in SLICE_SQL.items():
+            statement = sql.SQL(text).format(galaxy)
+            started = time.perf_counter()
+            for x, y, z in centres:
+                box = (x - 200, x + 200, y - 200, y + 200)
+                if name == "gist_xy":
+                    box = (x - 200, y - 200, x + 200, y + 200)
+                    conn.execute(statement, (*box, z - 10, z + 10)).fetchall()
+                else:
+                    conn.execute(statement, (z - 10, z + 10, *box)).fetchall()
+            mean[name] = (time.perf_counter() - started) * 1000 / len(centres)
+    return mean
 
 
 def serve_child(port: int, pool: int) -> None:
@@ -305,6 +339,12 @@ def main() -> None:
             f"p95 {sky_p95:.2f} ms",
             flush=True,
         )
+        slab = slice_latency(db)
+        print(
+            f"slice slab query: zc btree {slab['zc_btree']:.1f} ms, GiST point(x, y) "
+            f"{slab['gist_xy']:.1f} ms (ratio {slab['gist_xy'] / slab['zc_btree']:.2f})",
+            flush=True,
+        )
         with db.connect() as conn:
             keys = conn.execute(
                 sql.SQL(
@@ -337,7 +377,8 @@ def main() -> None:
             f"sky_p50_ms={sky_p50:.2f} sky_p95_ms={sky_p95:.2f} rps={result['rps']:.1f} "
             f"p50_ms={result['p50_ms']:.1f} p95_ms={result['p95_ms']:.1f} "
             f"errors={result['errors']} base_p95_ms={base['p95_ms']:.1f} "
-            f"ratio_p95={result['p95_ms'] / base['p95_ms']:.2f}"
+            f"ratio_p95={result['p95_ms'] / base['p95_ms']:.2f} "
+            f"slice_ratio_gist_over_zc={slab['gist_xy'] / slab['zc_btree']:.2f}"
         )
     finally:
         if not args.keep:

@@ -116,7 +116,7 @@ def create_app(store: Store) -> Starlette:
         if params.text(q, "format") == "csv":
             return _csv_response(result)
         form = {"k": k, "run": result["run"]} | {
-            name: "" if value is None else value for name, value in (result["filters"]).items()
+            name: "" if value is None else value for name, value in result["filters"].items()
         }
         return page(
             request,
