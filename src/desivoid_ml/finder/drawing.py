@@ -18,10 +18,12 @@ VOID_COLOURS = {
 }
 
 
-def _png(fig: Figure) -> bytes:
-    """PNG bytes; zlib level 1: ~3x faster to encode than the default 6, ~10 % larger."""
+def _png(fig: Figure, top: float = 0.93) -> bytes:
+    """PNG bytes. Fixed margins rather than bbox_inches="tight", which draws the figure twice
+    (once to measure it); zlib level 1 encodes ~3x faster than the default 6, ~10 % larger."""
+    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.09, top=top)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight", pil_kwargs={"compress_level": 1})
+    fig.savefig(buffer, format="png", dpi=90, pil_kwargs={"compress_level": 1})
     return buffer.getvalue()
 
 
@@ -57,10 +59,10 @@ def embedding_map(
     ax.set_ylim(low[1] - pad[1], high[1] + pad[1])
     ax.set_xlabel("PC 1 of the embedding (central 99 % of the sample shown)")
     ax.set_ylabel("PC 2")
-    ax.set_title(f"embedding map, run {run} ({len(sample):,} galaxies sampled)")
+    ax.set_title(f"embedding map, run {run}\n({len(sample):,} galaxies sampled)", fontsize=10)
     # a fixed corner: "best" would search the 4,000 points for a free one on every render
     ax.legend(loc="upper right", fontsize=8, markerscale=0.8, framealpha=0.85)
-    return _png(fig)
+    return _png(fig, top=0.89)
 
 
 def survey_slice(
