@@ -4,21 +4,24 @@
 Builds a features.galaxy-like table straight in SQL (positions on the sphere, comoving x/y/zc,
 properties, environment flags), 4,000 voids, and one run of 16-d embeddings with its HNSW index,
 in the `benchf_` namespace (dropped at the end unless --keep). Then:
-  1. `features.galaxy_at(ra, dec, 2")` latency on 1,000 random positions (half on galaxies);
-  2. the app (uvicorn, one process, read-only pool) in a child process, and 20 client threads
-     with keep-alive connections for 30 s: /api/galaxy, /api/search (RA/Dec, 10"), /api/similar
-     (k = 10) in equal parts. Clients share a process (and its GIL) with nothing else.
+  1. `features.galaxy_at(ra, dec, 2")` latency on 1,000 random positions (half on galaxies),
+     and the slice plot's slab query through the zc btree against the GiST on point(x, y);
+  2. the app (uvicorn, one process, read-only pool of --pool connections) in a child process,
+     and client threads with keep-alive connections mixing pages (search form and results,
+     galaxy, similar, runs), plots (slice and embedding map) and API calls (galaxy, search,
+     similar, runs): first as many clients as the pool has connections (the baseline), then
+     4 x pool size for --seconds (default 60). Errors are any answer but 200 or a timeout.
 
     .venv/bin/python scripts/bench_finder.py                      # 1 M galaxies (HNSW: minutes)
     .venv/bin/python scripts/bench_finder.py --galaxies 100000    # quick check
-The last line is machine-readable: `bench_finder ... rps= p50_ms= p95_ms= errors=`.
+The last line is machine-readable: `bench_finder ... p95_ms= errors= ratio_p95=` where ratio_p95
+is the p95 under 4 x pool clients over the baseline's (same run, same mix).
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
 import random
 import subprocess
@@ -32,6 +35,7 @@ from psycopg import sql
 from desivoid_ml.db.connection import Database, drop_namespace, open_database
 from desivoid_ml.db.introspect import relation_exists
 from desivoid_ml.embed import store as embed_store
+from desivoid_ml.finder.plots import ensure_slab_index
 from desivoid_ml.finder.sky import ensure_sky_index
 from desivoid_ml.keys import key_hash_sql
 from desivoid_ml.runs import insert_run
@@ -44,12 +48,16 @@ DIM = 16
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--galaxies", type=int, default=1_000_000)
-    p.add_argument("--clients", type=int, default=20)
-    p.add_argument("--seconds", type=float, default=30.0)
+    p.add_argument("--pool", type=int, default=8, help="the app's pool size (serve's default)")
+    p.add_argument("--clients", type=int, help="default: 4 x --pool")
+    p.add_argument("--seconds", type=float, default=60.0)
+    p.add_argument("--baseline-seconds", type=float, default=20.0)
     p.add_argument("--sky-queries", type=int, default=1000)
     p.add_argument("--keep", action="store_true", help="keep (and reuse) the benchf_ namespace")
     p.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # child mode: serve on this port
-    return p.parse_args()
+    args = p.parse_args()
+    args.clients = args.clients or 4 * args.pool
+    return args
 
 
 GALAXY_SQL = """
@@ -158,51 +166,108 @@ def sky_latency(db: Database, queries: int) -> tuple[float, float]:
     return float(np.percentile(times, 50)), float(np.percentile(times, 95))
 
 
-def serve_child(port: int) -> None:
+SLICE_SQL = {  # the slice's slab query now, and before (the GiST on point(x, y) alone: `zc + 0`
+    # keeps the planner off the zc btree, as when it did not exist)
+    "zc_btree": "SELECT x, y FROM {} WHERE zc > %s AND zc < %s AND x BETWEEN %s AND %s "
+    "AND y BETWEEN %s AND %s",
+    "gist_xy": "SELECT x, y FROM {} WHERE point(x, y) <@ box(point(%s, %s), point(%s, %s)) "
+    "AND zc + 0 > %s AND zc + 0 < %s",
+}
+
+
+def slice_latency(db: Database, queries: int = 50) -> dict[str, float]:
+    """Mean ms of the slice's slab query (400 x 400 x 20 Mpc/h) in both forms, same centres."""
+    galaxy = sql.Identifier(db.ns.features, "galaxy")
+    ensure_slab_index(db)
+    with db.connect(autocommit=True) as conn:
+        centres = conn.execute(
+            sql.SQL("SELECT x, y, zc FROM {} TABLESAMPLE SYSTEM (1) LIMIT %s").format(galaxy),
+            (queries,),
+        ).fetchall()
+        mean = {}
+        for name, text in SLICE_SQL.items():
+            statement = sql.SQL(text).format(galaxy)
+            started = time.perf_counter()
+            for x, y, z in centres:
+                box = (x - 200, x + 200, y - 200, y + 200)
+                if name == "gist_xy":
+                    box = (x - 200, y - 200, x + 200, y + 200)
+                    conn.execute(statement, (*box, z - 10, z + 10)).fetchall()
+                else:
+                    conn.execute(statement, (z - 10, z + 10, *box)).fetchall()
+            mean[name] = (time.perf_counter() - started) * 1000 / len(centres)
+    return mean
+
+
+def serve_child(port: int, pool: int) -> None:
     import uvicorn
 
     from desivoid_ml.finder.app import create_app
     from desivoid_ml.finder.server import open_store
 
-    store = open_store(open_database(prefix=NAMESPACE), pool_size=8)
+    store = open_store(open_database(prefix=NAMESPACE), pool_size=pool)
     uvicorn.run(create_app(store), host="127.0.0.1", port=port, log_level="error")
+
+
+KINDS = ("page", "plot", "api")
+
+
+def request_path(rnd: random.Random, keys: list[tuple]) -> tuple[str, str]:
+    """(kind, path) of one request: pages, plots and API calls in equal parts."""
+    t, s, p, ra, dec = rnd.choice(keys)
+    key = f"survey={s}&program={p}"
+    kind = rnd.choice(KINDS)
+    paths = {
+        "page": (
+            f"/galaxy/{t}?{key}",
+            f"/similar/{t}?{key}",
+            f"/?ra={ra + 0.0001:.6f}&dec={dec:.6f}&radius=10",
+            "/runs",
+            "/",
+        ),
+        "plot": (f"/plot/slice/{t}.png?{key}", f"/plot/map/{t}.png?{key}&k=10"),
+        "api": (
+            f"/api/galaxy/{t}?{key}",
+            f"/api/search?ra={ra + 0.0001:.6f}&dec={dec:.6f}&radius=10",
+            f"/api/similar?targetid={t}&{key}&k=10",
+            "/api/runs",
+        ),
+    }[kind]
+    return kind, rnd.choice(paths)
 
 
 def load(port: int, keys: list[tuple], clients: int, seconds: float) -> dict:
     """`clients` threads with keep-alive connections for `seconds`; latency of each request."""
-    latencies: list[float] = []
-    errors = [0]
+    latencies: dict[str, list[float]] = {k: [] for k in KINDS}
+    errors: dict[str, int] = {}
     lock = threading.Lock()
     stop = time.monotonic() + seconds
 
     def client(seed: int) -> None:
         rnd = random.Random(seed)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        mine, bad = [], 0
+        mine: dict[str, list[float]] = {k: [] for k in KINDS}
+        bad: dict[str, int] = {}
         while time.monotonic() < stop:
-            t, s, p, ra, dec = rnd.choice(keys)
-            kind = rnd.randrange(3)
-            if kind == 0:
-                path = f"/api/galaxy/{t}?survey={s}&program={p}"
-            elif kind == 1:
-                path = f"/api/search?ra={ra + 0.0001:.6f}&dec={dec:.6f}&radius=10"
-            else:
-                path = f"/api/similar?targetid={t}&survey={s}&program={p}&k=10"
+            kind, path = request_path(rnd, keys)
             t0 = time.perf_counter()
             try:
                 conn.request("GET", path)
                 response = conn.getresponse()
-                body = response.read()
-                if response.status != 200 or not json.loads(body):
-                    bad += 1
-            except (OSError, http.client.HTTPException):
-                bad += 1
+                response.read()
+                if response.status != 200:
+                    what = f"{response.status} {path.split('?')[0][:24]}"
+                    bad[what] = 1 + bad.get(what, 0)
+            except (OSError, http.client.HTTPException) as exc:
+                bad[type(exc).__name__] = 1 + bad.get(type(exc).__name__, 0)
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            mine.append((time.perf_counter() - t0) * 1000)
+            mine[kind].append((time.perf_counter() - t0) * 1000)
         with lock:
-            latencies.extend(mine)
-            errors[0] += bad
+            for k in KINDS:
+                latencies[k].extend(mine[k])
+            for k, n in bad.items():
+                errors[k] = errors.get(k, 0) + n
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     started = time.perf_counter()
@@ -211,13 +276,26 @@ def load(port: int, keys: list[tuple], clients: int, seconds: float) -> dict:
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
+    every = [x for k in KINDS for x in latencies[k]]
     return {
-        "requests": len(latencies),
-        "rps": len(latencies) / elapsed,
-        "p50_ms": float(np.percentile(latencies, 50)),
-        "p95_ms": float(np.percentile(latencies, 95)),
-        "errors": errors[0],
+        "requests": len(every),
+        "rps": len(every) / elapsed,
+        "p50_ms": float(np.percentile(every, 50)),
+        "p95_ms": float(np.percentile(every, 95)),
+        "p95_by_kind": {k: float(np.percentile(v, 95)) for k, v in latencies.items() if v},
+        "errors": sum(errors.values()),
+        "error_kinds": errors,
     }
+
+
+def report(label: str, clients: int, result: dict) -> None:
+    kinds = ", ".join(f"{k} {v:.1f}" for k, v in result["p95_by_kind"].items())
+    print(
+        f"{label}: {clients} clients, {result['requests']:,} requests, {result['rps']:.1f}/s, "
+        f"p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms (p95 by kind: {kinds}), "
+        f"errors {result['errors']} {result['error_kinds'] or ''}",
+        flush=True,
+    )
 
 
 def wait_for(port: int, child: subprocess.Popen) -> None:
@@ -236,7 +314,7 @@ def wait_for(port: int, child: subprocess.Popen) -> None:
 def main() -> None:
     args = parse_args()
     if args.serve:
-        serve_child(args.serve)
+        serve_child(args.serve, args.pool)
         return
     db = open_database(prefix=NAMESPACE)
     try:
@@ -262,6 +340,12 @@ def main() -> None:
             f"p95 {sky_p95:.2f} ms",
             flush=True,
         )
+        slab = slice_latency(db)
+        print(
+            f"slice slab query: zc btree {slab['zc_btree']:.1f} ms, GiST point(x, y) "
+            f"{slab['gist_xy']:.1f} ms (ratio {slab['gist_xy'] / slab['zc_btree']:.2f})",
+            flush=True,
+        )
         with db.connect() as conn:
             keys = conn.execute(
                 sql.SQL(
@@ -275,21 +359,27 @@ def main() -> None:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         child = subprocess.Popen(
-            [sys.executable, __file__, "--serve", str(port)], env=os.environ.copy()
+            [sys.executable, __file__, "--serve", str(port), "--pool", str(args.pool)],
+            env=os.environ.copy(),
         )
         try:
             wait_for(port, child)
             load(port, keys, 4, 3.0)  # warm-up: pool, plans, caches
+            base = load(port, keys, args.pool, args.baseline_seconds)
+            report("baseline (clients = pool)", args.pool, base)
             result = load(port, keys, args.clients, args.seconds)
+            report("load (clients = 4 x pool)", args.clients, result)
         finally:
             child.terminate()
             child.wait(30)
         print(
-            f"bench_finder galaxies={args.galaxies} clients={args.clients} "
+            f"bench_finder galaxies={args.galaxies} pool={args.pool} clients={args.clients} "
             f"seconds={args.seconds:g} cores={os.cpu_count()} requests={result['requests']} "
             f"sky_p50_ms={sky_p50:.2f} sky_p95_ms={sky_p95:.2f} rps={result['rps']:.1f} "
             f"p50_ms={result['p50_ms']:.1f} p95_ms={result['p95_ms']:.1f} "
-            f"errors={result['errors']}"
+            f"errors={result['errors']} base_p95_ms={base['p95_ms']:.1f} "
+            f"ratio_p95={result['p95_ms'] / base['p95_ms']:.2f} "
+            f"slice_ratio_gist_over_zc={slab['gist_xy'] / slab['zc_btree']:.2f}"
         )
     finally:
         if not args.keep:

@@ -193,5 +193,6 @@ def test_cli_against_a_dsn_server(trained) -> None:
     missing = subprocess.run(
         [cli, "similar", "99999999"], capture_output=True, text=True, env=env, timeout=120
     )
-    assert missing.returncode == 1 and "no galaxy with targetid 99999999" in missing.stderr
+    assert missing.returncode == 2 and "no galaxy with targetid 99999999" in missing.stderr
+    assert missing.stderr.startswith("error:") and not missing.stdout
     assert "Traceback" not in missing.stderr

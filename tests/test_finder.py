@@ -8,14 +8,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
+import finder_browser
 import psycopg
 import pytest
+from finder_browser import navigate, shot
 from psycopg import sql
 from test_finder_fixture import DUPLICATE_PROGRAM, build_finder_database, running_finder
 
@@ -243,76 +243,7 @@ def test_the_app_connection_cannot_write(finder) -> None:
         assert conn.execute(sql.SQL("SELECT count(*) FROM {}").format(galaxy)).fetchone()[0] > 0
 
 
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-
-
-@pytest.fixture
-def browser(tmp_path):
-    """Headless Debian chromium through Selenium; missing chromium is a failure, not a skip."""
-    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        pytest.fail("chromium/chromedriver missing: apt-get install -y chromium chromium-driver")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1280,1000",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
-        options.add_argument(arg)
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    options.add_experimental_option(
-        "prefs",
-        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
-    )
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    try:
-        yield driver, downloads
-    finally:
-        driver.quit()
-
-
-def _navigate(driver, element) -> None:
-    """Click a link or submit button and wait until the next page has replaced this one."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    old = driver.find_element(By.TAG_NAME, "html")
-    element.click()
-    wait = WebDriverWait(driver, 60)
-    wait.until(expected_conditions.staleness_of(old))
-    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
-
-
-def _shot(driver, name: str, tmp: Path) -> None:
-    """Full-page screenshot; into docs/screenshots when DESIVOID_UPDATE_SCREENSHOTS=1."""
-    folder = SCREENSHOTS if os.environ.get("DESIVOID_UPDATE_SCREENSHOTS") == "1" else tmp
-    for _ in range(200):  # the PNG plots are rendered by the server: wait for them
-        if driver.execute_script(
-            "return Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
-        ):
-            break
-        time.sleep(0.05)
-    width, height = driver.execute_script(
-        "return [document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
-    )
-    driver.set_window_size(max(width, 1280), min(max(height + 140, 600), 2400))
-    path = folder / f"{name}.png"
-    driver.save_screenshot(str(path))
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+browser = finder_browser.browser  # the fixture
 
 
 def test_a_person_finds_a_galaxy_and_downloads_its_neighbours(finder, browser, tmp_path):
@@ -328,32 +259,32 @@ def test_a_person_finds_a_galaxy_and_downloads_its_neighbours(finder, browser, t
     radius = driver.find_element(By.ID, "radius")
     radius.clear()
     radius.send_keys("3600")
-    _navigate(driver, driver.find_element(By.ID, "search-position"))
+    navigate(driver, driver.find_element(By.ID, "search-position"))
     links = driver.find_elements(By.CSS_SELECTOR, "#search-results a.galaxy-link")
     assert links and links[0].text == str(targetid)  # the full TARGETID, never truncated
-    _shot(driver, "search", tmp_path)
+    shot(driver, "search", tmp_path)
 
-    _navigate(driver, links[0])
+    navigate(driver, links[0])
     assert str(targetid) in driver.find_element(By.TAG_NAME, "h1").text
     environment = driver.find_element(By.ID, "environment").text
     assert "VoidFinder" in environment and "VIDE" in environment
     assert driver.execute_script("return document.getElementById('slice').naturalWidth") > 0
-    _shot(driver, "galaxy", tmp_path)
+    shot(driver, "galaxy", tmp_path)
 
-    _navigate(driver, driver.find_element(By.ID, "similar-link"))
+    navigate(driver, driver.find_element(By.ID, "similar-link"))
     assert len(driver.find_elements(By.CSS_SELECTOR, "#neighbours tr")) == 11  # header + 10
     k = driver.find_element(By.ID, "k")
     k.clear()
     k.send_keys("8")
     Select(driver.find_element(By.ID, "env")).select_by_value("wall")
     Select(driver.find_element(By.ID, "algorithm")).select_by_value("vf")
-    _navigate(driver, driver.find_element(By.ID, "apply"))
+    navigate(driver, driver.find_element(By.ID, "apply"))
     summary = driver.find_element(By.ID, "summary")
     run, candidates = summary.get_attribute("data-run"), summary.get_attribute("data-candidates")
     rows = driver.find_elements(By.CSS_SELECTOR, "#neighbours tr")[1:]
     assert len(rows) == 8
     assert driver.execute_script("return document.getElementById('map').naturalWidth") > 0
-    _shot(driver, "similar", tmp_path)
+    shot(driver, "similar", tmp_path)
 
     driver.find_element(By.ID, "csv").click()
     for _ in range(200):
@@ -374,9 +305,9 @@ def test_a_person_finds_a_galaxy_and_downloads_its_neighbours(finder, browser, t
     assert [(int(r["targetid"]), float(r["distance"])) for r in shown] == expected
     assert [r.find_element(By.TAG_NAME, "a").text for r in rows] == [str(t) for t, _ in expected]
 
-    _navigate(driver, driver.find_element(By.LINK_TEXT, "Runs"))
-    assert run in driver.find_element(By.ID, "runs").text
-    _shot(driver, "runs", tmp_path)
+    navigate(driver, driver.find_element(By.LINK_TEXT, "Runs"))
+    assert run in driver.find_element(By.ID, f"run-{run}").text
+    shot(driver, "runs", tmp_path)
 
 
 def _cli(db, *args: str):

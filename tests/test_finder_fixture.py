@@ -82,10 +82,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def analyse(db: Database, out: Path) -> None:
+    """`desivoid analyze` on two properties and two algorithms with few resamples: the real
+    ml.void_wall table (id, timestamps, figure paths) in seconds."""
+    from desivoid_ml.analysis.config import load_config
+    from desivoid_ml.analysis.run import analyze
+
+    cfg = load_config(
+        ["properties=[g_r,logmstar]", "algorithms=[VoidFinder,VIDE]", "bootstrap.resamples=40"]
+    )
+    analyze(db, cfg, out, "analysis", log=lambda message: None)
+
+
 @contextmanager
-def running_finder(db: Database) -> Iterator[str]:
+def running_finder(db: Database, pool_size: int = 4) -> Iterator[str]:
     """The finder app served by uvicorn in a thread; yields its base URL."""
-    store = open_store(db, pool_size=4)
+    store = open_store(db, pool_size=pool_size)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(store), host="127.0.0.1", port=port, log_level="error")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -61,14 +62,16 @@ def similar(
     targetid: int | None = typer.Argument(
         None, help="DESI TARGETID; default: an example void galaxy (or use --ra/--dec)."
     ),
-    k: int = typer.Option(10, "-k", help="Number of neighbours."),
+    k: int = typer.Option(10, "-k", help="Number of neighbours (1-1000, as the finder's API)."),
     run: str | None = typer.Option(None, help="Run id; default: the newest embedded run."),
-    ra: float | None = typer.Option(None, "--ra", help="Right ascension [deg] (with --dec)."),
-    dec: float | None = typer.Option(None, "--dec", help="Declination [deg] (with --ra)."),
+    ra: float | None = typer.Option(
+        None, "--ra", help="Right ascension [deg, 0-360) (with --dec)."
+    ),
+    dec: float | None = typer.Option(None, "--dec", help="Declination [deg, -90-90] (with --ra)."),
     radius: float = typer.Option(2.0, "--radius", help="Search radius around --ra/--dec [arcsec]."),
     survey: str | None = typer.Option(None, help="Survey, when a TARGETID has several rows."),
     program: str | None = typer.Option(None, help="Program, when a TARGETID has several rows."),
-    fmt: str = typer.Option("table", "--format", help="table, csv or json."),
+    fmt: str = typer.Option("table", "--format", help="table, csv or json (the API's object)."),
     unusual: bool = typer.Option(
         False, "--unusual", help="Instead: the k galaxies the run reconstructs worst."
     ),
@@ -77,37 +80,41 @@ def similar(
         None, "--of", help="With --only: VoidFinder (default), VIDE, ZOBOV, REVOLVER, consensus."
     ),
 ) -> None:
-    """The k galaxies whose embeddings are nearest to this one's (ml.similar_galaxies); with
-    --unusual, the k most unusual galaxies of the run (largest reconstruction error)."""
+    """The k galaxies whose embeddings are nearest to this one's (ml.similar_galaxies), with the
+    same code and input rules as the finder's /api/similar; with --unusual, the k most unusual
+    galaxies of the run (largest reconstruction error)."""
     from desivoid_ml.algorithms import ALGORITHM_NAMES
     from desivoid_ml.db import open_database
     from desivoid_ml.embed.similarity import example_void_galaxy, require_embeddings
-    from desivoid_ml.embed.similarity import similar as query
+    from desivoid_ml.finder.neighbours import MAX_K
+    from desivoid_ml.finder.sky import check_position
 
     check_format(fmt)
-    note = Console(stderr=True)
+    if not 1 <= k <= MAX_K:
+        raise DesivoidError(f"-k must be between 1 and {MAX_K}, got {k}")
     if unusual or only is not None or of is not None:
         _check_unusual_only(unusual, targetid, ra, dec)
         _print_unusual(k, run, only, of, fmt)
         return
-    db = open_database()
     if (ra is None) != (dec is None):
         raise DesivoidError("give both --ra and --dec (degrees)")
     if ra is not None and targetid is not None:
         raise DesivoidError("give a TARGETID or --ra/--dec, not both")
-    require_embeddings(db, run)
     if ra is not None:
-        targetid, survey, program = _galaxy_at(db, ra, dec, radius, note)
-    elif targetid is None:
+        check_position(ra, dec, radius)
+    note = Console(stderr=True)
+    db = open_database()
+    require_embeddings(db, run)
+    if ra is None and targetid is None:
         targetid = example_void_galaxy(db)
         note.print(f"example: targetid {targetid}, a galaxy inside a VoidFinder void")
-    header, *rows = query(db, targetid, k, run, survey, program)
-    if not rows:
-        note.print(f"no galaxy with targetid {targetid} has an embedding in run {run or 'latest'}")
-        raise typer.Exit(1)
-    title = f"galaxies most similar to {targetid} (run {run or 'latest'})"
+    result = _similar_result(db, targetid, (ra, dec, radius), k, run, (survey, program), note)
+    if fmt == "json":
+        print(json.dumps(result, default=str, indent=1))
+        return
+    header, named = result["columns"], result["neighbours"]
+    rows = [tuple(r[c] for c in header) for r in named]
     if fmt == "table":  # compact: survey/program together, the algorithms whose void holds it
-        named = [dict(zip(header, row, strict=True)) for row in rows]
         header = ("targetid", "survey/program", "distance", "z", "log M*", "in a void of")
         rows = [
             (
@@ -120,6 +127,7 @@ def similar(
             )
             for r in named
         ]
+    title = f"galaxies most similar to {result['query']['targetid']} (run {result['run']})"
     print_rows(header, rows, fmt, title=title)
 
 
@@ -145,24 +153,42 @@ def _print_unusual(k: int, run: str | None, only: str | None, of: str | None, fm
     print_rows(columns, rows, fmt, title=title)
 
 
-def _galaxy_at(db, ra: float, dec: float, radius: float, note: Console) -> tuple[int, str, str]:
-    """The galaxy nearest to (ra, dec) within radius arcsec, or a clear error."""
-    from desivoid_ml.finder.sky import check_position, ensure_sky_index, galaxies_at
+def _similar_result(db, targetid, position, k, run, key, note: Console) -> dict:
+    """The finder's /api/similar object for a TARGETID or the galaxy nearest to a position."""
+    from desivoid_ml.finder import views
+    from desivoid_ml.finder.neighbours import Filters
+    from desivoid_ml.finder.sky import ensure_sky_index
+    from desivoid_ml.finder.store import NotFound, Store, read_only_pool
 
-    check_position(ra, dec, radius)
-    ensure_sky_index(db)
-    with db.connect() as conn:
-        hits = galaxies_at(conn, db, ra, dec, radius, limit=1)
-    if not hits:
+    if targetid is None:
+        ensure_sky_index(db)
+    store = Store(db, read_only_pool(db, size=1))
+    try:
+        if targetid is None:
+            galaxy, hit = views.galaxy_near(store, *position)
+            note.print(
+                f"nearest galaxy: targetid {hit['targetid']} {hit['survey']}/{hit['program']}, "
+                f"{hit['separation_arcsec']:.3f} arcsec away"
+            )
+        else:
+            galaxy = views.resolve(store, targetid, *key)
+        result = views.similar_result(store, galaxy, k, None if run == "latest" else run, Filters())
+    except NotFound as exc:
+        raise DesivoidError(str(exc).replace("larger radius", "larger --radius")) from exc
+    except views.Ambiguous as exc:
+        rows = ", ".join(f"{c['survey']}/{c['program']}" for c in exc.choices)
         raise DesivoidError(
-            f"no galaxy within {radius:g} arcsec of RA {ra:g}, Dec {dec:g}; try a larger --radius"
+            f"targetid {exc.targetid} has {len(exc.choices)} rows ({rows}); "
+            "choose one with --survey and --program"
+        ) from exc
+    finally:
+        store.pool.close()
+    if not result["neighbours"]:
+        raise DesivoidError(
+            f"galaxy {galaxy['targetid']} has no embedding in run {result['run']}; "
+            f"run `desivoid embed --run {result['run']}`"
         )
-    hit = hits[0]
-    note.print(
-        f"nearest galaxy: targetid {hit['targetid']} {hit['survey']}/{hit['program']}, "
-        f"{hit['separation_arcsec']:.3f} arcsec away"
-    )
-    return hit["targetid"], hit["survey"], hit["program"]
+    return result
 
 
 @app.command()

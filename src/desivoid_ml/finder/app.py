@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+from datetime import date, datetime
 from importlib import resources
 from urllib.parse import urlencode
 
@@ -21,7 +22,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from desivoid_ml.errors import DesivoidError
-from desivoid_ml.finder import params, plots, profiles_page, unusual_page, views
+from desivoid_ml.finder import assets, params, plots, profiles_page, runs_view, unusual_page, views
 from desivoid_ml.finder.params import BadParam
 from desivoid_ml.finder.store import ALGORITHM_NAMES, ALGORITHMS, KEY, NotFound, Store
 
@@ -54,6 +55,7 @@ def create_app(store: Store) -> Starlette:
     templates = _templates()
 
     def page(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
+        context.setdefault("q", request.query_params)
         body = templates.get_template(name).render(request=request, **context)
         return HTMLResponse(body, status_code=status)
 
@@ -69,6 +71,15 @@ def create_app(store: Store) -> Starlette:
 
     def search(request: Request) -> Response:
         q = request.query_params
+        try:
+            return search_answer(request, q)
+        except (BadParam, DesivoidError, NotFound, views.Ambiguous) as exc:
+            status, choices = _form_status(exc), getattr(exc, "choices", [])
+            choices = [c | {"url": _galaxy_url(c)} for c in choices]
+            error = str(exc.args[0]) if isinstance(exc, NotFound) and exc.args else str(exc)
+            return page(request, "search.html", status, q=q, error=error, choices=choices)
+
+    def search_answer(request: Request, q) -> Response:
         context: dict = {"q": q, "result": None}
         if params.text(q, "targetid"):
             targetid = params.targetid(q.get("targetid"))
@@ -78,6 +89,8 @@ def create_app(store: Store) -> Starlette:
         if params.text(q, "ra") or params.text(q, "dec"):
             ra, dec, radius = params.sky(q)
             context["result"] = views.search_position(store, ra, dec, radius)
+        elif any(name in q for name in ("targetid", "ra", "dec")):
+            raise BadParam("enter a TARGETID, or an RA and a Dec (ICRS degrees)")
         return page(request, "search.html", **context)
 
     def galaxy(request: Request) -> Response:
@@ -87,25 +100,43 @@ def create_app(store: Store) -> Starlette:
     def similar(request: Request) -> Response:
         q = request.query_params
         g = galaxy_of(request)
-        k, run, filters = params.k(q), params.name(q, "run"), params.filters(q)
-        result = views.similar_result(store, g, k, run, filters)
+        form = {name: q.get(name, "") for name in ("k", "run", "env", "algorithm", "zmin", "zmax")}
+        shown = {"g": _key(g), "key": _key_query(g), "runs": store.embedded_runs()}
+        try:
+            k, run, filters = params.k(q), params.name(q, "run"), params.filters(q)
+            if params.text(q, "format") not in (None, "html", "csv"):
+                raise BadParam("format must be html or csv")
+            result = views.similar_result(store, g, k, run, filters)
+        except (BadParam, NotFound) as exc:
+            if params.text(q, "format") == "csv":
+                raise
+            error = str(exc.args[0]) if exc.args else str(exc)
+            status = _form_status(exc)
+            return page(request, "similar.html", status, r=None, form=form, error=error, **shown)
         if params.text(q, "format") == "csv":
             return _csv_response(result)
-        if params.text(q, "format") not in (None, "html"):
-            raise BadParam("format must be html or csv")
-        shown = dict(q.items()) | {"format": "csv"}
+        form = {"k": k, "run": result["run"]} | {
+            name: "" if value is None else value for name, value in result["filters"].items()
+        }
         return page(
             request,
             "similar.html",
             r=result,
-            key=_key_query(g),
-            csv_url=f"{request.url.path}?{urlencode(shown)}",
+            form=form,
+            csv_url=f"{request.url.path}?{urlencode(dict(q.items()) | {'format': 'csv'})}",
             map_url=f"/plot/map/{g['targetid']}.png?{urlencode(dict(q.items()) | _key(g))}",
-            runs=store.embedded_runs(),
+            **shown,
         )
 
     def runs(request: Request) -> Response:
-        return page(request, "runs.html", runs=store.runs(), void_wall=store.void_wall())
+        shown = [r | {"groups": runs_view.metric_groups(r.get("metrics"))} for r in store.runs()]
+        return page(
+            request,
+            "runs.html",
+            runs=shown,
+            void_wall=runs_view.void_wall_view(store.void_wall()),
+            figure_route=runs_view.FIGURE_ROUTE,
+        )
 
     def map_png(request: Request) -> Response:
         q = request.query_params
@@ -137,9 +168,12 @@ def create_app(store: Store) -> Starlette:
 
     def api_similar(request: Request) -> Response:
         q = request.query_params
-        targetid = params.targetid(q.get("targetid"))
-        survey, program = key_params(request)
-        g = views.resolve(store, targetid, survey, program)
+        if params.text(q, "ra") is None and params.text(q, "dec") is None:
+            g = views.resolve(store, params.targetid(q.get("targetid")), *key_params(request))
+        elif params.text(q, "targetid") is not None:
+            raise BadParam("give a targetid or ra/dec, not both")
+        else:
+            g, _ = views.galaxy_near(store, *params.sky(q))
         result = views.similar_result(
             store, g, params.k(q), params.name(q, "run"), params.filters(q)
         )
@@ -149,13 +183,10 @@ def create_app(store: Store) -> Starlette:
         vw = store.void_wall()
         return JSONResponse(
             {
-                "runs": [
-                    r | {"created": str(r["created"]), "embedded_at": str(r["embedded_at"])}
-                    for r in store.runs()
-                ],
+                "runs": [jsonable(r) for r in store.runs()],
                 "void_wall": None
                 if vw is None
-                else [dict(zip(vw[0], row, strict=True)) for row in vw[1]],
+                else [jsonable(dict(zip(vw[0], row, strict=True))) for row in vw[1]],
             },
             headers={"Cache-Control": "no-store"},
         )
@@ -205,6 +236,7 @@ def create_app(store: Store) -> Starlette:
         Route("/api/runs", api_runs),
         *unusual_page.routes(store, page),
         *profiles_page.routes(store, page),
+        *assets.routes(store),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     handlers = {
@@ -217,6 +249,17 @@ def create_app(store: Store) -> Starlette:
         Exception: on_other,
     }
     return Starlette(routes=routes, exception_handlers=handlers)
+
+
+def jsonable(row: dict) -> dict:
+    """Timestamps (ml.runs.created, ml.void_wall.analysed_at, ...) as ISO 8601 text."""
+    return {k: v.isoformat() if isinstance(v, datetime | date) else v for k, v in row.items()}
+
+
+def _form_status(exc: Exception) -> int:
+    if isinstance(exc, NotFound):
+        return 404
+    return 409 if isinstance(exc, views.Ambiguous) else 400
 
 
 def _key(row: dict) -> dict:

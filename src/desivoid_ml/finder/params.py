@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 import re
 
+from desivoid_ml.errors import DesivoidError
 from desivoid_ml.finder.neighbours import MAX_K, Filters
-from desivoid_ml.finder.sky import MAX_RADIUS_ARCSEC
+from desivoid_ml.finder.sky import check_position
 from desivoid_ml.finder.store import ALGORITHMS
 
 BIGINT_MAX = 2**63 - 1
@@ -33,7 +34,9 @@ def number(
         result = float(value)
     except ValueError:
         raise BadParam(f"{name} must be a number, got {value[:40]!r}") from None
-    if not math.isfinite(result) or not low <= result <= high:
+    if not math.isfinite(result):
+        raise BadParam(f"{name} must be a finite number, got {value[:40]!r}")
+    if not low <= result <= high:
         raise BadParam(f"{name} must be between {low:g} and {high:g}, got {value[:40]!r}")
     return result
 
@@ -68,13 +71,18 @@ def name(params, key: str) -> str | None:
 
 
 def sky(params) -> tuple[float, float, float]:
-    """(ra, dec, radius in arcsec) of a position search."""
-    ra = number(params, "ra", -360.0, 720.0)
-    dec = number(params, "dec", -90.0, 90.0)
+    """(ra, dec, radius in arcsec) of a position search, by sky.check_position's rule (the
+    CLI's too): RA in [0, 360), Dec in [-90, 90], radius in [0, 36000]."""
+    ra = number(params, "ra", -math.inf, math.inf)
+    dec = number(params, "dec", -math.inf, math.inf)
     if ra is None or dec is None:
         raise BadParam("give both ra and dec (degrees), or a targetid")
-    radius = number(params, "radius", 0.0, MAX_RADIUS_ARCSEC, 2.0)
-    return ra % 360.0, dec, radius
+    radius = number(params, "radius", -math.inf, math.inf, 2.0)
+    try:
+        check_position(ra, dec, radius)
+    except DesivoidError as exc:
+        raise BadParam(str(exc)) from None
+    return ra, dec, radius
 
 
 def k(params, default: int = 10) -> int:

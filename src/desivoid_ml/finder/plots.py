@@ -1,33 +1,41 @@
-"""Server-rendered pictures: the embedding map and a slice through the survey (PNG bytes)."""
+"""Server-rendered pictures: the embedding map and a slice through the survey (PNG bytes): the
+data read here, the drawing done by `drawing` in the render process."""
 
 from __future__ import annotations
 
-import io
-import threading
-
 import numpy as np
-from matplotlib.figure import Figure
-from matplotlib.patches import Circle
 from psycopg import sql
 
+from desivoid_ml.db.connection import Database
+from desivoid_ml.db.introspect import relation_exists, table_columns
+from desivoid_ml.finder import drawing
+from desivoid_ml.finder.render import render
 from desivoid_ml.finder.store import Store
 
 MAP_SAMPLE = 4000
 SLICE_HALF_WIDTH_MPCH = 200.0
-VOID_COLOURS = {
-    "VoidFinder": "tab:blue",
-    "VIDE": "tab:green",
-    "ZOBOV": "tab:purple",
-    "REVOLVER": "tab:orange",
-}
-_render_lock = threading.Lock()  # the Agg backend is not re-entrant across threads
+SLAB_INDEX = "galaxy_zc_idx"
+
+
+def ensure_slab_index(db: Database) -> bool:
+    """A btree on features.galaxy(zc), created if missing (True then): the slice reads the
+    20 Mpc/h slab through it and filters x, y, instead of the whole 400 x 400 Mpc/h column
+    through the survey that the GiST index on point(x, y) returns (`scripts/bench_finder.py`
+    prints both)."""
+    with db.connect(autocommit=True) as conn:
+        if "zc" not in table_columns(conn, db.ns.features, "galaxy"):
+            return False
+        if relation_exists(conn, db.ns.features, SLAB_INDEX):
+            return False
+        conn.execute(
+            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (zc)").format(
+                sql.Identifier(SLAB_INDEX), sql.Identifier(db.ns.features, "galaxy")
+            )
+        )
+    return True
+
+
 _projections: dict[str, tuple] = {}
-
-
-def _png(fig: Figure) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    return buffer.getvalue()
 
 
 def _projection(store: Store, run: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -35,6 +43,7 @@ def _projection(store: Store, run: str) -> tuple[np.ndarray, np.ndarray, np.ndar
     if run in _projections:
         return _projections[run]
     ml = store.db.ns.ml
+    has_vf = "vf_in_void" in store.galaxy_columns()  # before taking the connection below
     with store.conn() as conn:
         part, total = conn.execute(
             sql.SQL("SELECT partition, rows FROM {} WHERE run_id = %s").format(
@@ -43,7 +52,6 @@ def _projection(store: Store, run: str) -> tuple[np.ndarray, np.ndarray, np.ndar
             (run,),
         ).fetchone()
         percent = min(100.0, 100.0 * MAP_SAMPLE / max(total, 1))
-        has_vf = "vf_in_void" in store.galaxy_columns()
         rows = conn.execute(
             sql.SQL(
                 "SELECT e.embedding::real[], {} FROM {} e "
@@ -70,23 +78,7 @@ def embedding_map(store: Store, run: str, query: np.ndarray, neighbours: np.ndar
     sample = (codes - mean) @ axes.T
     q = (query - mean) @ axes.T
     n = (neighbours - mean) @ axes.T if len(neighbours) else np.zeros((0, 2))
-    with _render_lock:
-        fig = Figure(figsize=(6.4, 5.2))
-        ax = fig.add_subplot()
-        ax.scatter(*sample[~flags].T, s=3, c="0.65", label="wall (VoidFinder)", rasterized=True)
-        ax.scatter(*sample[flags].T, s=3, c="tab:blue", label="void (VoidFinder)", rasterized=True)
-        ax.scatter(*n.T, s=40, facecolors="none", edgecolors="tab:red", label="neighbours")
-        ax.scatter(*q, s=220, marker="*", c="gold", edgecolors="k", label="query", zorder=5)
-        shown = np.vstack([np.percentile(sample, [0.5, 99.5], axis=0), q[None, :], n])
-        low, high = shown.min(axis=0), shown.max(axis=0)
-        pad = 0.05 * (high - low)
-        ax.set_xlim(low[0] - pad[0], high[0] + pad[0])
-        ax.set_ylim(low[1] - pad[1], high[1] + pad[1])
-        ax.set_xlabel("PC 1 of the embedding (central 99 % of the sample shown)")
-        ax.set_ylabel("PC 2")
-        ax.set_title(f"embedding map, run {run} ({len(codes):,} galaxies sampled)")
-        ax.legend(loc="best", fontsize=8, markerscale=0.8)
-        return _png(fig)
+    return render(drawing.embedding_map, run, sample, flags, q, n)
 
 
 def survey_slice(store: Store, galaxy: dict, half_thickness: float) -> bytes:
@@ -94,20 +86,21 @@ def survey_slice(store: Store, galaxy: dict, half_thickness: float) -> bytes:
     x0, y0, z0 = galaxy["x"], galaxy["y"], galaxy["zc"]
     w = SLICE_HALF_WIDTH_MPCH
     features = store.db.ns.features
-    has_vf = "vf_in_void" in store.galaxy_columns()
+    has_vf = "vf_in_void" in store.galaxy_columns()  # catalog reads first: one connection at
+    has_voids = store.table_exists(features, "voids")  # a time (see Store.conn)
     with store.conn() as conn:
         points = conn.execute(
             sql.SQL(
-                "SELECT x, y, {} FROM {} WHERE point(x, y) <@ box(point(%s, %s), point(%s, %s)) "
-                "AND abs(zc - %s) < %s"
+                "SELECT x, y, {} FROM {} WHERE zc > %s AND zc < %s "  # the slab index, then
+                "AND x BETWEEN %s AND %s AND y BETWEEN %s AND %s"  # a filter (not the GiST)
             ).format(
                 sql.SQL("coalesce(vf_in_void, false)" if has_vf else "false"),
                 sql.Identifier(features, "galaxy"),
             ),
-            (x0 - w, y0 - w, x0 + w, y0 + w, z0, half_thickness),
+            (z0 - half_thickness, z0 + half_thickness, x0 - w, x0 + w, y0 - w, y0 + w),
         ).fetchall()
         voids = []
-        if store.table_exists(features, "voids"):
+        if has_voids:
             voids = conn.execute(
                 sql.SQL(
                     "SELECT algorithm, x, y, sqrt(radius ^ 2 - (z - %s) ^ 2) FROM {} "
@@ -117,28 +110,7 @@ def survey_slice(store: Store, galaxy: dict, half_thickness: float) -> bytes:
             ).fetchall()
     xy = np.array([(p[0], p[1]) for p in points], dtype=float).reshape(-1, 2)
     void = np.array([p[2] for p in points], dtype=bool)
-    with _render_lock:
-        fig = Figure(figsize=(6.4, 6.2))
-        ax = fig.add_subplot()
-        for algorithm, vx, vy, radius in voids:
-            colour = VOID_COLOURS.get(algorithm, "tab:gray")
-            ax.add_patch(Circle((vx, vy), radius, fill=False, lw=0.8, ec=colour, alpha=0.7))
-        ax.scatter(*xy[~void].T, s=4, c="0.45", label="wall galaxies (VoidFinder)")
-        ax.scatter(*xy[void].T, s=4, c="tab:blue", label="void galaxies (VoidFinder)")
-        ax.scatter(
-            [x0], [y0], s=260, marker="*", c="gold", edgecolors="k", zorder=5, label="this galaxy"
-        )
-        for algorithm, colour in VOID_COLOURS.items():
-            if any(v[0] == algorithm for v in voids):
-                ax.plot([], [], c=colour, lw=1, label=f"{algorithm} voids (cut)")
-        ax.set_xlim(x0 - w, x0 + w)
-        ax.set_ylim(y0 - w, y0 + w)
-        ax.set_aspect("equal")
-        ax.set_xlabel("x [Mpc/h]")
-        ax.set_ylabel("y [Mpc/h]")
-        ax.set_title(f"slab |zc - {z0:.1f}| < {half_thickness:g} Mpc/h: {len(xy):,} galaxies")
-        ax.legend(loc="upper right", fontsize=7, markerscale=0.6, framealpha=0.85)
-        return _png(fig)
+    return render(drawing.survey_slice, (x0, y0, z0), w, half_thickness, xy, void, voids)
 
 
 def codes_of(store: Store, run: str, keys: list[tuple]) -> np.ndarray:

@@ -6,14 +6,16 @@ from collections.abc import Callable
 
 from desivoid_ml.db.connection import Database
 from desivoid_ml.finder.app import create_app
+from desivoid_ml.finder.plots import ensure_slab_index
 from desivoid_ml.finder.sky import ensure_sky_index
 from desivoid_ml.finder.store import Store, read_only_pool
 
 
 def open_store(db: Database, pool_size: int = 8) -> Store:
-    """Make sure the sky index exists (the only write; the SQL functions come with the schema's
-    migrations), then open the read-only pool the app uses."""
+    """Make sure the sky and slab indexes exist (the only writes; the SQL functions come with
+    the schema's migrations), then open the read-only pool the app uses."""
     ensure_sky_index(db)
+    ensure_slab_index(db)
     return Store(db, read_only_pool(db, pool_size))
 
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+
 import psycopg
 from psycopg import sql
 
@@ -35,15 +37,25 @@ def ensure_sky_index(db: Database) -> bool:
 
 
 def check_position(ra: float, dec: float, radius_arcsec: float | None = None) -> None:
-    """Refuse coordinates the SQL function would refuse, with a readable message."""
-    if not (ra == ra and abs(ra) != float("inf")):
-        raise DesivoidError(f"RA must be a finite number of degrees, got {ra}")
-    if not -90.0 <= dec <= 90.0:
-        raise DesivoidError(f"Dec must be between -90 and 90 degrees, got {dec}")
-    if radius_arcsec is not None and not 0.0 <= radius_arcsec <= MAX_RADIUS_ARCSEC:
+    """The one rule for a position typed by a user (web, API, CLI): RA in [0, 360), Dec in
+    [-90, 90], radius in [0, 36000] arcsec; anything else is refused, never wrapped."""
+    if not (math.isfinite(ra) and 0.0 <= ra < 360.0):
+        raise DesivoidError(f"ra must be in [0, 360) degrees, got {ra:g}")
+    if not (math.isfinite(dec) and -90.0 <= dec <= 90.0):
+        raise DesivoidError(f"dec must be in [-90, 90] degrees, got {dec:g}")
+    if radius_arcsec is not None and not (
+        math.isfinite(radius_arcsec) and 0.0 <= radius_arcsec <= MAX_RADIUS_ARCSEC
+    ):
         raise DesivoidError(
-            f"radius must be between 0 and {MAX_RADIUS_ARCSEC:g} arcsec, got {radius_arcsec}"
+            f"radius must be in [0, {MAX_RADIUS_ARCSEC:g}] arcsec, got {radius_arcsec:g}"
         )
+
+
+def _check_arguments(ra: float, dec: float, radius_arcsec: float) -> None:
+    """What the SQL function refuses (it also takes any finite RA and wraps it)."""
+    if not math.isfinite(ra):
+        raise DesivoidError(f"ra must be a finite number of degrees, got {ra:g}")
+    check_position(0.0, dec, radius_arcsec)
 
 
 def galaxies_at(
@@ -54,10 +66,11 @@ def galaxies_at(
     radius_arcsec: float = 2.0,
     limit: int = 100,
 ) -> list[dict]:
-    """Galaxies within radius of (ra, dec), nearest first, as dicts."""
-    check_position(ra, dec, radius_arcsec)
+    """Galaxies within radius of (ra, dec), nearest first, as dicts; the function itself stops
+    at `limit` rows (a 10-degree cap never builds its whole result)."""
+    _check_arguments(ra, dec, radius_arcsec)
     cursor = conn.execute(
-        sql.SQL("SELECT * FROM {}(%s, %s, %s) LIMIT %s").format(
+        sql.SQL("SELECT * FROM {}(%s, %s, %s, p_limit => %s)").format(
             sql.Identifier(db.ns.features, "galaxy_at")
         ),
         (ra, dec, radius_arcsec, limit),

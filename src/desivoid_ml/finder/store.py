@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,11 @@ class NotFound(LookupError):
     """An unknown galaxy, run or page: the app answers 404 with the message."""
 
 
+class NestedConnection(RuntimeError):
+    """A request asked the pool for a second connection while holding one: with as many such
+    requests as the pool has connections, every one of them would wait for the others."""
+
+
 def read_only_pool(db: Database, size: int = 8) -> ConnectionPool:
     """A pool whose every connection refuses writes (default_transaction_read_only=on)."""
     return ConnectionPool(
@@ -46,11 +52,20 @@ class Store:
     db: Database
     pool: ConnectionPool
     _cache: dict = field(default_factory=dict, repr=False)
+    _held: threading.local = field(default_factory=threading.local, repr=False)
 
     @contextmanager
     def conn(self) -> Iterator[psycopg.Connection]:
-        with self.pool.connection() as conn:
-            yield conn
+        """One pooled connection; a second one in the same thread is refused (a deadlock once
+        the pool is exhausted), so read what you need before or after, never inside."""
+        if getattr(self._held, "conn", False):
+            raise NestedConnection("a pool connection was requested while one is held")
+        self._held.conn = True
+        try:
+            with self.pool.connection() as conn:
+                yield conn
+        finally:
+            self._held.conn = False
 
     def galaxy_columns(self) -> dict[str, str]:
         """features.galaxy's columns (cached a few seconds: `desivoid features` may rebuild it)."""

@@ -39,17 +39,29 @@ def resolve(store: Store, targetid: int, survey: str | None, program: str | None
 def search_position(store: Store, ra: float, dec: float, radius: float) -> dict:
     with store.conn() as conn:
         try:
-            hits = galaxies_at(conn, store.db, ra, dec, radius, limit=SEARCH_LIMIT)
+            hits = galaxies_at(conn, store.db, ra, dec, radius, limit=SEARCH_LIMIT + 1)
         except psycopg.errors.UndefinedTable as exc:
             raise NotFound("features.galaxy does not exist; run `desivoid features`") from exc
     return {
         "ra": ra,
         "dec": dec,
         "radius_arcsec": radius,
-        "count": len(hits),
-        "truncated": len(hits) == SEARCH_LIMIT,
-        "galaxies": hits,
+        "count": min(len(hits), SEARCH_LIMIT),
+        "truncated": len(hits) > SEARCH_LIMIT,
+        "galaxies": hits[:SEARCH_LIMIT],
     }
+
+
+def galaxy_near(store: Store, ra: float, dec: float, radius: float) -> tuple[dict, dict]:
+    """The features.galaxy row of the galaxy nearest to (ra, dec) within radius arcsec, and its
+    search hit (with the separation)."""
+    found = search_position(store, ra, dec, radius)["galaxies"][:1]
+    if not found:
+        raise NotFound(
+            f"no galaxy within {radius:g} arcsec of RA {ra:g}, Dec {dec:g}; try a larger radius"
+        )
+    hit = found[0]
+    return resolve(store, hit["targetid"], hit["survey"], hit["program"]), hit
 
 
 def galaxy_detail(store: Store, galaxy: dict) -> dict:

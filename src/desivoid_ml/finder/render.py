@@ -1,0 +1,32 @@
+"""Where the pictures are drawn: one separate process per core left to the server, started on
+the first picture and shared by every app of the process. Drawing in a thread would hold the
+GIL for the whole render (a few hundred ms under load) and stall the pages and API calls that
+the same server answers meanwhile."""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+
+RENDER_PROCESSES = max(1, min(4, (os.cpu_count() or 2) - 1))
+_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+
+
+def render(function: Callable[..., bytes], *args) -> bytes:
+    """function(*args) in a render process (a module-level function of plain arguments)."""
+    return _executor().submit(function, *args).result()
+
+
+def _executor() -> ProcessPoolExecutor:
+    global _pool
+    with _lock:
+        if _pool is None:
+            context = multiprocessing.get_context("spawn")  # no fork of a threaded server
+            _pool = ProcessPoolExecutor(RENDER_PROCESSES, mp_context=context)
+            atexit.register(_pool.shutdown, cancel_futures=True)
+        return _pool
