@@ -126,6 +126,7 @@ def test_analyze_has_a_consensus_row(synthetic_db, tmp_path) -> None:
 
     cfg = analysis_config(
         ["algorithms=[VoidFinder,consensus]", "properties=[g_r]", "bootstrap.resamples=50"]
+        + ["sample=all", "where=is_galaxy"]  # the galaxies counted below
     )
     rows = {r["algorithm"]: r for r in analyze(synthetic_db, cfg, tmp_path).rows}
     assert set(rows) == {"VoidFinder", "consensus"}

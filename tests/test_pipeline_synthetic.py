@@ -74,7 +74,10 @@ def test_autoencoder_beats_pca_by_a_fifth(trained) -> None:
 def test_analyze_recovers_the_planted_shifts_at_fixed_redshift_and_luminosity(
     pipeline, tmp_path
 ) -> None:
-    """The plant is defined at fixed redshift and luminosity: match on exactly those."""
+    """The plant is defined at fixed redshift and luminosity: match on exactly those. It is
+    recovered within 3 jackknife sigma by the default samples and, beside them, with the
+    hole-surface galaxies left out (the synthetic surface galaxies sit just outside their holes,
+    so neither depends on float rounding)."""
     cfg = analysis_config(
         [
             "algorithms=[VoidFinder]",
@@ -90,11 +93,16 @@ def test_analyze_recovers_the_planted_shifts_at_fixed_redshift_and_luminosity(
     }
     for prop, effect in planted.items():
         row = rows[prop]
-        sigma = (row["matched_hi"] - row["matched_lo"]) / 2
-        assert row["control"] == "z,abs_mag_r" and row["n_void_matched"] > 500
-        assert abs(row["matched_shift"] - effect) < 3 * sigma, (prop, row)
-        if prop != "log_ssfr":  # a bimodal property's median jumps between the modes
-            assert sigma < abs(effect) / 3, (prop, sigma)  # detected at more than 3 sigma
+        assert row["interval_method"] == "jackknife" and row["regions"] >= 50, row
+        assert row["control"] == "z,abs_mag_r" and row["n_void_exclude"] > 500
+        for shift, low, high in (
+            ("matched_shift", "matched_lo", "matched_hi"),
+            ("matched_shift_exclude", "matched_exclude_lo", "matched_exclude_hi"),
+        ):
+            sigma = (row[high] - row[low]) / 2
+            assert abs(row[shift] - effect) < 3 * sigma, (prop, shift, row)
+            if prop != "log_ssfr":  # a bimodal property's median jumps between the modes
+                assert sigma < abs(effect) / 3, (prop, shift, sigma)  # detected beyond 3 sigma
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +122,7 @@ def test_embedding_sees_environment_it_was_not_given(reported) -> None:
     run = get_run(db, "latest")
     assert environment_is_input(run) == []
     auc = json.loads((page.parent / "summary.json").read_text())["environment_auc"]["vf"]
-    assert auc["n"] > 1000
+    assert auc["n"] > 500  # VoidFinder void + wall (vflag 1 or 0) in the 30 % test split
     difference, low, _ = auc["embedding_minus_logmstar"]
     assert low > 0, auc
     embedding, inputs = auc["auc"]["embedding"][0], auc["auc"]["inputs"][0]

@@ -1,7 +1,7 @@
 """The analysis configuration (configs/analysis.yaml): its schema and how it is loaded.
 
 The YAML holds the values, the dataclasses the types and rules (`problems()`). Callers get the
-composed DictConfig: the analysis unpacks `**cfg.bootstrap` and reads `cfg.control.get(...)`.
+composed DictConfig: the analysis reads `cfg.intervals`, `cfg.bootstrap`, `cfg.control.get(...)`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from omegaconf import MISSING, DictConfig
 
 from desivoid_ml.algorithms import ALGORITHM_NAMES
+from desivoid_ml.analysis.resampling import METHODS
 from desivoid_ml.settings import compose_config, register_schema
 
 
@@ -27,24 +28,38 @@ class ControlConfig:
 
 
 @dataclass
-class BootstrapConfig:
-    resamples: int = MISSING
+class IntervalsConfig:
+    method: str = MISSING
+    regions: int = MISSING
     property_bins: int = MISSING
-    seed: int = MISSING
 
     def problems(self) -> Iterator[tuple[str, str]]:
-        if self.resamples < 10:
-            yield "resamples", "must be an integer >= 10"
+        if self.method not in METHODS:
+            yield "method", f"unknown interval method; choose from {', '.join(METHODS)}"
+        if self.regions < MIN_REGIONS:
+            yield "regions", f"must be an integer >= {MIN_REGIONS}"
         if self.property_bins < 16:
             yield "property_bins", "must be an integer >= 16"
 
 
 @dataclass
+class BootstrapConfig:
+    resamples: int = MISSING
+    seed: int = MISSING
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if self.resamples < 10:
+            yield "resamples", "must be an integer >= 10"
+
+
+@dataclass
 class AnalysisConfig:
     algorithms: list[str] = MISSING
-    sample: str | None = MISSING
+    sample: str = MISSING
+    where: str | None = None
     properties: list[str] = MISSING
     control: ControlConfig = field(default_factory=ControlConfig)
+    intervals: IntervalsConfig = field(default_factory=IntervalsConfig)
     bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig)
 
     def problems(self) -> Iterator[tuple[str, str]]:
@@ -66,6 +81,8 @@ class AnalysisConfig:
                     ),
                 )
 
+
+MIN_REGIONS = 4  # a jackknife over fewer regions says little about the spread
 
 register_schema("analysis_schema", AnalysisConfig)
 

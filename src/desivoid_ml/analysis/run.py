@@ -1,4 +1,9 @@
-"""`desivoid analyze`: per algorithm and property, void vs wall medians, shifts and p-values."""
+"""`desivoid analyze`: per algorithm and property, void vs wall medians, shifts and p-values.
+
+Void and wall are `<prefix>_sample`; an algorithm without a void or a wall sample is one line and
+no row. For VoidFinder the matched shift is also computed with the hole-surface galaxies in
+neither sample (boundary_policy `exclude`) and stored beside the default one.
+"""
 
 from __future__ import annotations
 
@@ -9,35 +14,25 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
+from desivoid_ml.analysis.checks import check_analysable, missing_sample
+from desivoid_ml.analysis.columns import COLUMNS
 from desivoid_ml.analysis.config import algorithm_prefixes, controls_for
 from desivoid_ml.analysis.figures import property_figure
-from desivoid_ml.analysis.sample import AnalysisData, load
-from desivoid_ml.analysis.stats import Bootstrap, Distributions, compare
+from desivoid_ml.analysis.regions import sky_regions
+from desivoid_ml.analysis.resampling import JACKKNIFE, Resampling
+from desivoid_ml.analysis.sample import NEITHER, VOID, AnalysisData, load
+from desivoid_ml.analysis.stats import Comparison, Distributions, compare
 from desivoid_ml.analysis.store import write_files, write_table
 from desivoid_ml.db.connection import Database
 
-# What each output column means (shown by `desivoid analyze --help` and in the README).
-COLUMNS = {
-    "label": "run id, or 'analysis' (the reports/ folder of this output)",
-    "algorithm": "void finder: VoidFinder, VIDE, ZOBOV or REVOLVER (NGC + SGC), or consensus",
-    "property": "galaxy property (column of features.galaxy)",
-    "control": "control variables of the matched shift",
-    "n_void": "galaxies of the algorithm's input sample inside its voids, property known",
-    "n_wall": "the same sample outside voids",
-    "median_void": "median of the property over void galaxies",
-    "median_wall": "median over wall galaxies",
-    "shift": "median_void - median_wall (raw: mixes in the voids' fainter, lower-mass mix)",
-    "shift_lo": "16th percentile of the shift (bootstrap; with shift_hi a 68 % interval)",
-    "shift_hi": "84th percentile of the shift",
-    "ks_p": "two-sample Kolmogorov-Smirnov p-value, void vs wall",
-    "ad_p": "k-sample Anderson-Darling p-value (scipy clips it to [0.001, 0.25])",
-    "n_void_matched": "void galaxies in control cells that hold wall galaxies",
-    "n_wall_matched": "wall galaxies in control cells that hold void galaxies",
-    "median_wall_matched": "weighted median of the wall reweighted to the voids' control mix",
-    "matched_shift": "median_void (matched) - median_wall_matched: the shift at fixed controls",
-    "matched_lo": "16th percentile of the matched shift (bootstrap)",
-    "matched_hi": "84th percentile of the matched shift",
-    "figure": "PNG of the void / wall / matched-wall distributions",
+__all__ = ["COLUMNS", "AnalysisResult", "analyze"]
+INTERVAL_FIELDS = ("interval_method", "regions", "resamples")
+EXCLUDE_COLUMNS = {  # column -> field of the exclude comparison
+    "n_void_exclude": "n_void_matched",
+    "n_wall_exclude": "n_wall_matched",
+    "matched_shift_exclude": "matched_shift",
+    "matched_exclude_lo": "matched_lo",
+    "matched_exclude_hi": "matched_hi",
 }
 
 
@@ -49,6 +44,7 @@ class AnalysisResult:
     json: Path
     figures: list[Path]
     galaxies: int
+    skipped: list[str]  # one line per algorithm left out (no void or no wall sample)
 
 
 def analyze(
@@ -60,38 +56,98 @@ def analyze(
 ) -> AnalysisResult:
     """Compute every (algorithm, property) comparison; write files, figures and ml.void_wall."""
     data = load(db, cfg)
-    log(f"read {data.rows:,} galaxies in at least one analysis sample")
+    algorithms = _analysable(cfg, data)
+    log(f"read {data.rows:,} galaxies in at least one void or wall sample")
+    for line in skipped_lines(cfg, data):
+        log(line)
     out.mkdir(parents=True, exist_ok=True)
-    boot = Bootstrap(**cfg.bootstrap)
+    region = _regions(cfg, data)
     rows, figures = [], []
     for prop in cfg.properties:
         controls = controls_for(cfg, prop)
         figure = out / f"void_wall_{prop}.png"
         panels: dict[str, tuple[Distributions, str]] = {}
-        for prefix, algorithm in algorithm_prefixes(cfg).items():
-            comparison, dist = _compare_one(data, prefix, prop, controls, cfg.control.bins, boot)
+        for prefix, algorithm in algorithms.items():
+            comparison, dist = _compare_one(cfg, data, region, data.labels[prefix], prop, controls)
             panels[algorithm] = (dist, " + ".join(controls))
-            rows.append(
-                {
-                    "label": label,
-                    "algorithm": algorithm,
-                    "property": prop,
-                    "control": ",".join(controls),
-                    **comparison.as_dict(),
-                    "figure": str(figure),
-                }
+            exclude = _exclude(cfg, data, region, prefix, prop, controls)
+            rows.append(_row(label, algorithm, prop, controls, comparison, exclude, figure))
+            log(
+                f"{algorithm:>10} {prop:<10} matched shift {comparison.matched_shift:+.4f}"
+                + _exclude_text(rows[-1])
             )
-            log(f"{algorithm:>10} {prop:<10} matched shift {comparison.matched_shift:+.4f}")
         property_figure(prop, panels, figure)
         figures.append(figure)
     csv_path, json_path = write_files(rows, out)
     write_table(db, rows)
-    return AnalysisResult(rows, out, csv_path, json_path, figures, data.rows)
+    skipped = skipped_lines(cfg, data)
+    return AnalysisResult(rows, out, csv_path, json_path, figures, data.rows, skipped)
 
 
-def _compare_one(data: AnalysisData, prefix: str, prop: str, controls: list[str], bins, boot):
-    sample = data.in_input[prefix]
+def skipped_lines(cfg: DictConfig, data: AnalysisData) -> list[str]:
+    """One line per algorithm left out for an empty void or wall sample."""
+    lines = [missing_sample(name, *data.counts(p)) for p, name in algorithm_prefixes(cfg).items()]
+    return [line for line in lines if line]
+
+
+def _analysable(cfg: DictConfig, data: AnalysisData) -> dict[str, str]:
+    """Algorithms with both samples; none is one line (nothing is written then)."""
+    check_analysable(skipped_lines(cfg, data), len(cfg.algorithms))
+    return {
+        p: name
+        for p, name in algorithm_prefixes(cfg).items()
+        if missing_sample(name, *data.counts(p)) is None
+    }
+
+
+def _regions(cfg: DictConfig, data: AnalysisData) -> np.ndarray | None:
+    """Sky region of every row read (the same regions for every algorithm), for the jackknife."""
+    if cfg.intervals.method != JACKKNIFE:
+        return None
+    return sky_regions(data.columns["ra"], data.columns["dec"], cfg.intervals.regions)
+
+
+def _exclude(cfg, data: AnalysisData, region, prefix: str, prop: str, controls: list[str]):
+    """VoidFinder's comparison with hole-surface galaxies in neither sample; None otherwise."""
+    if prefix != "vf" or data.on_boundary is None:
+        return None
+    labels = np.where(data.on_boundary, NEITHER, data.labels[prefix]).astype(np.int8)
+    return _compare_one(cfg, data, region, labels, prop, controls)[0]
+
+
+def _row(label, algorithm, prop, controls, comparison: Comparison, exclude, figure) -> dict:
+    """One output row: the comparison, the exclude columns beside it, then how the intervals
+    were made."""
+    stats = comparison.as_dict()
+    interval = {k: stats.pop(k) for k in INTERVAL_FIELDS}
+    side = {
+        column: None if exclude is None else getattr(exclude, field)
+        for column, field in EXCLUDE_COLUMNS.items()
+    }
+    head = {"label": label, "algorithm": algorithm, "property": prop, "control": ",".join(controls)}
+    return head | stats | side | interval | {"figure": str(figure)}
+
+
+def _exclude_text(row: dict) -> str:
+    value = row["matched_shift_exclude"]
+    return "" if value is None else f", boundary galaxies excluded {value:+.4f}"
+
+
+def _compare_one(cfg, data: AnalysisData, region, labels, prop: str, controls: list[str]):
+    sample = labels >= 0
     values = data.columns[prop][sample]
-    void = data.in_void[prefix][sample]
     matrix = np.stack([data.columns[c][sample] for c in controls], axis=1)
-    return compare(values.astype(np.float64), void, matrix.astype(np.float64), bins, boot)
+    resampling = Resampling(
+        cfg.intervals.method,
+        None if region is None else region[sample],
+        cfg.bootstrap.resamples,
+        cfg.bootstrap.seed,
+    )
+    return compare(
+        values.astype(np.float64),
+        labels[sample] == VOID,
+        matrix.astype(np.float64),
+        cfg.control.bins,
+        resampling,
+        cfg.intervals.property_bins,
+    )

@@ -1,7 +1,10 @@
 """The analysis samples: the columns `desivoid analyze` needs, read by one binary COPY.
 
-Only rows in at least one algorithm's input sample (and in `sample`) are read, and only the
-flags, properties and control variables: 6.4 M rows x ~10 float32 columns stay well under 1 GB.
+Void and wall come from `<prefix>_sample` ('void', 'wall' or NULL), the one definition that
+`desivoid features` writes; nothing here re-derives them. Only rows in some algorithm's void or
+wall sample, in the named `sample` (configs/features.yaml `samples`) and in `where`, are read, and
+only the labels, properties and control variables: 6.4 M rows x ~10 float32 columns stay well
+under 1 GB.
 """
 
 from __future__ import annotations
@@ -9,28 +12,50 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import psycopg
 from omegaconf import DictConfig
 from psycopg import sql
 
-from desivoid_ml.analysis.config import CONSENSUS, algorithm_prefixes, controls_for
+from desivoid_ml.analysis.checks import (
+    check_algorithms,
+    check_columns,
+    check_controls,
+    check_rows,
+    check_sky,
+    selection,
+)
+from desivoid_ml.analysis.config import algorithm_prefixes, controls_for
+from desivoid_ml.analysis.resampling import JACKKNIFE
 from desivoid_ml.db.connection import Database
 from desivoid_ml.db.copy_format import CopyColumn
 from desivoid_ml.db.copy_out import read_copy
 from desivoid_ml.db.introspect import table_columns
-from desivoid_ml.errors import DesivoidError
+from desivoid_ml.errors import DesivoidError, first_line
+from desivoid_ml.features.galaxy_samples import sample_condition
+
+SKY = ("ra", "dec")  # read for the jackknife's sky regions
+VOID, WALL, NEITHER = 1, 0, -1  # labels of a galaxy in one algorithm's samples
+BOUNDARY = "vf_on_boundary"  # VoidFinder galaxies on a hole surface (the `exclude` comparison)
 
 
 @dataclass
 class AnalysisData:
-    """Float32 columns (NaN when NULL) and, per algorithm prefix, input and void flags."""
+    """Float32 columns (NaN when NULL; `ra` and `dec` among them when the intervals need sky
+    regions), per algorithm prefix a label per row (VOID, WALL or NEITHER), and whether each
+    row lies on a VoidFinder hole surface (None when VoidFinder is not analysed)."""
 
     columns: dict[str, np.ndarray]
-    in_input: dict[str, np.ndarray]
-    in_void: dict[str, np.ndarray]
+    labels: dict[str, np.ndarray]
+    on_boundary: np.ndarray | None
 
     @property
     def rows(self) -> int:
-        return len(next(iter(self.in_input.values())))
+        return len(next(iter(self.labels.values())))
+
+    def counts(self, prefix: str) -> tuple[int, int]:
+        """(void, wall) galaxies of one algorithm."""
+        labels = self.labels[prefix]
+        return int((labels == VOID).sum()), int((labels == WALL).sum())
 
 
 def needed_columns(cfg: DictConfig) -> list[str]:
@@ -48,94 +73,53 @@ def load(db: Database, cfg: DictConfig) -> AnalysisData:
     prefixes = list(algorithm_prefixes(cfg))
     with db.connect() as conn:
         present = table_columns(conn, db.ns.features, "galaxy")
-        _check_columns(cfg, present, columns)
-        _check_algorithms(conn, table, cfg, present)
-        flags = [
-            sql.SQL("COALESCE({}, false), COALESCE({}, false)").format(*flag_sql(p))
-            for p in prefixes
-        ]
-        values = [
-            sql.SQL("COALESCE(({})::float4, 'NaN'::float4)").format(sql.Identifier(c))
-            for c in columns
-        ]
-        anywhere = sql.SQL(" OR ").join(flag_sql(p)[0] for p in prefixes)
-        query = sql.SQL("SELECT {} FROM {} WHERE ({}) AND ({})").format(
-            sql.SQL(", ").join(flags + values), table, sql.SQL(cfg.sample or "true"), anywhere
-        )
-        wire = [CopyColumn(f"{p}_{k}", "boolean") for p in prefixes for k in ("input", "void")]
-        wire += [CopyColumn(f"c{i}", "real") for i in range(len(columns))]
-        data = read_copy(conn, query, wire)
+        check_columns(cfg, present, columns)
+        if cfg.intervals.method == JACKKNIFE:
+            check_sky(present, SKY)
+            columns += [c for c in SKY if c not in columns]
+        check_algorithms(conn, table, cfg, present)
+        boundary = "vf" in prefixes and BOUNDARY in present
+        data = _read(conn, table, cfg, prefixes, columns, boundary)
     out = AnalysisData(
         {name: data[f"c{i}"] for i, name in enumerate(columns)},
-        {p: data[f"{p}_input"].astype(bool) for p in prefixes},
-        {p: data[f"{p}_void"].astype(bool) for p in prefixes},
+        {p: data[f"l_{p}"].astype(np.int8) for p in prefixes},
+        data["boundary"].astype(bool) if boundary else None,
     )
-    _check_samples(cfg, out)
+    check_rows(cfg, out.rows)
+    check_controls(cfg, out.columns, out.labels)
     return out
 
 
-def flag_sql(prefix: str) -> tuple[sql.Composable, sql.Composable]:
-    """(in the analysis sample, in a void) of an algorithm; the consensus row reads
-    consensus_sample (void / wall where every algorithm agrees)."""
-    if prefix == CONSENSUS:
-        return sql.SQL("(consensus_sample IS NOT NULL)"), sql.SQL("(consensus_sample = 'void')")
-    return sql.Identifier(f"{prefix}_in_input"), sql.Identifier(f"{prefix}_in_void")
+def selection_sql(cfg: DictConfig) -> str:
+    """The galaxies compared, as one SQL condition: the named sample and `where`."""
+    return f"({sample_condition(cfg.sample)}) AND ({cfg.where or 'true'})"
 
 
-def _required(prefix: str) -> tuple[str, ...]:
-    if prefix == CONSENSUS:
-        return ("consensus_sample",)
-    return (f"{prefix}_in_input", f"{prefix}_in_void")
-
-
-def _check_columns(cfg: DictConfig, present: dict[str, str], columns: list[str]) -> None:
-    if not present:
-        raise DesivoidError("features.galaxy not found; run `desivoid features` first")
-    for name in columns:
-        if name not in present:
-            role = "analysis property" if name in cfg.properties else "control variable"
-            raise DesivoidError(
-                f"{role} {name!r} is not a column of features.galaxy; add it to "
-                "configs/features.yaml (properties) or leave it out of configs/analysis.yaml"
-            )
-
-
-def _check_algorithms(conn, table: sql.Identifier, cfg: DictConfig, present: dict) -> None:
-    """Every algorithm has its columns and at least one galaxy in its input sample."""
-    for prefix, name in algorithm_prefixes(cfg).items():
-        missing = [c for c in _required(prefix) if c not in present]
-        if missing:
-            raise DesivoidError(
-                f"algorithm {name} ({prefix}_*) is absent from features.galaxy (no {missing[0]}); "
-                "leave it out with `desivoid analyze 'algorithms=[...]'`"
-            )
-    counts = conn.execute(
-        sql.SQL("SELECT {} FROM {}").format(
-            sql.SQL(", ").join(
-                sql.SQL("count(*) FILTER (WHERE {})").format(flag_sql(p)[0])
-                for p in algorithm_prefixes(cfg)
-            ),
-            table,
+def _read(conn, table, cfg: DictConfig, prefixes: list[str], columns: list[str], boundary: bool):
+    """One COPY of the labels, the boundary flag and the float columns."""
+    labels = [
+        sql.SQL("(CASE {} WHEN 'void' THEN {} WHEN 'wall' THEN {} ELSE {} END)::smallint").format(
+            sql.Identifier(f"{p}_sample"), VOID, WALL, NEITHER
         )
-    ).fetchone()
-    for (prefix, name), count in zip(algorithm_prefixes(cfg).items(), counts, strict=True):
-        if not count:
-            raise DesivoidError(
-                f"algorithm {name} is absent from the database: no galaxy is in its input "
-                f"sample ({prefix}_in_input); ingest its DESIVAST catalogs and run `desivoid "
-                f"features`, or leave it out with `desivoid analyze 'algorithms=[...]'`"
-            )
-
-
-def _check_samples(cfg: DictConfig, data: AnalysisData) -> None:
-    """Each analysis sample has void and wall galaxies."""
-    for prefix, name in algorithm_prefixes(cfg).items():
-        sample = data.in_input[prefix]
-        void = int((sample & data.in_void[prefix]).sum())
-        wall = int(sample.sum()) - void
-        if void == 0 or wall == 0:
-            raise DesivoidError(
-                f"the analysis sample of {name} is empty ({void} void, {wall} wall galaxies "
-                f"with {prefix}_in_input and sample={cfg.sample!r}); check `sample` in "
-                "configs/analysis.yaml"
-            )
+        for p in prefixes
+    ]
+    flag = [sql.SQL("COALESCE({}, false)").format(sql.Identifier(BOUNDARY))] if boundary else []
+    values = [
+        sql.SQL("COALESCE(({})::float4, 'NaN'::float4)").format(sql.Identifier(c)) for c in columns
+    ]
+    anywhere = sql.SQL(" OR ").join(
+        sql.SQL("{} IS NOT NULL").format(sql.Identifier(f"{p}_sample")) for p in prefixes
+    )
+    query = sql.SQL("SELECT {} FROM {} WHERE ({}) AND ({})").format(
+        sql.SQL(", ").join(labels + flag + values), table, sql.SQL(selection_sql(cfg)), anywhere
+    )
+    wire = [CopyColumn(f"l_{p}", "smallint") for p in prefixes]
+    wire += [CopyColumn("boundary", "boolean")] if boundary else []
+    wire += [CopyColumn(f"c{i}", "real") for i in range(len(columns))]
+    try:
+        return read_copy(conn, query, wire)
+    except psycopg.ProgrammingError as exc:  # SQLSTATE class 42: the condition itself
+        raise DesivoidError(
+            f"the analysis selection ({selection(cfg)}) is not a condition over "
+            f"features.galaxy: {first_line(exc)}"
+        ) from None

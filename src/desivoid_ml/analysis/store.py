@@ -15,8 +15,26 @@ from psycopg import sql
 from desivoid_ml.db.connection import Database
 from desivoid_ml.db.introspect import relation_exists
 
-TEXT_COLUMNS = ("label", "algorithm", "property", "control", "figure")
-INT_COLUMNS = ("n_void", "n_wall", "n_void_matched", "n_wall_matched")
+TEXT_COLUMNS = (
+    "label",
+    "algorithm",
+    "property",
+    "control",
+    "figure",
+    "ks_p",
+    "ad_p",
+    "interval_method",
+)
+INT_COLUMNS = (
+    "n_void",
+    "n_wall",
+    "n_void_matched",
+    "n_wall_matched",
+    "n_void_exclude",
+    "n_wall_exclude",
+    "regions",
+    "resamples",
+)
 
 
 def write_files(rows: list[dict], out: Path) -> tuple[Path, Path]:

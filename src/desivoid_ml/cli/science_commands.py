@@ -24,20 +24,27 @@ def analyze(
     """Void vs wall galaxies per algorithm (VoidFinder, VIDE, ZOBOV, REVOLVER; NGC + SGC) and
     on their consensus sample (consensus_sample: where they all agree).
 
-    On each algorithm's own input sample (<alg>_in_input and `sample`, default is_galaxy):
-    void and wall medians of each property, the void - wall shift with a 68 % bootstrap
-    interval, KS and Anderson-Darling p-values, and the shift at fixed stellar mass and
-    redshift (wall reweighted to the voids' mix in quantile cells; log M* itself at fixed
-    redshift and abs_mag_r). Writes void_wall.csv, void_wall.json and one PNG per property
-    to reports/<run or 'analysis'>/, and replaces the table ml.void_wall.
+    Void and wall are each algorithm's <prefix>_sample ('void' / 'wall'; VoidFinder: vflag 1
+    vs 0, V2: in-volume galaxies in or out of a void), within `sample` (a named sample of
+    configs/features.yaml, default good_galaxy) and `where` (an optional SQL condition).
+    Per property: void and wall medians, the void - wall shift, KS and Anderson-Darling
+    p-values, and the shift at fixed stellar mass and redshift (wall reweighted to the voids'
+    mix in quantile cells; log M* itself at fixed redshift and abs_mag_r); for VoidFinder also
+    that matched shift with the hole-surface galaxies in neither sample (policy `exclude`),
+    side by side. 68 % intervals from a delete-one jackknife over equal-area sky regions
+    (intervals.regions, default 64), or intervals.method=bootstrap. An algorithm with no void
+    or no wall sample is one line and no row. Writes void_wall.csv, void_wall.json and one PNG
+    per property to reports/<run or 'analysis'>/, and replaces the table ml.void_wall.
 
     Columns: n_void / n_wall: galaxies with the property known; median_void / median_wall;
-    shift, shift_lo, shift_hi: median_void - median_wall and its 16th and 84th bootstrap
-    percentiles; ks_p, ad_p:
-    two-sample p-values (AD clipped to [0.001, 0.25] by scipy); control: the variables held
-    fixed; n_void_matched / n_wall_matched: galaxies in control cells holding both;
-    median_wall_matched: the reweighted wall median; matched_shift, matched_lo, matched_hi:
-    the shift at fixed controls and its 16th and 84th bootstrap percentiles; figure: its PNG.
+    shift, shift_lo, shift_hi: median_void - median_wall and its 68 % interval; ks_p, ad_p:
+    two-sample p-values as text (at scipy's table limits a bound, "< 0.001"); control: the
+    variables held fixed; n_void_matched / n_wall_matched: galaxies in control cells holding
+    both; median_wall_matched: the reweighted wall median; matched_shift, matched_lo,
+    matched_hi: the shift at fixed controls and its interval; n_void_exclude, n_wall_exclude,
+    matched_shift_exclude, matched_exclude_lo, matched_exclude_hi: the same without hole-surface
+    galaxies (VoidFinder; empty for V2); interval_method, regions, resamples: how the intervals
+    were made; figure: its PNG.
     """
     from desivoid_ml.analysis.config import load_config
     from desivoid_ml.analysis.run import analyze as run_analysis
@@ -51,7 +58,9 @@ def analyze(
 
         label = get_run(db, run).run_id
     result = run_analysis(db, cfg, out_dir / label, label, log=lambda m: out.print(m))
-    print_table(void_wall_table(result.rows, f"void - wall, {result.galaxies:,} galaxies"))
+    method = result.rows[0]["interval_method"]
+    title = f"void - wall, {result.galaxies:,} galaxies; 68 % intervals: {method}"
+    print_table(void_wall_table(result.rows, title))
     out.print(f"written: {result.csv}, {result.json}, {len(result.figures)} figures; ml.void_wall")
 
 
@@ -62,6 +71,7 @@ def void_wall_table(rows: list[dict], title: str) -> Table:
         table.add_column(name, justify="left" if name in ("algorithm", "property") else "right")
     for name in ("shift [68 %]", "KS p", "AD p", "at fixed", "matched shift [68 %]"):
         table.add_column(name, justify="right")
+    table.add_column("matched, surfaces excluded", justify="right")
     for r in rows:
         table.add_row(
             r["algorithm"],
@@ -71,12 +81,19 @@ def void_wall_table(rows: list[dict], title: str) -> Table:
             f"{r['median_void']:.3f}",
             f"{r['median_wall']:.3f}",
             f"{r['shift']:+.3f} [{r['shift_lo']:+.3f}, {r['shift_hi']:+.3f}]",
-            f"{r['ks_p']:.2g}",
-            f"{r['ad_p']:.2g}",
+            r["ks_p"],
+            r["ad_p"],
             r["control"],
-            f"{r['matched_shift']:+.3f} [{r['matched_lo']:+.3f}, {r['matched_hi']:+.3f}]",
+            _interval(r, "matched_shift", "matched_lo", "matched_hi"),
+            _interval(r, "matched_shift_exclude", "matched_exclude_lo", "matched_exclude_hi"),
         )
     return table
+
+
+def _interval(row: dict, key: str, low: str, high: str) -> str:
+    if row.get(key) is None:
+        return "-"
+    return f"{row[key]:+.3f} [{row[low]:+.3f}, {row[high]:+.3f}]"
 
 
 @app.command()

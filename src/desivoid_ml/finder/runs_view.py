@@ -8,7 +8,11 @@ from pathlib import Path
 from desivoid_ml.algorithms import ALGORITHM_NAMES
 
 HIDDEN_VOID_WALL = {"id", "label", "figure", "analysed_at"}
-INTERVALS = {"shift": ("shift_lo", "shift_hi"), "matched_shift": ("matched_lo", "matched_hi")}
+INTERVALS = {
+    "shift": ("shift_lo", "shift_hi"),
+    "matched_shift": ("matched_lo", "matched_hi"),
+    "matched_shift_exclude": ("matched_exclude_lo", "matched_exclude_hi"),  # VoidFinder only
+}
 MATCHING_DETAIL = {"n_void_matched", "n_wall_matched", "median_wall_matched"}
 FIGURE_ROUTE = "/runs/figures/"
 

@@ -7,9 +7,13 @@ import json
 
 import numpy as np
 import torch
+from omegaconf import DictConfig
 from psycopg import sql
 
+from desivoid_ml.analysis.config import load_config
 from desivoid_ml.analysis.environment_auc import compare_inputs
+from desivoid_ml.analysis.regions import sky_regions
+from desivoid_ml.analysis.resampling import JACKKNIFE, Resampling
 from desivoid_ml.db.connection import Database
 from desivoid_ml.models.autoencoder import AutoencoderModule
 from desivoid_ml.report.sample import Sample
@@ -30,15 +34,29 @@ def environment_inputs(model: AutoencoderModule, sample: Sample) -> dict[str, np
     }
 
 
-def environment_auc(model: AutoencoderModule, sample: Sample) -> dict[str, dict]:
-    """Per algorithm: AUCs with 95 % intervals, on galaxies of its sample with M* and g-r."""
+def environment_auc(
+    model: AutoencoderModule, sample: Sample, intervals: DictConfig | None = None
+) -> dict[str, dict]:
+    """Per algorithm: AUCs with 95 % intervals, on galaxies of its sample with M* and g-r.
+    Intervals as `desivoid analyze` makes them (configs/analysis.yaml: `intervals`,
+    `bootstrap`), the sky regions drawn over the whole sample."""
+    cfg = intervals if intervals is not None else load_config()
+    region = None
+    if cfg.intervals.method == JACKKNIFE:
+        region = sky_regions(sample.ra, sample.dec, cfg.intervals.regions)
     inputs = environment_inputs(model, sample)
     known = np.isfinite(sample.logmstar) & np.isfinite(sample.g_r)
     results = {}
     for prefix, labels in sample.labels.items():
         rows = known & (labels >= 0)
         y = labels[rows].astype(int)
-        results[prefix] = compare_inputs({k: x[rows] for k, x in inputs.items()}, y)
+        resampling = Resampling(
+            cfg.intervals.method,
+            None if region is None else region[rows],
+            cfg.bootstrap.resamples,
+            cfg.bootstrap.seed,
+        )
+        results[prefix] = compare_inputs({k: x[rows] for k, x in inputs.items()}, y, resampling)
     return results
 
 

@@ -56,16 +56,16 @@ def map_figure(sample: Sample, path: Path) -> str:
     low, high = np.percentile(xy, 0.5, axis=0), np.percentile(xy, 99.5, axis=0)
     pad = 0.05 * (high - low)
     for label, value, colour in (
-        ("unknown", -1, "lightgrey"),
-        ("not in a void", 0, "tab:orange"),
-        ("in a VoidFinder void", 1, "tab:blue"),
+        ("in neither VoidFinder sample", -1, "lightgrey"),
+        ("VoidFinder wall", 0, "tab:orange"),
+        ("VoidFinder void", 1, "tab:blue"),
     ):
         rows = sample.in_void == value
         axes[0].scatter(
             xy[rows, 0], xy[rows, 1], s=2, c=colour, alpha=0.4, label=label, rasterized=True
         )
     axes[0].legend(markerscale=5, loc="best")
-    axes[0].set(title=f"embeddings ({method}) by VoidFinder membership")
+    axes[0].set(title=f"embeddings ({method}) by VoidFinder sample (vf_sample)")
     finite = np.isfinite(sample.log_ssfr)
     points = axes[1].scatter(
         xy[finite, 0],

@@ -6,6 +6,7 @@ import html
 from dataclasses import dataclass, field
 
 from desivoid_ml.analysis.config import ALGORITHM_NAMES
+from desivoid_ml.analysis.environment_auc import share_is_defined
 from desivoid_ml.data.query import Fractions
 from desivoid_ml.report.profiles_section import profiles_html
 from desivoid_ml.runs import Run
@@ -25,6 +26,7 @@ class PageParts:
     test_rows: int
     void_wall: list[dict]
     fractions: Fractions
+    selection: str = "sample='good_galaxy'"  # the analysis's galaxies (configs/analysis.yaml)
     profile_figures: list[str] = field(default_factory=list)  # desivoid profiles' PNGs
 
 
@@ -49,10 +51,11 @@ def _auc_html(parts: PageParts) -> str:
         f"<p>Split: the run's own <b>test split</b> ({fractions.test:.0%} of galaxies by key "
         f"hash; fractions train {fractions.train:g} / val {fractions.val:g} / test "
         f"{fractions.test:g} stored with the run), {parts.test_rows:,} galaxies. Each "
-        "algorithm uses the galaxies of its own input sample with log M* and g-r known. "
+        "algorithm uses its void and wall samples (&lt;prefix&gt;_sample) within the analysis "
+        f"selection ({html.escape(parts.selection)}), with log M* and g-r known. "
         "Logistic regression, 5-fold stratified cross-validation within the test split; ROC AUC "
-        "of the pooled out-of-fold scores; 95 % intervals from a paired bootstrap "
-        "(300 resamples).</p>"
+        "of the pooled out-of-fold scores; 95 % intervals from "
+        f"{_method_words(_pooled(auc))}, paired across the inputs.</p>"
     )
     if not auc:
         return note + head + "<p>No void-membership columns in features.galaxy.</p>"
@@ -67,8 +70,35 @@ def _auc_html(parts: PageParts) -> str:
         for c in cols:
             table += f"<td>{_interval(result['auc'].get(c))}</td>"
         table += f"<td>{_interval(result.get('embedding_minus_logmstar'), True)}</td>"
-        table += f"<td>{_interval(result.get('embedding_share_of_inputs'))}</td></tr>"
+        table += f"<td>{_share(result)}</td></tr>"
     return note + head + table + "</table>"
+
+
+def _pooled(auc: dict[str, dict]) -> dict:
+    """One description of the AUC intervals of every algorithm: the method, and the replicate
+    counts as a range ("61-64") where the algorithms' samples cover different regions."""
+    counts = sorted({r.get("replicates") for r in auc.values() if r.get("replicates")})
+    first = next(iter(auc.values()), {})
+    span = "-".join(str(c) for c in dict.fromkeys([counts[0], counts[-1]])) if counts else None
+    return {"interval_method": first.get("interval_method"), "replicates": span}
+
+
+def _method_words(result: dict) -> str:
+    """How a result's intervals were made, in words."""
+    method = result.get("interval_method")
+    if method is None:
+        return "resampling (none computed)"
+    count = result.get("replicates") or result.get("regions") or result.get("resamples")
+    if method == "jackknife":
+        return f"a delete-one jackknife over {count} equal-area sky regions"
+    return f"a Poisson bootstrap ({count} resamples)" if count else "a Poisson bootstrap"
+
+
+def _share(result: dict) -> str:
+    """The embedding's share, or n/a when the raw inputs' AUC interval holds 0.5."""
+    if not share_is_defined(result["auc"].get("inputs")):
+        return "n/a"
+    return _interval(result.get("embedding_share_of_inputs"))
 
 
 def _interval(entry, signed: bool = False) -> str:
@@ -85,7 +115,8 @@ def _void_wall_html(rows: list[dict]) -> str:
     table = (
         "<table><tr><th>algorithm</th><th>property</th><th>n void</th><th>n wall</th>"
         "<th>median void</th><th>median wall</th><th>shift [68 %]</th><th>KS p</th>"
-        "<th>AD p</th><th>at fixed</th><th>matched shift [68 %]</th></tr>"
+        "<th>AD p</th><th>at fixed</th><th>matched shift [68 %]</th>"
+        "<th>matched, hole surfaces excluded [68 %]</th><th>intervals</th></tr>"
     )
     for r in rows:
         table += (
@@ -93,26 +124,39 @@ def _void_wall_html(rows: list[dict]) -> str:
             f"<td>{r['n_void']:,}</td><td>{r['n_wall']:,}</td>"
             f"<td>{_text(r['median_void'])}</td><td>{_text(r['median_wall'])}</td>"
             f"<td>{_shift(r, 'shift', 'shift_lo', 'shift_hi')}</td>"
-            f"<td>{_text(r['ks_p'])}</td><td>{_text(r['ad_p'])}</td>"
+            f"<td>{html.escape(_text(r['ks_p']))}</td><td>{html.escape(_text(r['ad_p']))}</td>"
             f"<td>{html.escape(r['control'])}</td>"
-            f"<td>{_shift(r, 'matched_shift', 'matched_lo', 'matched_hi')}</td></tr>"
+            f"<td>{_shift(r, 'matched_shift', 'matched_lo', 'matched_hi')}</td>"
+            f"<td>{_shift(r, 'matched_shift_exclude', 'matched_exclude_lo', 'matched_exclude_hi')}"
+            "</td>"
+            f"<td>{html.escape(_method_short(r))}</td></tr>"
         )
     figures = dict.fromkeys(r["figure"] for r in rows if r.get("figure"))
     images = "".join(f'<img src="{html.escape(f)}" alt="{html.escape(f)}">' for f in figures)
     return (
-        "<p>From <code>desivoid analyze</code> (table ml.void_wall): each algorithm's own input "
-        "sample; shift = void median - wall median with a 68 % bootstrap interval; the matched "
+        "<p>From <code>desivoid analyze</code> (table ml.void_wall): each algorithm's void and "
+        "wall samples; shift = void median - wall median with a 68 % interval from "
+        f"{_method_words({'interval_method': 'bootstrap'} | rows[0])}; the matched "
         "shift reweights the wall galaxies to the voids' joint distribution of the control "
-        "variables (log M* and redshift; for log M* itself, redshift and abs_mag_r).</p>"
-        + table
-        + "</table>"
-        + images
+        "variables (log M* and redshift; for log M* itself, redshift and abs_mag_r). Void and "
+        "wall are each algorithm's <code>&lt;prefix&gt;_sample</code> (VoidFinder: vflag 1 vs "
+        "0; V2: in-volume galaxies in or out of a void); for VoidFinder the matched shift is "
+        "also given with the galaxies on hole surfaces in neither sample, so a result that hangs "
+        "on their float rounding shows.</p>" + table + "</table>" + images
     )
+
+
+def _method_short(row: dict) -> str:
+    if row.get("interval_method") == "jackknife":
+        return f"jackknife, {row.get('regions')} regions"
+    return f"bootstrap, {row['resamples']}" if row.get("resamples") else "bootstrap"
 
 
 def _shift(row: dict, key: str, low: str, high: str) -> str:
     if row.get(key) is None:
         return "-"
+    if row.get(low) is None or row.get(high) is None:
+        return f"{row[key]:+.3f}"
     return f"{row[key]:+.3f} [{row[low]:+.3f}, {row[high]:+.3f}]"
 
 

@@ -15,6 +15,9 @@ import json
 import shutil
 from pathlib import Path
 
+from desivoid_ml.analysis.checks import selection as selection_words
+from desivoid_ml.analysis.config import load_config
+from desivoid_ml.analysis.sample import selection_sql
 from desivoid_ml.analysis.store import read_table
 from desivoid_ml.db.connection import Database
 from desivoid_ml.embed.inference import load_model
@@ -45,13 +48,15 @@ def write_report(db: Database, run_id: str | None, out_root: Path = Path("report
     run = get_run(db, run_id)
     out = out_root / run.run_id
     out.mkdir(parents=True, exist_ok=True)
-    sample = load_sample(db, run)
-    test = load_sample(db, run, "test", TEST_ROWS)
+    analysis = load_config()
+    selection = selection_sql(analysis)
+    sample = load_sample(db, run, selection=selection)
+    test = load_sample(db, run, "test", TEST_ROWS, selection)
     has_loss = loss_figure(run, out / "loss.png")
     method = map_figure(sample, out / "embedding_map.png")
     model = load_model(run)  # once: the figures and the AUCs share it
     errors = reconstruction_figure(run, model, test, out / "reconstruction.png")
-    auc = environment_auc(model, test)
+    auc = environment_auc(model, test, analysis)
     merge_metrics(db, run, auc_metrics(auc))
     void_wall = _void_wall(db, run, out)
     example, neighbours = _example(db, run)
@@ -86,6 +91,7 @@ def write_report(db: Database, run_id: str | None, out_root: Path = Path("report
             test_rows=len(test.codes),
             void_wall=void_wall,
             fractions=run.fractions,
+            selection=selection_words(analysis),
             profile_figures=copy_profile_figures(db, out),
         ),
     )

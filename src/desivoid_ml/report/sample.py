@@ -27,11 +27,13 @@ class Sample:
 
     split: str
     codes: np.ndarray
-    labels: dict[str, np.ndarray]  # per algorithm prefix: 1 void, 0 wall, -1 not in its sample
+    labels: dict[str, np.ndarray]  # per algorithm prefix (<prefix>_sample): 1 void, 0 wall, -1
     log_ssfr: np.ndarray
     logmstar: np.ndarray
     g_r: np.ndarray
     features: np.ndarray
+    ra: np.ndarray  # for the sky regions of the jackknife (NaN when unknown)
+    dec: np.ndarray
 
     @property
     def in_void(self) -> np.ndarray:
@@ -39,8 +41,11 @@ class Sample:
         return self.labels.get("vf", np.full(len(self.codes), -1))
 
 
-def load_sample(db: Database, run: Run, split: str = "all", rows: int = SAMPLE_ROWS) -> Sample:
-    """At most about `rows` embedded galaxies of one split of the run (stable across calls)."""
+def load_sample(
+    db: Database, run: Run, split: str = "all", rows: int = SAMPLE_ROWS, selection: str = "true"
+) -> Sample:
+    """At most about `rows` embedded galaxies of one split of the run (stable across calls);
+    void / wall labels only for galaxies within `selection` (SQL, the analysis's galaxies)."""
     with db.connect() as conn:
         _, partition, dim = embedded_run(conn, db, run.run_id)
         total = conn.execute(
@@ -49,8 +54,8 @@ def load_sample(db: Database, run: Run, split: str = "all", rows: int = SAMPLE_R
         share = 1.0 if split == "all" else max(getattr(run.fractions, split), 1e-9)
         keep = int(np.ceil(SAMPLE_BUCKETS * rows / max(total * share, 1)))
         present = table_columns(conn, db.ns.features, run.feature_table)
-        prefixes = [p for p in ALGORITHM_NAMES if {f"{p}_in_void", f"{p}_in_input"} <= set(present)]
-        select = _select(run, dim, prefixes, present)
+        prefixes = [p for p in ALGORITHM_NAMES if f"{p}_sample" in present]
+        select = _select(run, dim, prefixes, present, selection)
         query = sql.SQL(
             "SELECT {} FROM {} e JOIN {} f USING (targetid, survey, program) WHERE {} < {} AND {}"
         ).format(
@@ -70,23 +75,29 @@ def load_sample(db: Database, run: Run, split: str = "all", rows: int = SAMPLE_R
         data["logmstar"],
         data["g_r"],
         np.stack([data[f"f{i}"] for i in range(len(run.features))], axis=1),
+        data["ra"],
+        data["dec"],
     )
 
 
-def _select(run: Run, dim: int, prefixes: list[str], present: dict) -> list[sql.Composable]:
-    """Code, log sSFR, log M*, g-r, a void label per algorithm (-1 outside its sample), inputs."""
+def _select(
+    run: Run, dim: int, prefixes: list[str], present: dict, selection: str
+) -> list[sql.Composable]:
+    """Code, log sSFR, log M*, g-r, a void label per algorithm (-1 outside its sample), inputs,
+    RA and Dec."""
     select = [sql.SQL("e.embedding::vector({})").format(sql.Literal(dim))]
     select += [_float_or_nan(c, present) for c in ("log_ssfr", "logmstar", "g_r")]
     select += [
-        sql.SQL("CASE WHEN {} THEN COALESCE({}::int, -1) ELSE -1 END").format(
-            sql.Identifier(f"{p}_in_input"), sql.Identifier(f"{p}_in_void")
-        )
+        sql.SQL(
+            "CASE WHEN ({}) IS NOT TRUE THEN -1 WHEN {} = 'void' THEN 1 "
+            "WHEN {} = 'wall' THEN 0 ELSE -1 END"
+        ).format(sql.SQL(selection), sql.Identifier(f"{p}_sample"), sql.Identifier(f"{p}_sample"))
         for p in prefixes
     ]
     select += [
         sql.SQL("COALESCE(({})::float4, 'NaN')").format(sql.SQL(e)) for e in run.features.values()
     ]
-    return select
+    return select + [_float_or_nan(c, present) for c in ("ra", "dec")]
 
 
 def _wire(dim: int, prefixes: list[str], inputs: int) -> list[CopyColumn]:
@@ -94,7 +105,8 @@ def _wire(dim: int, prefixes: list[str], inputs: int) -> list[CopyColumn]:
     wire = [CopyColumn.vector("code", dim)]
     wire += [CopyColumn(name, "real") for name in ("log_ssfr", "logmstar", "g_r")]
     wire += [CopyColumn(f"l_{p}", "integer") for p in prefixes]
-    return wire + [CopyColumn(f"f{i}", "real") for i in range(inputs)]
+    wire += [CopyColumn(f"f{i}", "real") for i in range(inputs)]
+    return wire + [CopyColumn(name, "real") for name in ("ra", "dec")]
 
 
 def _float_or_nan(column: str, present: dict) -> sql.Composable:
