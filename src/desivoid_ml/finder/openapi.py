@@ -6,6 +6,8 @@ tests/test_finder_contract.py fuzzes the live app against it with Schemathesis."
 
 from __future__ import annotations
 
+from desivoid_ml.algorithms import ALGORITHM_PREFIX
+from desivoid_ml.embed.unusual import CONSENSUS
 from desivoid_ml.finder.neighbours import MAX_K
 from desivoid_ml.finder.params import BIGINT_MAX, NAME
 from desivoid_ml.finder.sky import MAX_RADIUS_ARCSEC
@@ -67,6 +69,17 @@ SIMILAR_QUERY = [
     _query("zmin", {"type": "number", "minimum": -1, "maximum": 20}, "lowest redshift"),
     _query("zmax", {"type": "number", "minimum": -1, "maximum": 20}, "highest redshift"),
 ]
+UNUSUAL_QUERY = [
+    _query("k", {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 50}, "galaxies"),
+    _query("run", NAME_SCHEMA, "run id with embeddings (default: the newest)"),
+    _query("only", {"type": "string", "enum": ["all", "void", "wall"]}, "rank in this sample"),
+    _query(
+        "of",
+        {"type": "string", "enum": [*ALGORITHM_PREFIX, *ALGORITHM_PREFIX.values(), CONSENSUS]},
+        "whose sample `only` means (with only=void or wall)",
+    ),
+]
+LABEL_QUERY = [_query("label", NAME_SCHEMA, "profiles label (default: the newest)")]
 
 SCHEMAS = {
     "Error": {
@@ -148,6 +161,38 @@ SCHEMAS = {
                 ),
             },
             "void_wall": {"type": "array", "items": {"type": "object"}, "nullable": True},
+        }
+    ),
+    "Unusual": _object(
+        {
+            "run": {"type": "string"},
+            "sample": {"type": "string"},
+            "n": {"type": "integer", "minimum": 0},
+            "galaxies": {
+                "type": "array",
+                "maxItems": MAX_K,
+                "items": _object(
+                    KEY_PROPERTIES
+                    | {"rank": {"type": "integer", "minimum": 1}, "recon_mse": NUMBER}
+                    | {"percentile": NUMBER}
+                ),
+            },
+        }
+    ),
+    "Profiles": _object(
+        {
+            "profiles": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "label": {"type": "string"},
+                        "algorithm": {"type": "string"},
+                        "property": {"type": "string"},
+                        "n": {"type": "integer", "minimum": 0},
+                        "median": NUMBER,
+                    }
+                ),
+            }
         }
     ),
 }
@@ -236,6 +281,18 @@ def _api_paths() -> dict:
             {"200": _json(_ref("Runs"), "runs and void-vs-wall rows")},
             "runs",
         ),
+        "/api/unusual": _get(
+            "the run's galaxies with the largest reconstruction error, in a sample",
+            UNUSUAL_QUERY,
+            {"200": _json(_ref("Unusual"), "most unusual first"), **_errors(400, 404)},
+            "unusual",
+        ),
+        "/api/profiles": _get(
+            "the stacked void profiles of `desivoid profiles` (ml.void_profiles)",
+            LABEL_QUERY,
+            {"200": _json(_ref("Profiles"), "profile rows"), **_errors(400, 404)},
+            "profiles",
+        ),
         "/api/openapi.json": _get(
             "this document", [], {"200": _json({"type": "object"}, "OpenAPI 3")}, "openapi"
         ),
@@ -274,6 +331,24 @@ def _page_paths() -> dict:
             "page_similar",
         ),
         "/runs": _get("runs, metrics and void vs wall", [], {"200": html}, "page_runs"),
+        "/unusual": _get(
+            "the Unusual galaxies page (or its table as CSV)",
+            [*UNUSUAL_QUERY, fmt],
+            {"200": html_or_csv, **page_errors},
+            "page_unusual",
+        ),
+        "/profiles": _get(
+            "the Void profiles page", LABEL_QUERY, {"200": html, **page_errors}, "page_profiles"
+        ),
+        "/plot/profile/{property}.png": _get(
+            "a stacked-profile figure, drawn from ml.void_profiles",
+            [
+                {"name": "property", "in": "path", "required": True, "schema": NAME_SCHEMA},
+                *LABEL_QUERY,
+            ],
+            {"200": png, **page_errors},
+            "plot_profile",
+        ),
         "/plot/map/{targetid}.png": _get(
             "embedding map",
             [TARGETID_PATH, *KEY_QUERY, *SIMILAR_QUERY],
