@@ -15,6 +15,7 @@ from trainconfig import compose_train
 
 from desivoid_ml.db.connection import Database
 from desivoid_ml.embed.inference import embed
+from desivoid_ml.embed.similarity import example_void_galaxy
 from desivoid_ml.features.build import build
 from desivoid_ml.features.config import load_config
 from desivoid_ml.finder.app import create_app
@@ -49,14 +50,12 @@ def build_finder_database(db: Database, tmp: Path) -> int:
 
 
 def _duplicate_one(db: Database) -> int:
-    """Copy one galaxy (and its embedding) under another program: a TARGETID that is no key."""
+    """Copy the example galaxy (and its embedding) under another program: a TARGETID that is
+    no key."""
     galaxy = sql.Identifier(db.ns.features, "galaxy")
+    # the example galaxy of `desivoid similar` and the report: both must cope with it
+    targetid = example_void_galaxy(db)
     with db.connect() as conn:
-        targetid = conn.execute(
-            sql.SQL("SELECT targetid FROM {} WHERE vf_in_void ORDER BY key_hash LIMIT 1").format(
-                galaxy
-            )
-        ).fetchone()[0]
         conn.execute(
             sql.SQL("CREATE TEMP TABLE dup AS SELECT * FROM {} WHERE targetid = %s").format(galaxy),
             (targetid,),

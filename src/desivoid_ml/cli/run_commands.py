@@ -85,7 +85,7 @@ def similar(
     galaxies of the run (largest reconstruction error)."""
     from desivoid_ml.algorithms import ALGORITHM_NAMES
     from desivoid_ml.db import open_database
-    from desivoid_ml.embed.similarity import example_void_galaxy, require_embeddings
+    from desivoid_ml.embed.similarity import example_void_key, require_embeddings
     from desivoid_ml.finder.neighbours import MAX_K
     from desivoid_ml.finder.sky import check_position
 
@@ -106,8 +106,10 @@ def similar(
     db = open_database()
     require_embeddings(db, run)
     if ra is None and targetid is None:
-        targetid = example_void_galaxy(db)
-        note.print(f"example: targetid {targetid}, a galaxy inside a VoidFinder void")
+        targetid, survey, program = example_void_key(db)
+        note.print(
+            f"example: targetid {targetid} {survey}/{program}, a galaxy inside a VoidFinder void"
+        )
     result = _similar_result(db, targetid, (ra, dec, radius), k, run, (survey, program), note)
     if fmt == "json":
         print(json.dumps(result, default=str, indent=1))

@@ -69,8 +69,14 @@ def similar(
 
 
 def example_void_galaxy(db: Database, sample: str = DEFAULT_SAMPLE) -> int:
-    """A galaxy of the training sample in a VoidFinder void (`vf_sample` = 'void'); without
-    those columns (an older features.galaxy) any VoidFinder void galaxy, or any galaxy."""
+    """The TARGETID of `example_void_key`."""
+    return example_void_key(db, sample)[0]
+
+
+def example_void_key(db: Database, sample: str = DEFAULT_SAMPLE) -> tuple[int, str, str]:
+    """(targetid, survey, program) of a galaxy of the training sample in a VoidFinder void
+    (`vf_sample` = 'void'); without those columns (an older features.galaxy) any VoidFinder void
+    galaxy, or any galaxy. The whole key: a TARGETID may have several rows."""
     table = sql.Identifier(db.ns.features, "galaxy")
     with db.connect() as conn:
         present = table_columns(conn, db.ns.features, "galaxy")
@@ -84,7 +90,9 @@ def example_void_galaxy(db: Database, sample: str = DEFAULT_SAMPLE) -> int:
         row = None
         for conditions in (wanted, wanted[1:], []):
             where = sql.SQL(" AND ").join([sql.SQL("true"), *conditions])
-            query = sql.SQL("SELECT targetid FROM {} WHERE {} ORDER BY key_hash LIMIT 1")
+            query = sql.SQL(
+                "SELECT targetid, survey, program FROM {} WHERE {} ORDER BY key_hash LIMIT 1"
+            )
             try:
                 with conn.transaction():
                     row = conn.execute(query.format(table, where)).fetchone()
@@ -94,4 +102,4 @@ def example_void_galaxy(db: Database, sample: str = DEFAULT_SAMPLE) -> int:
                 break
     if row is None:
         raise DesivoidError("features.galaxy is empty; run `desivoid features`")
-    return int(row[0])
+    return int(row[0]), row[1], row[2]

@@ -27,11 +27,15 @@ class Filters:
     def active(self) -> bool:
         return self.environment != "all" or self.z_min is not None or self.z_max is not None
 
+    @property
+    def sample_column(self) -> str:
+        """The algorithm's void / wall sample in features.galaxy (features/samples.py)."""
+        return f"{self.algorithm}_sample"
+
     def keep(self, row: dict) -> bool:
-        flag = row.get(f"{self.algorithm}_in_void")
-        if self.environment == "void" and flag is not True:
-            return False
-        if self.environment == "wall" and flag is not False:
+        """Void means `<alg>_sample` = 'void' and wall 'wall': edge, outside and out-of-volume
+        galaxies (NULL) are in neither, as in `desivoid analyze`."""
+        if self.environment != "all" and row.get(self.sample_column) != self.environment:
             return False
         z = row.get("z")
         if self.z_min is not None and (z is None or z < self.z_min):
@@ -74,9 +78,13 @@ def similar(
             raise NotFound(exc.diag.message_primary or "unknown run") from exc
         names = [d.name for d in cursor.description]
         rows = [clean(dict(zip(names, r, strict=True))) for r in cursor.fetchall()]
+    if filters.environment != "all":
+        _add_samples(store, rows, filters.sample_column)
     rows = [r for r in rows if filters.keep(r)][:k]
     extra = _extra_columns(store, rows)
     columns = names[:6] + [c for c in EXTRA if c in extra.get("_present", ())] + names[6:]
+    if filters.environment != "all":
+        columns.append(filters.sample_column)  # what the filter read, shown and in the CSV
     for row in rows:
         row.update(extra.get(tuple(row[c] for c in KEY), {}))
     return Neighbours(run=run, candidates=wanted, rows=rows, columns=columns)
@@ -99,6 +107,21 @@ def _extra_columns(store: Store, rows: list[dict]) -> dict:
         for t, s, p, *values in conn.execute(query, ([r["targetid"] for r in rows],)).fetchall():
             found[(t, s, p)] = clean(dict(zip(present, values, strict=True)))
     return found
+
+
+def _add_samples(store: Store, rows: list[dict], column: str) -> None:
+    """Each candidate's `column` (e.g. vf_sample), read in one query; a missing column is an
+    error that says how to make it."""
+    if column not in store.galaxy_columns():
+        raise NotFound(f"features.galaxy has no {column}; rebuild it with `desivoid features`")
+    query = sql.SQL(
+        "SELECT g.targetid, g.survey, g.program, g.{} FROM {} g WHERE g.targetid = ANY(%s)"
+    ).format(sql.Identifier(column), sql.Identifier(store.db.ns.features, "galaxy"))
+    with store.conn() as conn:
+        found = conn.execute(query, ([r["targetid"] for r in rows],)).fetchall()
+    by_key = {(t, s, p): value for t, s, p, value in found}
+    for row in rows:
+        row[column] = by_key.get(tuple(row[c] for c in KEY))
 
 
 def environment_columns(columns: dict[str, str]) -> dict[str, list[str]]:

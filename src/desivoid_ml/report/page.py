@@ -21,7 +21,7 @@ from desivoid_ml.analysis.sample import selection_sql
 from desivoid_ml.analysis.store import read_table
 from desivoid_ml.db.connection import Database
 from desivoid_ml.embed.inference import load_model
-from desivoid_ml.embed.similarity import example_void_galaxy, similar
+from desivoid_ml.embed.similarity import example_void_key, similar
 from desivoid_ml.report.environment import (
     auc_metrics,
     environment_auc,
@@ -39,8 +39,8 @@ TEST_ROWS = 100_000  # at most this many test-split galaxies are scored
 
 def _example(db: Database, run: Run) -> tuple[int, list]:
     """A void galaxy and its 10 nearest neighbours in the embedding."""
-    targetid = example_void_galaxy(db)
-    return targetid, similar(db, targetid, 10, run.run_id)
+    targetid, survey, program = example_void_key(db)
+    return targetid, similar(db, targetid, 10, run.run_id, survey, program)
 
 
 def write_report(db: Database, run_id: str | None, out_root: Path = Path("reports")) -> Path:
