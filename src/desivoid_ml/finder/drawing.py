@@ -19,6 +19,7 @@ VOID_COLOURS: dict[str, RGB] = {
 }
 OTHER_VOIDS: RGB = (127, 127, 127)
 SLICE_PX, MAP_PX = (480, 480), (500, 380)
+SLICE_TOP, MAP_TOP = 30, 44  # pixels above the plot area for the title (two lines on the map)
 
 
 def faded(colour: RGB, alpha: float = 0.85) -> RGB:
@@ -48,7 +49,7 @@ def embedding_map(
     ]
     title = f"embedding map, run {run}\n({len(sample):,} galaxies sampled)"
     xlabel = "PC 1 of the embedding (central 99 % of the sample shown)"
-    return compose(area, title, xlabel, "PC 2", legend, top=44)
+    return compose(area, title, xlabel, "PC 2", legend, top=MAP_TOP)
 
 
 def survey_slice(
@@ -79,4 +80,4 @@ def survey_slice(
         Entry("this galaxy", GOLD, "star"),
     ] + [Entry(f"{a} voids (cut)", VOID_COLOURS.get(a, OTHER_VOIDS), "line") for a in algorithms]
     title = f"slab |zc - {z0:.1f}| < {half_thickness:g} Mpc/h: {len(xy):,} galaxies"
-    return compose(area, title, "x [Mpc/h]", "y [Mpc/h]", legend, top=30)
+    return compose(area, title, "x [Mpc/h]", "y [Mpc/h]", legend, top=SLICE_TOP)
