@@ -25,7 +25,7 @@ def pixels(png: bytes) -> np.ndarray:
 
 def slice_pixel(centre, w, x, y) -> tuple[np.ndarray, np.ndarray]:
     """Figure rows, columns of data points of a slice around `centre`: x to the right, y up,
-    2 w Mpc/h over the 480 px of the plot area (computed here, not by the renderer's code)."""
+    2 w Mpc/h over the 500 px of the plot area (computed here, not by the renderer's code)."""
     per_px = (drawing.SLICE_PX[0] - 1) / (2 * w)
     cols = MARGIN_LEFT + (np.asarray(x) - (centre[0] - w)) * per_px
     rows = drawing.SLICE_TOP + ((centre[1] + w) - np.asarray(y)) * per_px
@@ -73,10 +73,10 @@ def test_real_slab_galaxies_land_where_their_coordinates_say(real_slab) -> None:
     centre, w, xy, void, voids = real_slab
     assert len(xy) > 200 and void.any() and (~void).any() and voids
     image = pixels(drawing.survey_slice(centre, w, 10.0, xy, void, voids))
-    assert image.shape == (drawing.SLICE_TOP + 480 + 46, MARGIN_LEFT + 480 + 14, 3)
+    assert image.shape == (576, 576, 3)  # as the galaxy page shows it
     rows, cols = slice_pixel(centre, w, xy[:, 0], xy[:, 1])
     alone = isolated(cols.astype(float), rows.astype(float), 4.0)
-    far_from_star = np.hypot(xy[:, 0] - centre[0], xy[:, 1] - centre[1]) * 480 / (2 * w) > 14
+    far_from_star = np.hypot(xy[:, 0] - centre[0], xy[:, 1] - centre[1]) * 500 / (2 * w) > 14
     legend = (rows < drawing.SLICE_TOP + 140) & (cols > MARGIN_LEFT + 250)
     checked = alone & far_from_star & ~legend
     colour = image[rows[checked], cols[checked]]
@@ -127,7 +127,7 @@ def test_map_marks_query_and_neighbours() -> None:
     flags = rng.random(500) < 0.3
     q, n = np.array([0.3, -0.2]), np.array([[1.0, 1.0], [-1.5, 0.5]])
     image = pixels(drawing.embedding_map("run-x", sample, flags, q, n))
-    assert image.shape == (drawing.MAP_TOP + 380 + 46, MARGIN_LEFT + 500 + 14, 3)
+    assert image.shape == (drawing.MAP_TOP + 380 + 46, 576, 3)
     plot = image[drawing.MAP_TOP : drawing.MAP_TOP + 380, MARGIN_LEFT : MARGIN_LEFT + 500]
     assert near(plot, GOLD).sum() > 30  # the star
     assert near(plot, np.array(drawing.TAB_RED)).sum() > 2 * 20  # two rings

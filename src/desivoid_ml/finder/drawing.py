@@ -18,7 +18,7 @@ VOID_COLOURS: dict[str, RGB] = {
     "REVOLVER": (255, 127, 14),
 }
 OTHER_VOIDS: RGB = (127, 127, 127)
-SLICE_PX, MAP_PX = (480, 480), (500, 380)
+SLICE_PX, MAP_PX = (500, 500), (500, 380)  # 576 px wide with the frame, as the pages show them
 SLICE_TOP, MAP_TOP = 30, 44  # pixels above the plot area for the title (two lines on the map)
 
 
