@@ -34,7 +34,7 @@ def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
-def nice_ticks(low: float, high: float, target: int = 6) -> np.ndarray:
+def nice_ticks(low: float, high: float, target: int = 8) -> np.ndarray:
     """Round tick values (1, 2 or 5 x 10^k apart) inside [low, high]."""
     span = high - low
     if not span > 0:
