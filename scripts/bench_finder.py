@@ -112,7 +112,7 @@ def build(db: Database, n: int) -> None:
                 "ARRAY[logmstar - 9.5, 10 * z - 1, 3 * g_r - 1.5, log_ssfr + 10, "
                 "vf_in_void::int - 0.3, random(), random(), random(), random(), random(), "
                 "random(), random(), random(), random(), random(), random()]::real[]::vector "
-                "AS embedding FROM {}"
+                "AS embedding, NULL::real AS recon_mse FROM {}"  # recon_mse: migration 0007
             ).format(sql.Identifier(ml, part), galaxy),
             (RUN_ID,),
         )
