@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -32,6 +32,25 @@ class Entry:
 def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     """Pillow's default font (a scalable sans serif with FreeType), loaded once per size."""
     return ImageFont.load_default(size=size)
+
+
+@lru_cache(maxsize=1024)
+def text_mask(text: str, size: int, anchor: str) -> tuple[Image.Image, int, int]:
+    """The text rendered once as a mask, with the offset of its box from the anchor point:
+    tick labels, axis labels and legends repeat from picture to picture."""
+    face = font(size)
+    left, top, right, bottom = face.getbbox(text, anchor=anchor)
+    mask = Image.new("L", (max(1, right - left), max(1, bottom - top)), 0)
+    ImageDraw.Draw(mask).text((-left, -top), text, fill=255, font=face, anchor=anchor)
+    return mask, left, top
+
+
+def put_text(
+    figure: Image.Image, xy: tuple[float, float], text: str, size: int, anchor: str
+) -> None:
+    """Black text at xy, placed by a Pillow anchor ("ma": middle of its top, "rm", "lm")."""
+    mask, left, top = text_mask(text, size, anchor)
+    figure.paste(BLACK, (round(xy[0]) + left, round(xy[1]) + top), mask)
 
 
 def nice_ticks(low: float, high: float, target: int = 8) -> np.ndarray:
@@ -67,45 +86,44 @@ def compose(
     draw = ImageDraw.Draw(figure)
     left, right, bottom = MARGIN_LEFT - 1, MARGIN_LEFT + area.width, top + area.height
     draw.rectangle((left, top - 1, right, bottom), outline=BLACK)
-    _ticks(draw, area, top)
-    small = font(12)
-    draw.text(((left + right) / 2, bottom + 24), xlabel, fill=BLACK, font=small, anchor="ma")
-    _vertical_text(figure, ylabel, (10, top + area.height // 2), small)
-    draw.multiline_text(
-        ((left + right) / 2, 6), title, fill=BLACK, font=font(13), anchor="ma", align="center"
-    )
-    _legend(draw, legend, (right - 6, top + 6))
+    _ticks(figure, draw, area, top)
+    put_text(figure, ((left + right) / 2, bottom + 24), xlabel, 12, "ma")
+    _vertical_text(figure, ylabel, (10, top + area.height // 2), 12)
+    for i, line in enumerate(title.splitlines()):
+        put_text(figure, ((left + right) / 2, 6 + 17 * i), line, 13, "ma")
+    _legend(figure, draw, legend, (right - 6, top + 6))
     buffer = io.BytesIO()
     palette = figure.quantize(PNG_COLOURS, method=Image.Quantize.FASTOCTREE)
     palette.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
     return buffer.getvalue()
 
 
-def _ticks(draw: ImageDraw.ImageDraw, area: PlotArea, top: int) -> None:
-    small = font(11)
+def _ticks(figure: Image.Image, draw: ImageDraw.ImageDraw, area: PlotArea, top: int) -> None:
     bottom = top + area.height
     for value in nice_ticks(*area.xlim):
         px = MARGIN_LEFT + float(area.to_px(value, area.ylim[0])[0])
         draw.line((px, bottom, px, bottom + TICK_PX), fill=BLACK)
-        draw.text((px, bottom + TICK_PX + 2), tick_text(value), fill=BLACK, font=small, anchor="ma")
+        put_text(figure, (px, bottom + TICK_PX + 2), tick_text(value), 11, "ma")
     for value in nice_ticks(*area.ylim):
         py = top + float(area.to_px(area.xlim[0], value)[1])
         draw.line((MARGIN_LEFT - 1 - TICK_PX, py, MARGIN_LEFT - 1, py), fill=BLACK)
-        draw.text(
-            (MARGIN_LEFT - TICK_PX - 4, py), tick_text(value), fill=BLACK, font=small, anchor="rm"
-        )
+        put_text(figure, (MARGIN_LEFT - TICK_PX - 4, py), tick_text(value), 11, "rm")
 
 
-def _vertical_text(figure: Image.Image, text: str, centre: tuple[int, int], face) -> None:
+def _vertical_text(figure: Image.Image, text: str, centre: tuple[int, int], size: int) -> None:
     """Text turned 90 degrees (reading upwards), centred on `centre` (its left edge at x)."""
-    box = face.getbbox(text)
-    strip = Image.new("RGB", (box[2] + 2, box[3] + 2), WHITE)
-    ImageDraw.Draw(strip).text((1, 1), text, fill=BLACK, font=face)
-    strip = strip.rotate(90, expand=True)
-    figure.paste(strip, (centre[0], centre[1] - strip.height // 2))
+    mask = _vertical_mask(text, size)
+    figure.paste(BLACK, (centre[0], centre[1] - mask.height // 2), mask)
 
 
-def _legend(draw: ImageDraw.ImageDraw, entries: list[Entry], corner: tuple[int, int]) -> None:
+@lru_cache(maxsize=64)
+def _vertical_mask(text: str, size: int) -> Image.Image:
+    return text_mask(text, size, "la")[0].rotate(90, expand=True)
+
+
+def _legend(
+    figure: Image.Image, draw: ImageDraw.ImageDraw, entries: list[Entry], corner: tuple[int, int]
+) -> None:
     """A framed box of entries whose top-right corner is `corner`."""
     if not entries:
         return
@@ -119,7 +137,7 @@ def _legend(draw: ImageDraw.ImageDraw, entries: list[Entry], corner: tuple[int, 
     for i, entry in enumerate(entries):
         cx, cy = left + 5 + swatch / 2, top + 4 + line * i + line / 2
         _swatch(draw, entry, cx, cy)
-        draw.text((left + swatch + 10, cy), entry.label, fill=BLACK, font=small, anchor="lm")
+        put_text(figure, (left + swatch + 10, cy), entry.label, 11, "lm")
 
 
 def _swatch(draw: ImageDraw.ImageDraw, entry: Entry, cx: float, cy: float) -> None:
