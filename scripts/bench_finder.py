@@ -10,7 +10,9 @@ in the `benchf_` namespace (dropped at the end unless --keep). Then:
      and client threads with keep-alive connections mixing pages (search form and results,
      galaxy, similar, runs), plots (slice and embedding map) and API calls (galaxy, search,
      similar, runs): first as many clients as the pool has connections (the baseline), then
-     4 x pool size for --seconds (default 60). Errors are any answer but 200 or a timeout.
+     4 x pool size for --seconds (default 60). Errors are any answer but 200 (or 304) or a
+     timeout; a 304 is a picture answered from its ETag (the clients send no If-None-Match, so
+     every picture is read and drawn: the count printed says so).
 
     .venv/bin/python scripts/bench_finder.py                      # 1 M galaxies (HNSW: minutes)
     .venv/bin/python scripts/bench_finder.py --galaxies 100000    # quick check
@@ -110,7 +112,7 @@ def build(db: Database, n: int) -> None:
                 "ARRAY[logmstar - 9.5, 10 * z - 1, 3 * g_r - 1.5, log_ssfr + 10, "
                 "vf_in_void::int - 0.3, random(), random(), random(), random(), random(), "
                 "random(), random(), random(), random(), random(), random()]::real[]::vector "
-                "AS embedding FROM {}"
+                "AS embedding, NULL::real AS recon_mse FROM {}"  # recon_mse: migration 0007
             ).format(sql.Identifier(ml, part), galaxy),
             (RUN_ID,),
         )
@@ -240,6 +242,7 @@ def load(port: int, keys: list[tuple], clients: int, seconds: float) -> dict:
     """`clients` threads with keep-alive connections for `seconds`; latency of each request."""
     latencies: dict[str, list[float]] = {k: [] for k in KINDS}
     errors: dict[str, int] = {}
+    hits = [0]  # 304s: answered from the client's cached picture
     lock = threading.Lock()
     stop = time.monotonic() + seconds
 
@@ -248,6 +251,7 @@ def load(port: int, keys: list[tuple], clients: int, seconds: float) -> dict:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         mine: dict[str, list[float]] = {k: [] for k in KINDS}
         bad: dict[str, int] = {}
+        not_modified = 0
         while time.monotonic() < stop:
             kind, path = request_path(rnd, keys)
             t0 = time.perf_counter()
@@ -255,7 +259,8 @@ def load(port: int, keys: list[tuple], clients: int, seconds: float) -> dict:
                 conn.request("GET", path)
                 response = conn.getresponse()
                 response.read()
-                if response.status != 200:
+                not_modified += response.status == 304
+                if response.status not in (200, 304):
                     what = f"{response.status} {path.split('?')[0][:24]}"
                     bad[what] = 1 + bad.get(what, 0)
             except (OSError, http.client.HTTPException) as exc:
@@ -268,6 +273,7 @@ def load(port: int, keys: list[tuple], clients: int, seconds: float) -> dict:
                 latencies[k].extend(mine[k])
             for k, n in bad.items():
                 errors[k] = errors.get(k, 0) + n
+            hits[0] += not_modified
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     started = time.perf_counter()
@@ -283,6 +289,8 @@ def load(port: int, keys: list[tuple], clients: int, seconds: float) -> dict:
         "p50_ms": float(np.percentile(every, 50)),
         "p95_ms": float(np.percentile(every, 95)),
         "p95_by_kind": {k: float(np.percentile(v, 95)) for k, v in latencies.items() if v},
+        "plots": len(latencies["plot"]),
+        "plot_cache_hits": hits[0],
         "errors": sum(errors.values()),
         "error_kinds": errors,
     }
@@ -293,7 +301,8 @@ def report(label: str, clients: int, result: dict) -> None:
     print(
         f"{label}: {clients} clients, {result['requests']:,} requests, {result['rps']:.1f}/s, "
         f"p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms (p95 by kind: {kinds}), "
-        f"errors {result['errors']} {result['error_kinds'] or ''}",
+        f"errors {result['errors']} {result['error_kinds'] or ''}; plot cache hits (304) "
+        f"{result['plot_cache_hits']} of {result['plots']}",
         flush=True,
     )
 
@@ -377,7 +386,8 @@ def main() -> None:
             f"seconds={args.seconds:g} cores={os.cpu_count()} requests={result['requests']} "
             f"sky_p50_ms={sky_p50:.2f} sky_p95_ms={sky_p95:.2f} rps={result['rps']:.1f} "
             f"p50_ms={result['p50_ms']:.1f} p95_ms={result['p95_ms']:.1f} "
-            f"errors={result['errors']} base_p95_ms={base['p95_ms']:.1f} "
+            f"errors={result['errors']} plots={result['plots']} "
+            f"plot_cache_hits={result['plot_cache_hits']} base_p95_ms={base['p95_ms']:.1f} "
             f"ratio_p95={result['p95_ms'] / base['p95_ms']:.2f} "
             f"slice_ratio_gist_over_zc={slab['gist_xy'] / slab['zc_btree']:.2f}"
         )

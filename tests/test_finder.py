@@ -19,6 +19,7 @@ from finder_browser import navigate, shot
 from psycopg import sql
 from test_finder_fixture import DUPLICATE_PROGRAM, build_finder_database, running_finder
 
+from desivoid_ml.finder import store as store_module
 from desivoid_ml.finder.server import open_store
 
 
@@ -195,6 +196,38 @@ def test_pages_render(finder) -> None:
             assert response.read(8) == b"\x89PNG\r\n\x1a\n"
     status, _, body = get(f"{url}/?ra=1&dec=-89.9&radius=1")
     assert status == 200 and "No galaxy lies within" in body
+
+
+def fetch(url: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
+    """(status, headers, body); a 304 is an answer, not an error."""
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def test_pictures_carry_an_etag_of_request_and_data(finder, monkeypatch) -> None:
+    db, url, _ = finder
+    monkeypatch.setattr(store_module, "CATALOG_TTL_S", 0.0)  # see the rebuilt table at once
+    targetid, _, _ = one_galaxy(db)
+    slice_url = f"{url}/plot/slice/{targetid}.png"
+    status, headers, body = fetch(slice_url)
+    tag = headers["etag"]
+    assert status == 200 and body[:4] == b"\x89PNG" and "max-age" in headers["cache-control"]
+    again = fetch(slice_url, {"If-None-Match": tag})
+    assert again[0] == 304 and again[2] == b"" and again[1]["etag"] == tag
+    thicker = fetch(slice_url + "?thickness=20", {"If-None-Match": tag})
+    assert thicker[0] == 200 and thicker[1]["etag"] != tag
+    map_tag = fetch(f"{url}/plot/map/{targetid}.png?k=5")[1]["etag"]
+    assert map_tag != tag
+    assert fetch(f"{url}/plot/map/{targetid}.png?k=5", {"If-None-Match": map_tag})[0] == 304
+    with db.connect(autocommit=True) as conn:  # a rebuilt table: same rows, another file
+        conn.execute(sql.SQL("VACUUM FULL {}").format(sql.Identifier(db.ns.features, "voids")))
+    rebuilt = fetch(slice_url, {"If-None-Match": tag})
+    assert rebuilt[0] == 200 and rebuilt[1]["etag"] != tag
+    assert fetch(f"{url}/plot/slice/abc.png", {"If-None-Match": tag})[0] == 400
 
 
 def test_similar_csv_is_what_the_page_shows(finder) -> None:

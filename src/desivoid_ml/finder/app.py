@@ -22,13 +22,20 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from desivoid_ml.errors import DesivoidError
-from desivoid_ml.finder import assets, params, plots, profiles_page, runs_view, unusual_page, views
+from desivoid_ml.finder import (
+    assets,
+    params,
+    plot_routes,
+    profiles_page,
+    runs_view,
+    unusual_page,
+    views,
+)
 from desivoid_ml.finder.params import BadParam
 from desivoid_ml.finder.store import ALGORITHM_NAMES, ALGORITHMS, KEY, NotFound, Store
 
 log = logging.getLogger("desivoid.finder")
 HERE = resources.files("desivoid_ml.finder")
-SLICE_DEFAULT_MPCH = 10.0
 
 
 def _templates() -> Environment:
@@ -138,24 +145,6 @@ def create_app(store: Store) -> Starlette:
             figure_route=runs_view.FIGURE_ROUTE,
         )
 
-    def map_png(request: Request) -> Response:
-        q = request.query_params
-        g = galaxy_of(request)
-        result = views.similar_result(
-            store, g, params.k(q), params.name(q, "run"), params.filters(q)
-        )
-        keys = [tuple(r[c] for c in KEY) for r in result["neighbours"]]
-        codes = plots.codes_of(store, result["run"], [tuple(g[c] for c in KEY), *keys])
-        png = plots.embedding_map(store, result["run"], codes[0], codes[1:])
-        return Response(png, media_type="image/png")
-
-    def slice_png(request: Request) -> Response:
-        g = galaxy_of(request)
-        half = params.number(request.query_params, "thickness", 0.5, 100.0, SLICE_DEFAULT_MPCH)
-        if g.get("x") is None:
-            raise NotFound(f"galaxy {g['targetid']} has no comoving position (z <= 0?)")
-        return Response(plots.survey_slice(store, g, half), media_type="image/png")
-
     def api_search(request: Request) -> Response:
         q = request.query_params
         if params.text(q, "targetid"):
@@ -228,8 +217,7 @@ def create_app(store: Store) -> Starlette:
         Route("/galaxy/{targetid}", galaxy),
         Route("/similar/{targetid}", similar),
         Route("/runs", runs),
-        Route("/plot/map/{targetid}.png", map_png),
-        Route("/plot/slice/{targetid}.png", slice_png),
+        *plot_routes.routes(store),
         Route("/api/search", api_search),
         Route("/api/galaxy/{targetid}", api_galaxy),
         Route("/api/similar", api_similar),

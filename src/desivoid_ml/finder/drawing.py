@@ -1,68 +1,55 @@
-"""The finder's pictures drawn from plain arrays (no database), so they can be drawn in a
-separate process: matplotlib holds the GIL while it draws, which would stall every other
-request of the server meanwhile."""
+"""The finder's pictures drawn from plain arrays (no database): pixels by `raster`, the frame by
+`frame`. A picture costs milliseconds (matplotlib took 0.3-0.4 s: `scripts/bench_finder_render.py`
+prints both); it is still drawn in the render process (`render`) so the server's threads never
+hold the GIL for it."""
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
-from matplotlib.collections import EllipseCollection
-from matplotlib.figure import Figure
 
-VOID_COLOURS = {
-    "VoidFinder": "tab:blue",
-    "VIDE": "tab:green",
-    "ZOBOV": "tab:purple",
-    "REVOLVER": "tab:orange",
+from desivoid_ml.finder.frame import Entry, compose
+from desivoid_ml.finder.raster import RGB, PlotArea
+
+TAB_BLUE, TAB_RED, GOLD = (31, 119, 180), (214, 39, 40), (255, 215, 0)
+VOID_COLOURS: dict[str, RGB] = {
+    "VoidFinder": TAB_BLUE,
+    "VIDE": (44, 160, 44),
+    "ZOBOV": (148, 103, 189),
+    "REVOLVER": (255, 127, 14),
 }
+OTHER_VOIDS: RGB = (127, 127, 127)
+SLICE_PX, MAP_PX = (500, 500), (500, 380)  # 576 px wide with the frame, as the pages show them
+SLICE_TOP, MAP_TOP = 30, 44  # pixels above the plot area for the title (two lines on the map)
 
 
-def _png(fig: Figure, top: float = 0.93) -> bytes:
-    """PNG bytes. Fixed margins rather than bbox_inches="tight", which draws the figure twice
-    (once to measure it); zlib level 1 encodes ~3x faster than the default 6, ~10 % larger."""
-    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.09, top=top)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, pil_kwargs={"compress_level": 1})
-    return buffer.getvalue()
-
-
-def _circles(ax, voids: list[tuple], colour: str) -> None:
-    """Void cuts as one collection: a patch per void recomputes the data limits from its Bezier
-    curves on every add (half a second for 150 voids); the limits are set by hand anyway."""
-    if voids:
-        x, y, r = (np.array(v, dtype=float) for v in zip(*voids, strict=True))
-        ax.add_collection(
-            EllipseCollection(
-                2 * r, 2 * r, 0.0, units="xy", offsets=np.column_stack([x, y]),
-                offset_transform=ax.transData, facecolors="none", edgecolors=colour,
-                linewidths=0.8, alpha=0.7,
-            ),
-            autolim=False,
-        )  # fmt: skip
+def faded(colour: RGB, alpha: float = 0.85) -> RGB:
+    """The colour at `alpha` over white (void outlines stay behind the galaxies)."""
+    return tuple(round(alpha * c + (1 - alpha) * 255) for c in colour)  # type: ignore[return-value]
 
 
 def embedding_map(
     run: str, sample: np.ndarray, flags: np.ndarray, q: np.ndarray, n: np.ndarray
 ) -> bytes:
     """PCA map: the run's sample void/wall coloured, the query (star) and its neighbours."""
-    fig = Figure(figsize=(6.4, 5.2))
-    ax = fig.add_subplot()
-    ax.scatter(*sample[~flags].T, s=3, c="0.65", label="wall (VoidFinder)", rasterized=True)
-    ax.scatter(*sample[flags].T, s=3, c="tab:blue", label="void (VoidFinder)", rasterized=True)
-    ax.scatter(*n.T, s=40, facecolors="none", edgecolors="tab:red", label="neighbours")
-    ax.scatter(*q, s=220, marker="*", c="gold", edgecolors="k", label="query", zorder=5)
     shown = np.vstack([np.percentile(sample, [0.5, 99.5], axis=0), q[None, :], n])
     low, high = shown.min(axis=0), shown.max(axis=0)
-    pad = 0.05 * (high - low)
-    ax.set_xlim(low[0] - pad[0], high[0] + pad[0])
-    ax.set_ylim(low[1] - pad[1], high[1] + pad[1])
-    ax.set_xlabel("PC 1 of the embedding (central 99 % of the sample shown)")
-    ax.set_ylabel("PC 2")
-    ax.set_title(f"embedding map, run {run}\n({len(sample):,} galaxies sampled)", fontsize=10)
-    # a fixed corner: "best" would search the 4,000 points for a free one on every render
-    ax.legend(loc="upper right", fontsize=8, markerscale=0.8, framealpha=0.85)
-    return _png(fig, top=0.89)
+    pad = 0.05 * np.maximum(high - low, 1e-9)
+    area = PlotArea(
+        *MAP_PX, (low[0] - pad[0], high[0] + pad[0]), (low[1] - pad[1], high[1] + pad[1])
+    )
+    area.points(sample[~flags], (166, 166, 166), radius=1.2)
+    area.points(sample[flags], TAB_BLUE, radius=1.2)
+    area.rings(n, TAB_RED)
+    area.star(q[0], q[1], GOLD)
+    legend = [
+        Entry("wall (VoidFinder)", (166, 166, 166)),
+        Entry("void (VoidFinder)", TAB_BLUE),
+        Entry("neighbours", TAB_RED, "ring"),
+        Entry("query", GOLD, "star"),
+    ]
+    title = f"embedding map, run {run}\n({len(sample):,} galaxies sampled)"
+    xlabel = "PC 1 of the embedding (central 99 % of the sample shown)"
+    return compose(area, title, xlabel, "PC 2", legend, top=MAP_TOP)
 
 
 def survey_slice(
@@ -76,24 +63,21 @@ def survey_slice(
     """The galaxies of a slab around the query, void spheres cut by its mid-plane."""
     x0, y0, z0 = centre
     w = half_width
-    fig = Figure(figsize=(6.4, 6.2))
-    ax = fig.add_subplot()
-    for algorithm in {v[0] for v in voids}:
-        mine = [v[1:] for v in voids if v[0] == algorithm]
-        _circles(ax, mine, VOID_COLOURS.get(algorithm, "tab:gray"))
-    ax.scatter(*xy[~void].T, s=4, c="0.45", label="wall galaxies (VoidFinder)")
-    ax.scatter(*xy[void].T, s=4, c="tab:blue", label="void galaxies (VoidFinder)")
-    ax.scatter(
-        [x0], [y0], s=260, marker="*", c="gold", edgecolors="k", zorder=5, label="this galaxy"
-    )
-    for algorithm, colour in VOID_COLOURS.items():
-        if any(v[0] == algorithm for v in voids):
-            ax.plot([], [], c=colour, lw=1, label=f"{algorithm} voids (cut)")
-    ax.set_xlim(x0 - w, x0 + w)
-    ax.set_ylim(y0 - w, y0 + w)
-    ax.set_aspect("equal")
-    ax.set_xlabel("x [Mpc/h]")
-    ax.set_ylabel("y [Mpc/h]")
-    ax.set_title(f"slab |zc - {z0:.1f}| < {half_thickness:g} Mpc/h: {len(xy):,} galaxies")
-    ax.legend(loc="upper right", fontsize=7, markerscale=0.6, framealpha=0.85)
-    return _png(fig)
+    area = PlotArea(*SLICE_PX, (x0 - w, x0 + w), (y0 - w, y0 + w))
+    algorithms = sorted({v[0] for v in voids}, key=lambda a: (list(VOID_COLOURS) + [a]).index(a))
+    for algorithm in algorithms:
+        x, y, r = (
+            np.array(c, dtype=float)
+            for c in zip(*[v[1:] for v in voids if v[0] == algorithm], strict=True)
+        )
+        area.circles(x, y, r, faded(VOID_COLOURS.get(algorithm, OTHER_VOIDS)))
+    area.points(xy[~void], (115, 115, 115))
+    area.points(xy[void], TAB_BLUE)
+    area.star(x0, y0, GOLD, radius=11.0)
+    legend = [
+        Entry("wall galaxies (VoidFinder)", (115, 115, 115)),
+        Entry("void galaxies (VoidFinder)", TAB_BLUE),
+        Entry("this galaxy", GOLD, "star"),
+    ] + [Entry(f"{a} voids (cut)", VOID_COLOURS.get(a, OTHER_VOIDS), "line") for a in algorithms]
+    title = f"slab |zc - {z0:.1f}| < {half_thickness:g} Mpc/h: {len(xy):,} galaxies"
+    return compose(area, title, "x [Mpc/h]", "y [Mpc/h]", legend, top=SLICE_TOP)

@@ -217,6 +217,9 @@ def _binary(media: str, description: str) -> dict:
     }
 
 
+NOT_MODIFIED = {"description": "the picture the client holds (If-None-Match had its ETag)"}
+
+
 def _get(summary: str, parameters: list, responses: dict, op: str, links=None) -> dict:
     if links:
         for status, link in links.items():
@@ -352,13 +355,13 @@ def _page_paths() -> dict:
         "/plot/map/{targetid}.png": _get(
             "embedding map",
             [TARGETID_PATH, *KEY_QUERY, *SIMILAR_QUERY],
-            {"200": png, **page_errors},
+            {"200": png, "304": NOT_MODIFIED, **page_errors},
             "plot_map",
         ),
         "/plot/slice/{targetid}.png": _get(
             "slice through the survey",
             [TARGETID_PATH, *KEY_QUERY, thickness],
-            {"200": png, **page_errors},
+            {"200": png, "304": NOT_MODIFIED, **page_errors},
             "plot_slice",
         ),
         "/runs/figures/{name}": _get(

@@ -1,0 +1,92 @@
+"""A plot area drawn straight into pixels: points splatted with numpy, circles, rings and star
+markers with Pillow. Tens of times cheaper than a matplotlib figure for the finder's pictures."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+RGB = tuple[int, int, int]
+WHITE: RGB = (255, 255, 255)
+BLACK: RGB = (0, 0, 0)
+
+
+def disc_offsets(radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """(dy, dx) of the pixels of a filled disc of `radius` pixels around a point."""
+    reach = int(np.ceil(radius))
+    dy, dx = np.mgrid[-reach : reach + 1, -reach : reach + 1]
+    inside = dy**2 + dx**2 <= radius**2 + 0.5
+    return dy[inside], dx[inside]
+
+
+def star_polygon(cx: float, cy: float, radius: float) -> list[tuple[float, float]]:
+    """The ten corners of a five-pointed star, point up, around (cx, cy) in pixels."""
+    angles = np.pi / 2 + np.arange(10) * np.pi / 5
+    r = np.where(np.arange(10) % 2 == 0, radius, 0.42 * radius)
+    return list(zip(cx + r * np.cos(angles), cy - r * np.sin(angles), strict=True))
+
+
+class PlotArea:
+    """Data limits mapped onto a width x height pixel image (y up); layers drawn in call order."""
+
+    def __init__(self, width: int, height: int, xlim: tuple, ylim: tuple) -> None:
+        self.width, self.height = width, height
+        self.xlim = (float(xlim[0]), float(xlim[1]))
+        self.ylim = (float(ylim[0]), float(ylim[1]))
+        self.pixels = np.full((height, width, 3), 255, dtype=np.uint8)
+
+    def to_px(self, x, y) -> tuple[np.ndarray, np.ndarray]:
+        """Pixel columns and rows (floats) of data coordinates."""
+        (x0, x1), (y0, y1) = self.xlim, self.ylim
+        px = (np.asarray(x, dtype=float) - x0) * (self.width - 1) / (x1 - x0)
+        py = (y1 - np.asarray(y, dtype=float)) * (self.height - 1) / (y1 - y0)
+        return px, py
+
+    def scale(self) -> float:
+        """Pixels per data unit along x (the slice has equal scales on both axes)."""
+        return (self.width - 1) / (self.xlim[1] - self.xlim[0])
+
+    def points(self, xy: np.ndarray, colour: RGB, radius: float = 1.5) -> None:
+        """Filled dots of `radius` pixels at the rows of xy (n x 2), clipped to the area."""
+        if len(xy) == 0:
+            return
+        px, py = self.to_px(xy[:, 0], xy[:, 1])
+        dy, dx = disc_offsets(radius)
+        rows = (np.rint(py).astype(np.int64)[:, None] + dy[None, :]).ravel()
+        cols = (np.rint(px).astype(np.int64)[:, None] + dx[None, :]).ravel()
+        keep = (rows >= 0) & (rows < self.height) & (cols >= 0) & (cols < self.width)
+        self.pixels[rows[keep], cols[keep]] = colour
+
+    def circles(self, x, y, r, colour: RGB, width: int = 1) -> None:
+        """Outlines of circles of data radius r (equal scales assumed), clipped to the area."""
+        px, py = self.to_px(x, y)
+        pr = np.asarray(r, dtype=float) * self.scale()
+        self._draw(lambda d: [
+            d.ellipse((cx - cr, cy - cr, cx + cr, cy + cr), outline=colour, width=width)
+            for cx, cy, cr in zip(px, py, pr, strict=True)
+        ])  # fmt: skip
+
+    def rings(self, xy: np.ndarray, colour: RGB, radius: float = 4.5) -> None:
+        """Open rings of `radius` pixels (the neighbours of the embedding map)."""
+        if len(xy) == 0:
+            return
+        px, py = self.to_px(xy[:, 0], xy[:, 1])
+        self._draw(lambda d: [
+            d.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), outline=colour,
+                      width=2)
+            for cx, cy in zip(px, py, strict=True)
+        ])  # fmt: skip
+
+    def star(self, x: float, y: float, fill: RGB, radius: float = 10.0) -> None:
+        """A filled star with a black outline (the query galaxy)."""
+        px, py = self.to_px(x, y)
+        corners = star_polygon(float(px), float(py), radius)
+        self._draw(lambda d: d.polygon(corners, fill=fill, outline=BLACK, width=1))
+
+    def image(self) -> Image.Image:
+        return Image.fromarray(self.pixels)
+
+    def _draw(self, paint) -> None:
+        image = self.image()
+        paint(ImageDraw.Draw(image))
+        self.pixels = np.asarray(image).copy()
