@@ -16,6 +16,9 @@ MAP_SAMPLE = 4000
 SLICE_HALF_WIDTH_MPCH = 200.0
 SLAB_INDEX = "galaxy_zc_idx"
 
+# Galaxies drawn as void galaxies: VoidFinder's void sample (features/samples.py), as analyze
+# and the Similar filters count them
+VOID = "vf_sample"
 
 def ensure_slab_index(db: Database) -> bool:
     """A btree on features.galaxy(zc), created if missing (True then): the slice reads the
@@ -43,7 +46,7 @@ def _projection(store: Store, run: str) -> tuple[np.ndarray, np.ndarray, np.ndar
     if run in _projections:
         return _projections[run]
     ml = store.db.ns.ml
-    has_vf = "vf_in_void" in store.galaxy_columns()  # before taking the connection below
+    has_vf = VOID in store.galaxy_columns()  # before taking the connection below
     with store.conn() as conn:
         part, total = conn.execute(
             sql.SQL("SELECT partition, rows FROM {} WHERE run_id = %s").format(
@@ -58,7 +61,7 @@ def _projection(store: Store, run: str) -> tuple[np.ndarray, np.ndarray, np.ndar
                 "TABLESAMPLE BERNOULLI (%s) REPEATABLE (7) "
                 "LEFT JOIN {} g USING (targetid, survey, program) LIMIT %s"
             ).format(
-                sql.SQL("g.vf_in_void" if has_vf else "NULL::boolean"),
+                sql.SQL("g.vf_sample = 'void'" if has_vf else "NULL::boolean"),
                 sql.Identifier(ml, part),
                 sql.Identifier(store.db.ns.features, "galaxy"),
             ),
@@ -86,7 +89,7 @@ def survey_slice(store: Store, galaxy: dict, half_thickness: float) -> bytes:
     x0, y0, z0 = galaxy["x"], galaxy["y"], galaxy["zc"]
     w = SLICE_HALF_WIDTH_MPCH
     features = store.db.ns.features
-    has_vf = "vf_in_void" in store.galaxy_columns()  # catalog reads first: one connection at
+    has_vf = VOID in store.galaxy_columns()  # catalog reads first: one connection at
     has_voids = store.table_exists(features, "voids")  # a time (see Store.conn)
     with store.conn() as conn:
         points = conn.execute(
@@ -94,7 +97,7 @@ def survey_slice(store: Store, galaxy: dict, half_thickness: float) -> bytes:
                 "SELECT x, y, {} FROM {} WHERE zc > %s AND zc < %s "  # the slab index, then
                 "AND x BETWEEN %s AND %s AND y BETWEEN %s AND %s"  # a filter (not the GiST)
             ).format(
-                sql.SQL("coalesce(vf_in_void, false)" if has_vf else "false"),
+                sql.SQL("coalesce(vf_sample = 'void', false)" if has_vf else "false"),
                 sql.Identifier(features, "galaxy"),
             ),
             (z0 - half_thickness, z0 + half_thickness, x0 - w, x0 + w, y0 - w, y0 + w),
