@@ -20,6 +20,7 @@ SLAB_INDEX = "galaxy_zc_idx"
 # and the Similar filters count them
 VOID = "vf_sample"
 
+
 def ensure_slab_index(db: Database) -> bool:
     """A btree on features.galaxy(zc), created if missing (True then): the slice reads the
     20 Mpc/h slab through it and filters x, y, instead of the whole 400 x 400 Mpc/h column
