@@ -51,7 +51,7 @@ def embed(
     out.print(
         f"run {summary.run_id}: {summary.rows:,} embeddings of dimension {summary.dim}; "
         f"write {summary.write_s:.1f} s ({summary.rows / max(summary.write_s, 1e-9):,.0f} "
-        f"rows/s), HNSW index {summary.index_s:.1f} s (HNSW build {summary.hnsw_s:.1f} s, "
+        f"rows/s), similarity index {summary.index_s:.1f} s (index build {summary.hnsw_s:.1f} s, "
         "then key and ANALYZE)"
     )
 
@@ -81,7 +81,11 @@ def similar(
     --unusual, the k most unusual galaxies of the run (largest reconstruction error)."""
     from desivoid_ml.algorithms import ALGORITHM_NAMES
     from desivoid_ml.db import open_database
-    from desivoid_ml.embed.similarity import example_void_galaxy, require_embeddings
+    from desivoid_ml.embed.similarity import (
+        example_void_galaxy,
+        require_embeddings,
+        search_note,
+    )
     from desivoid_ml.embed.similarity import similar as query
 
     check_format(fmt)
@@ -105,6 +109,7 @@ def similar(
     if not rows:
         note.print(f"no galaxy with targetid {targetid} has an embedding in run {run or 'latest'}")
         raise typer.Exit(1)
+    note.print(search_note(db, run))
     title = f"galaxies most similar to {targetid} (run {run or 'latest'})"
     if fmt == "table":  # compact: survey/program together, the algorithms whose void holds it
         named = [dict(zip(header, row, strict=True)) for row in rows]

@@ -6,6 +6,8 @@ walking the graph of *all* runs and filtering afterwards, so it can return fewer
 and the filter is exact; replacing a run is a detach/attach that other runs never notice.
 The parent column is an undimensioned `vector`, so each partition's index is built on the
 expression `embedding::vector(d)`, and queries order by that same expression.
+The partition is swapped in as soon as its rows and key are written (exact search from then on);
+its similarity index is built on the live partition afterwards (embed/live_index.py).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from desivoid_ml.db.copy_binary import RowEncoder
 from desivoid_ml.db.copy_format import CopyColumn
 from desivoid_ml.db.copy_in import copy_in
 from desivoid_ml.db.migrations import require_vector_installed
-from desivoid_ml.embed import hnsw_build
+from desivoid_ml.embed import hnsw_build, live_index, vector_index
 from desivoid_ml.errors import DesivoidError, first_line
 from desivoid_ml.keys import KEY_COLUMNS
 from desivoid_ml.progress import NullReporter, Reporter
@@ -133,8 +135,16 @@ def _write_run(db, run_id, copy_columns, batches, on_rows, reporter: Reporter) -
                 rows += len(batch[0])
                 on_rows(len(batch[0]))
         timings["write_s"] = time.perf_counter() - started
-        timings.update(build_index(conn, db.dsn, ml, staging, dim, rows, reporter))
-        _swap(conn, db, run_id, staging, final, dim, rows)
+        spec = vector_index.IndexSpec.from_env()
+        plan = hnsw_build.plan_index(conn, rows, dim, spec)  # one line now if it cannot fit
+        started = time.perf_counter()
+        key_and_analyze(conn, ml, staging)
+        _swap(conn, db, run_id, staging, final, dim, rows)  # queryable (exact) from here
+        timings["hnsw_s"] = live_index.build(
+            conn, db.dsn, ml, final, dim, rows, spec, plan, reporter
+        )
+        timings["index_s"] = time.perf_counter() - started
+        timings.update(index_mb=plan.memory_bytes / 2**20, workers=plan.workers)
     timings["rows"] = rows
     return timings
 
@@ -146,25 +156,14 @@ def _missing_errors(copy_columns: list[CopyColumn], batch) -> list | None:
     return [None] * (len(copy_columns) - 1) + [np.isnan(batch[-1])]
 
 
-def build_index(
-    conn, dsn: str, schema: str, table: str, dim: int, rows: int, reporter: Reporter | None = None
-) -> dict[str, float]:
-    """HNSW (L2) index on the run's vectors after the load, then the key and ANALYZE.
-    Returns index_s (all three) and hnsw_s (the HNSW build alone)."""
-    started = time.perf_counter()
-    hnsw_build.create_hnsw(
-        conn, dsn, sql.Identifier(schema, table), f"{table}_hnsw", dim, rows, reporter=reporter
-    )
-    hnsw_s = time.perf_counter() - started
-    conn.execute("RESET maintenance_work_mem")
-    conn.execute("RESET max_parallel_maintenance_workers")
+def key_and_analyze(conn, schema: str, table: str) -> None:
+    """The unique key, then ANALYZE, so the swapped-in partition plans well at once."""
     conn.execute(
         sql.SQL("CREATE UNIQUE INDEX {} ON {} (targetid, survey, program)").format(
             sql.Identifier(f"{table}_key"), sql.Identifier(schema, table)
         )
     )
     conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(schema, table)))
-    return {"index_s": time.perf_counter() - started, "hnsw_s": hnsw_s}
 
 
 def _swap(conn, db: Database, run_id: str, staging: str, final: str, dim: int, rows: int) -> None:
@@ -176,12 +175,11 @@ def _swap(conn, db: Database, run_id: str, staging: str, final: str, dim: int, r
                 sql.Identifier(ml, staging), sql.Identifier(final)
             )
         )
-        for suffix in ("hnsw", "key"):
-            conn.execute(
-                sql.SQL("ALTER INDEX {} RENAME TO {}").format(
-                    sql.Identifier(ml, f"{staging}_{suffix}"), sql.Identifier(f"{final}_{suffix}")
-                )
+        conn.execute(
+            sql.SQL("ALTER INDEX {} RENAME TO {}").format(
+                sql.Identifier(ml, f"{staging}_key"), sql.Identifier(f"{final}_key")
             )
+        )
         conn.execute(
             sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES IN ({})").format(
                 sql.Identifier(ml, "embeddings"), sql.Identifier(ml, final), sql.Literal(run_id)
