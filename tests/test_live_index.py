@@ -185,3 +185,20 @@ def test_filtered_search_fills_k_void_galaxies(db) -> None:
         with pytest.raises(Exception, match="unknown void algorithm"):
             conn.execute(sql.SQL("SELECT * FROM {}(%s::vector, 5, 'x; drop', true)").format(
                 function), (vector_text(vectors[0]),))
+
+
+def test_rows_are_written_clustered_by_cell(db) -> None:
+    _insert_run(db, "r1")
+    vectors = _vectors(seed=5)
+    store.write_run(db, "r1", DIM, _batches(vectors))
+    with db.connect() as conn:
+        order = [r[0] for r in conn.execute(sql.SQL("SELECT targetid FROM {} ORDER BY ctid").format(
+            sql.Identifier(db.ns.ml, store.partition_name("r1"))))]
+        columns = {r[0] for r in conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+            "AND NOT attisdropped", (f"{db.ns.ml}.{store.partition_name('r1')}",))}
+    assert sorted(order) == list(range(1, N + 1)) and "insert_cell" not in columns
+    stored = vectors[np.array(order) - 1]
+    consecutive = np.linalg.norm(np.diff(stored, axis=0), axis=1).mean()
+    written = np.linalg.norm(np.diff(vectors, axis=0), axis=1).mean()  # the order they came in
+    assert consecutive < 0.5 * written

@@ -51,8 +51,8 @@ def embed(
     out.print(
         f"run {summary.run_id}: {summary.rows:,} embeddings of dimension {summary.dim}; "
         f"write {summary.write_s:.1f} s ({summary.rows / max(summary.write_s, 1e-9):,.0f} "
-        f"rows/s), similarity index {summary.index_s:.1f} s (index build {summary.hnsw_s:.1f} s, "
-        "then key and ANALYZE)"
+        f"rows/s), indexing {summary.index_s:.1f} s (rows ordered by cell, key, ANALYZE, then "
+        f"the similarity index build {summary.hnsw_s:.1f} s)"
     )
 
 

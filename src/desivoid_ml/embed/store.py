@@ -26,7 +26,7 @@ from desivoid_ml.db.copy_binary import RowEncoder
 from desivoid_ml.db.copy_format import CopyColumn
 from desivoid_ml.db.copy_in import copy_in
 from desivoid_ml.db.migrations import require_vector_installed
-from desivoid_ml.embed import hnsw_build, live_index, vector_index
+from desivoid_ml.embed import hnsw_build, insert_order, live_index, vector_index
 from desivoid_ml.errors import DesivoidError, first_line
 from desivoid_ml.keys import KEY_COLUMNS
 from desivoid_ml.progress import NullReporter, Reporter
@@ -112,32 +112,29 @@ def _write_run(db, run_id, copy_columns, batches, on_rows, reporter: Reporter) -
     final = partition_name(run_id)
     staging = staging_name(run_id)
     dim = copy_columns[len(KEY_COLUMNS)].shape[0]
-    encoder = RowEncoder(copy_columns)
+    encoder = RowEncoder([*copy_columns, insert_order.CELL_COLUMN])
     timings: dict[str, float] = {}
     with db.connect(autocommit=True) as conn:
         require_vector_installed(conn)
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(ml, staging)))
-        conn.execute(
-            sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS, CHECK (run_id = {}))").format(
-                sql.Identifier(ml, staging), sql.Identifier(ml, "embeddings"), sql.Literal(run_id)
-            )
-        )
-        conn.execute(
-            sql.SQL("ALTER TABLE {} ALTER COLUMN run_id SET DEFAULT {}").format(
-                sql.Identifier(ml, staging), sql.Literal(run_id)
-            )
-        )
+        _create_staging(conn, ml, staging, run_id)
+        insert_order.add_cell_column(conn, sql.Identifier(ml, staging))
         started = time.perf_counter()
         rows = 0
-        with copy_in(conn, sql.Identifier(ml, staging), copy_columns) as send:
-            for batch in batches:
-                send(encoder.encode(list(batch), _missing_errors(copy_columns, batch)))
+        with copy_in(conn, sql.Identifier(ml, staging), encoder.columns) as send:
+            for batch, cells in insert_order.with_cells(batches):
+                missing = _missing_errors(copy_columns, batch)
+                send(encoder.encode([*batch, cells], missing and [*missing, None]))
                 rows += len(batch[0])
                 on_rows(len(batch[0]))
         timings["write_s"] = time.perf_counter() - started
         spec = vector_index.IndexSpec.from_env()
         plan = hnsw_build.plan_index(conn, rows, dim, spec)  # one line now if it cannot fit
         started = time.perf_counter()
+        insert_order.rewrite_in_cell_order(
+            conn, ml, staging, lambda name: _create_staging(conn, ml, name, run_id)
+        )
+        timings["order_s"] = time.perf_counter() - started
         key_and_analyze(conn, ml, staging)
         _swap(conn, db, run_id, staging, final, dim, rows)  # queryable (exact) from here
         timings["hnsw_s"] = live_index.build(
@@ -147,6 +144,20 @@ def _write_run(db, run_id, copy_columns, batches, on_rows, reporter: Reporter) -
         timings.update(index_mb=plan.memory_bytes / 2**20, workers=plan.workers)
     timings["rows"] = rows
     return timings
+
+
+def _create_staging(conn, ml: str, name: str, run_id: str) -> None:
+    """A table shaped like the run's partition, run_id its default (never sent per row)."""
+    conn.execute(
+        sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS, CHECK (run_id = {}))").format(
+            sql.Identifier(ml, name), sql.Identifier(ml, "embeddings"), sql.Literal(run_id)
+        )
+    )
+    conn.execute(
+        sql.SQL("ALTER TABLE {} ALTER COLUMN run_id SET DEFAULT {}").format(
+            sql.Identifier(ml, name), sql.Literal(run_id)
+        )
+    )
 
 
 def _missing_errors(copy_columns: list[CopyColumn], batch) -> list | None:

@@ -1,7 +1,7 @@
 -- Similarity search on either index family (HNSW or IVFFlat, README "Embeddings"), or exact while
 -- a run's index is still being built: embed swaps the partition in before building the index.
 -- embedding_search(run) says which search a query on that run gets now. Search width per k:
--- hnsw.ef_search = max(desivoid.ef_search (default 40), 2k), ivfflat.probes =
+-- hnsw.ef_search = max(desivoid.ef_search (default 200), 2k), ivfflat.probes =
 -- max(desivoid.probes (default 16), probes * k / 10), both capped, with pgvector's iterative
 -- scans so a filter (only void galaxies) still fills k rows.
 CREATE OR REPLACE FUNCTION {ml}.embedding_search(run text DEFAULT NULL) RETURNS text
@@ -18,7 +18,7 @@ $fn$;
 CREATE OR REPLACE FUNCTION {ml}.set_search_width(k integer) RETURNS void
 LANGUAGE plpgsql AS $fn$
 DECLARE
-    ef integer := COALESCE(NULLIF(current_setting('desivoid.ef_search', true), ''), '40')::integer;
+    ef integer := COALESCE(NULLIF(current_setting('desivoid.ef_search', true), ''), '200')::integer;
     probes integer := COALESCE(NULLIF(current_setting('desivoid.probes', true), ''), '16')::integer;
 BEGIN
     PERFORM set_config('hnsw.ef_search', least(greatest(ef, 2 * k), 1000)::text, true);
