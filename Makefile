@@ -78,6 +78,7 @@ bench: setup
 # The whole pipeline at N galaxies (default: the DR1 size) on a data folder of its own.
 N ?= 6445927
 bench-pipeline: setup
+	$(PY) -c "import faiss" 2>/dev/null || $(PY) -m pip install -q -e '.[bench]'
 	$(PY) scripts/bench_pipeline.py --galaxies $(N)
 
 db-stop: setup

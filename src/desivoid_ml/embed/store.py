@@ -131,9 +131,11 @@ def _write_run(db, run_id, copy_columns, batches, on_rows, reporter: Reporter) -
         spec = vector_index.IndexSpec.from_env()
         plan = hnsw_build.plan_index(conn, rows, dim, spec)  # one line now if it cannot fit
         started = time.perf_counter()
-        insert_order.rewrite_in_cell_order(
-            conn, ml, staging, lambda name: _create_staging(conn, ml, name, run_id)
-        )
+        with reporter.task("rows ordered by k-means cell", rows) as step:
+            insert_order.rewrite_in_cell_order(
+                conn, ml, staging, lambda name: _create_staging(conn, ml, name, run_id)
+            )
+            step.advance(rows)
         timings["order_s"] = time.perf_counter() - started
         key_and_analyze(conn, ml, staging)
         _swap(conn, db, run_id, staging, final, dim, rows)  # queryable (exact) from here
