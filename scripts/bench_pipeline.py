@@ -107,12 +107,26 @@ def run_stage(name: str, argv: list[str], env: dict[str, str], data_dir: Path) -
     return Stage(name, seconds, sampler.peak / 2**20, sampler.server_peak / 2**20, output)
 
 
+def _drop_fastspec(work: Path, drop: bool) -> list[Stage]:
+    """No stage: deletes the ingested FastSpecFit files (the void files stay) if asked."""
+    if drop:
+        for path in (work / "raw").rglob("fastspec-*.fits"):
+            path.unlink()
+        print("==> FastSpecFit FITS deleted after the ingest (--drop-fastspec)", flush=True)
+    return []
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--galaxies", "-n", type=int, default=DR1_GALAXIES)
     parser.add_argument("--dir", type=Path, default=None, help="work folder (default data/bench-*)")
     parser.add_argument("--queries", type=int, default=1000, help="timed and recall queries")
     parser.add_argument("--no-faiss", action="store_true", help="skip the FAISS anchor build")
+    parser.add_argument(
+        "--drop-fastspec",
+        action="store_true",
+        help="delete the FastSpecFit FITS after the ingest (DR1: 28.7 GB) when the disk is short",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the folder and server")
     return parser.parse_args()
@@ -152,6 +166,7 @@ def main() -> None:
             work,
         ),
         run_stage("ingest", [*desivoid, "ingest", str(work / "raw")], env, work),
+        *_drop_fastspec(work, args.drop_fastspec),
         run_stage("validate", [*desivoid, "validate"], env, work),
         run_stage("features", [*desivoid, "features"], env, work),
         run_stage(
