@@ -1,4 +1,4 @@
-"""Embeddings in PostgreSQL: `ml.embeddings`, partitioned by run, one HNSW index per partition.
+"""Embeddings in PostgreSQL: `ml.embeddings`, partitioned by run, one similarity index each.
 
 Why a partition per run: an HNSW index over one shared table answers "k nearest in run R" by
 walking the graph of *all* runs and filtering afterwards, so it can return fewer than k rows
