@@ -31,10 +31,12 @@ def _insert_run(db, run_id: str) -> None:
         )
 
 
-def _vectors(seed: int = 0) -> np.ndarray:
+def _vectors(seed: int = 0, spread: float = 1.0) -> np.ndarray:
+    """Overlapping Gaussian groups (spread 1); tight, separated ones at spread 0.3."""
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(8, DIM))
-    return (centres[rng.integers(0, 8, N)] + 0.3 * rng.normal(size=(N, DIM))).astype(np.float32)
+    noise = spread * rng.normal(size=(N, DIM))
+    return (centres[rng.integers(0, 8, N)] + noise).astype(np.float32)
 
 
 def _batches(vectors: np.ndarray):
@@ -189,7 +191,7 @@ def test_filtered_search_fills_k_void_galaxies(db) -> None:
 
 def test_rows_are_written_clustered_by_cell(db) -> None:
     _insert_run(db, "r1")
-    vectors = _vectors(seed=5)
+    vectors = _vectors(seed=5, spread=0.3)
     store.write_run(db, "r1", DIM, _batches(vectors))
     with db.connect() as conn:
         order = [r[0] for r in conn.execute(sql.SQL("SELECT targetid FROM {} ORDER BY ctid").format(
