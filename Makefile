@@ -77,8 +77,11 @@ bench: setup
 
 # The whole pipeline at N galaxies (default: the DR1 size) on a data folder of its own.
 N ?= 6445927
+# BENCH_FLAGS=--drop-fastspec when the disk cannot hold both the FITS and the database
+BENCH_FLAGS ?=
 bench-pipeline: setup
-	$(PY) scripts/bench_pipeline.py --galaxies $(N)
+	$(PY) -c "import faiss" 2>/dev/null || $(PY) -m pip install -q -e '.[bench]'
+	$(PY) scripts/bench_pipeline.py --galaxies $(N) $(BENCH_FLAGS)
 
 db-stop: setup
 	$(DESIVOID) db stop

@@ -2,8 +2,10 @@
 
     python scripts/bench_pipeline.py --galaxies 100000      # or: make bench-pipeline N=100000
 
-synth -> ingest -> validate -> features -> one training epoch (ae16) -> embed (HNSW build
-included) -> 20 similarity queries. Each stage runs as the user would run it (`desivoid ...`,
+synth -> ingest -> validate -> features -> one training epoch (ae16) -> embed (index build
+included) -> 1,000 similarity queries (p95 at k = 10 and recall@10 against exact search) -> the
+same vectors indexed by FAISS IndexHNSWFlat (same m / ef_construction, 2 threads) as a same-run
+anchor (bench_index_check.py). Each stage runs as the user would run it (`desivoid ...`,
 `python train.py ...`) with DESIVOID_DATA_DIR pointing at a fresh folder, so it starts its own
 embedded PostgreSQL. Printed per stage: seconds, rows/s, peak memory of the stage's process tree
 and of the server (PSS: shared buffers counted once), then one machine-readable last line.
@@ -24,9 +26,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import psutil
-import psycopg
+from bench_index_check import IndexBuild, faiss_hnsw_s, latency_and_recall
 
 ROOT = Path(__file__).resolve().parents[1]
 DR1_GALAXIES = 6_445_927
@@ -106,33 +107,26 @@ def run_stage(name: str, argv: list[str], env: dict[str, str], data_dir: Path) -
     return Stage(name, seconds, sampler.peak / 2**20, sampler.server_peak / 2**20, output)
 
 
-def query_times(dsn: str, n: int, seed: int) -> np.ndarray:
-    """Milliseconds of `ml.similar_galaxies(t, 10)` for n galaxies drawn at random."""
-    rng = np.random.default_rng(seed)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        count = conn.execute("SELECT count(*) FROM features.galaxy").fetchone()[0]
-        offsets = rng.integers(0, count, n)
-        ids = [
-            conn.execute(
-                "SELECT targetid FROM features.galaxy OFFSET %s LIMIT 1", (int(o),)
-            ).fetchone()[0]
-            for o in offsets
-        ]
-        conn.execute("SELECT * FROM ml.similar_galaxies(%s, 10)", (ids[0],)).fetchall()  # warm
-        times = []
-        for targetid in ids:
-            started = time.perf_counter()
-            rows = conn.execute("SELECT * FROM ml.similar_galaxies(%s, 10)", (targetid,)).fetchall()
-            times.append((time.perf_counter() - started) * 1e3)
-            assert len(rows) == 10, f"targetid {targetid}: {len(rows)} neighbours"
-    return np.array(times)
+def _drop_fastspec(work: Path, drop: bool) -> list[Stage]:
+    """No stage: deletes the ingested FastSpecFit files (the void files stay) if asked."""
+    if drop:
+        for path in (work / "raw").rglob("fastspec-*.fits"):
+            path.unlink()
+        print("==> FastSpecFit FITS deleted after the ingest (--drop-fastspec)", flush=True)
+    return []
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--galaxies", "-n", type=int, default=DR1_GALAXIES)
     parser.add_argument("--dir", type=Path, default=None, help="work folder (default data/bench-*)")
-    parser.add_argument("--queries", type=int, default=20)
+    parser.add_argument("--queries", type=int, default=1000, help="timed and recall queries")
+    parser.add_argument("--no-faiss", action="store_true", help="skip the FAISS anchor build")
+    parser.add_argument(
+        "--drop-fastspec",
+        action="store_true",
+        help="delete the FastSpecFit FITS after the ingest (DR1: 28.7 GB) when the disk is short",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the folder and server")
     return parser.parse_args()
@@ -172,6 +166,7 @@ def main() -> None:
             work,
         ),
         run_stage("ingest", [*desivoid, "ingest", str(work / "raw")], env, work),
+        *_drop_fastspec(work, args.drop_fastspec),
         run_stage("validate", [*desivoid, "validate"], env, work),
         run_stage("features", [*desivoid, "features"], env, work),
         run_stage(
@@ -194,13 +189,15 @@ def main() -> None:
     dsn = subprocess.run(
         [*desivoid, "db", "url"], env=env, capture_output=True, text=True, check=True
     ).stdout.strip()
-    times = query_times(dsn, args.queries, args.seed)
-    total_s = time.perf_counter() - total_started
+    total_s = time.perf_counter() - total_started  # the stages, before the checks below
+    fits_to_index_s = sum(s.seconds for s in stages if s.name != "synth")
+    checks = latency_and_recall(dsn, args.queries, args.seed)
     disk_gb = sum(f.stat().st_size for f in work.rglob("*") if f.is_file()) / 1e9
     server_mb = max(s.server_mb for s in stages)
     by_name = {s.name: s for s in stages}
-    hnsw = re.search(r"HNSW build ([\d.]+) s", by_name["embed"].output)
-    index_s = float(hnsw.group(1)) if hnsw else float("nan")
+    built = IndexBuild.from_log(by_name["embed"].output)
+    found = re.search(r"index\s+build\s+([\d.]+)\s+s", by_name["embed"].output)
+    index_s = float(found.group(1)) if found else float("nan")
     notices = [
         line
         for s in stages
@@ -214,20 +211,40 @@ def main() -> None:
             f"{s.name:<10}{s.seconds:>9.1f}{n / s.seconds:>11,.0f}{s.peak_mb:>9.0f}"
             f"{s.server_mb:>11.0f}"
         )
-    print(f"{'(HNSW)':<10}{index_s:>9.1f}{n / index_s:>11,.0f}   (inside embed)")
+    print(f"{'(index)':<10}{index_s:>9.1f}{n / index_s:>11,.0f}   (inside embed)")
+    kind = built.kind if built else "unknown"
     print(
-        f"queries: {len(times)} x similar_galaxies(k=10): p50 {np.median(times):.1f} ms, "
-        f"p95 {np.percentile(times, 95):.1f} ms; data folder {disk_gb:.1f} GB"
+        f"index: {kind} {built.params if built else ''}, {built.memory_mb if built else 0} MB, "
+        f"{built.workers if built else 0} workers; answered by: {checks['search']}\n"
+        f"queries: {checks['queries']} x similar_galaxies(k=10): p50 {checks['p50_ms']:.1f} ms, "
+        f"p95 {checks['p95_ms']:.1f} ms; recall@10 vs exact {checks['recall']:.4f}; "
+        f"data folder {disk_gb:.1f} GB"
     )
     for line in notices:
         print(f"index memory: {line.strip()}")
-    peak_rss = max(max(s.peak_mb for s in stages), server_mb)
-    print(
+    peak_client = max(s.peak_mb for s in stages)
+    summary = (
         f"bench_pipeline n={n} ingest_s={by_name['ingest'].seconds:.1f} "
         f"features_s={by_name['features'].seconds:.1f} epoch_s={by_name['train'].seconds:.1f} "
         f"embed_s={by_name['embed'].seconds:.1f} index_s={index_s:.1f} total_s={total_s:.1f} "
-        f"peak_rss_mb={peak_rss:.0f} p95_query_ms={np.percentile(times, 95):.1f}"
+        f"fits_to_index_s={fits_to_index_s:.1f} peak_rss_mb={max(peak_client, server_mb):.0f} "
+        f"peak_client_mb={peak_client:.0f} "
+        f"server_mb={server_mb:.0f} p95_query_ms={checks['p95_ms']:.1f} "
+        f"recall_at_10={checks['recall']:.4f} index_kind={kind} "
+        f"index_mem_mb={built.memory_mb if built else 0}"
     )
+    print(summary, flush=True)  # complete but for the anchor, in case that is cut short
+    ratio = float("nan")
+    if built and built.kind == "hnsw" and not args.no_faiss:
+        faiss_s = faiss_hnsw_s(
+            checks["vectors"], built.params["m"], built.params["ef_construction"]
+        )
+        ratio = index_s / faiss_s
+        print(
+            f"FAISS IndexHNSWFlat, same vectors and m / ef_construction, 2 threads: "
+            f"{faiss_s:.1f} s; ours / FAISS = {ratio:.2f}"
+        )
+    print(f"{summary} index_vs_faiss={ratio:.2f}")
     if not args.keep:
         subprocess.run([*desivoid, "db", "stop"], env=env, capture_output=True)
         shutil.rmtree(work)

@@ -170,10 +170,10 @@ def describe_index(db: Database, query, probe: np.ndarray) -> None:
     """Index size and the first lines of the k-NN plan (it must be an HNSW index scan)."""
     with db.connect(autocommit=True) as conn:
         index_mb = conn.execute("SELECT pg_relation_size(%s::regclass) / 1e6", (
-            f"{db.ns.ml}.{store.partition_name(RUN_ID)}_hnsw",)).fetchone()[0]
+            f"{db.ns.ml}.{store.partition_name(RUN_ID)}_ann",)).fetchone()[0]
         plan = [r[0] for r in conn.execute(sql.SQL("EXPLAIN ") + query, (vector_text(probe),))]
     print(f"HNSW index {index_mb:.0f} MB; plan: {plan[0]}\n    {plan[1].strip()}")
-    if not any("Index Scan using" in line and "_hnsw" in line for line in plan):
+    if not any("Index Scan using" in line and "_ann" in line for line in plan):
         print("WARNING: the k-NN query does not use the HNSW index")
 
 
@@ -205,10 +205,10 @@ def rebuild(db: Database, dim: int, params: hnsw_build.HnswParams) -> tuple[floa
     """Drop the partition's HNSW index and build it again with other parameters: (s, MB)."""
     table = store.partition_name(RUN_ID)
     with db.connect(autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(db.ns.ml, f"{table}_hnsw")))
+        conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(db.ns.ml, f"{table}_ann")))
         conn.execute("CHECKPOINT")
         started = time.perf_counter()
-        hnsw_build.create_hnsw(conn, db.dsn, sql.Identifier(db.ns.ml, table), f"{table}_hnsw",
+        hnsw_build.create_hnsw(conn, db.dsn, sql.Identifier(db.ns.ml, table), f"{table}_ann",
                                dim, count_rows(conn, db), params)
         seconds = time.perf_counter() - started
         return seconds, index_mb(conn, db)
@@ -221,7 +221,7 @@ def count_rows(conn, db: Database) -> int:
 
 def index_mb(conn, db: Database) -> float:
     return conn.execute("SELECT pg_relation_size(%s::regclass) / 1e6", (
-        f"{db.ns.ml}.{store.partition_name(RUN_ID)}_hnsw",)).fetchone()[0]
+        f"{db.ns.ml}.{store.partition_name(RUN_ID)}_ann",)).fetchone()[0]
 
 
 def grid(db: Database, args, query, queries, truth, default: list, hnsw_s: float) -> None:

@@ -52,8 +52,8 @@ def embed(
     out.print(
         f"run {summary.run_id}: {summary.rows:,} embeddings of dimension {summary.dim}; "
         f"write {summary.write_s:.1f} s ({summary.rows / max(summary.write_s, 1e-9):,.0f} "
-        f"rows/s), HNSW index {summary.index_s:.1f} s (HNSW build {summary.hnsw_s:.1f} s, "
-        "then key and ANALYZE)"
+        f"rows/s), indexing {summary.index_s:.1f} s (rows ordered by cell, key, ANALYZE, then "
+        f"the similarity index build {summary.hnsw_s:.1f} s)"
     )
 
 
@@ -85,7 +85,7 @@ def similar(
     galaxies of the run (largest reconstruction error)."""
     from desivoid_ml.algorithms import ALGORITHM_NAMES
     from desivoid_ml.db import open_database
-    from desivoid_ml.embed.similarity import example_void_key, require_embeddings
+    from desivoid_ml.embed.similarity import example_void_key, require_embeddings, search_note
     from desivoid_ml.finder.neighbours import MAX_K
     from desivoid_ml.finder.sky import check_position
 
@@ -111,6 +111,7 @@ def similar(
             f"example: targetid {targetid} {survey}/{program}, a galaxy inside a VoidFinder void"
         )
     result = _similar_result(db, targetid, (ra, dec, radius), k, run, (survey, program), note)
+    note.print(search_note(db, result["run"]))
     if fmt == "json":
         print(json.dumps(result, default=str, indent=1))
         return

@@ -5,12 +5,14 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from desivoid_ml.db import cache_sizing
 from desivoid_ml.errors import DatabaseUnavailable
 from desivoid_ml.settings import data_dir
 
@@ -20,7 +22,9 @@ from desivoid_ml.settings import data_dir
 # an embedded, single-user database has no replica to feed. max_wal_size 16 GB stops a DR1
 # ingest (27 GB of FITS) from forcing a checkpoint every few seconds ("checkpoints are occurring
 # too frequently" at 4 GB). Parallel HNSW builds need background workers (the build sizes
-# max_parallel_maintenance_workers per session, see embed/hnsw_build.py).
+# max_parallel_maintenance_workers per session, see embed/hnsw_build.py). shared_buffers and
+# effective_cache_size follow the similarity indexes and this machine's RAM (db/cache_sizing.py),
+# announced on stderr when they change; a restart for them waits until no other client is on.
 STOP_TIMEOUT_S = 180  # a shutdown checkpoint on a busy disk can take a while
 
 SERVER_SETTINGS = {
@@ -28,7 +32,6 @@ SERVER_SETTINGS = {
     "max_wal_senders": "0",
     "max_wal_size": "16GB",
     "checkpoint_timeout": "30min",
-    "shared_buffers": "1GB",
     "max_worker_processes": "8",
     "max_parallel_workers": "8",
 }
@@ -100,7 +103,9 @@ def settings_to_change(current: dict[str, str], wanted: dict[str, str]) -> dict[
 
 
 def _apply_settings(uri: str) -> bool:
-    """Set the SERVER_SETTINGS that changed; True when the server must restart for them."""
+    """Set the SERVER_SETTINGS (and the cache sizes) that changed; True when the server must
+    restart for them and no other client is connected."""
+    import psutil
     import psycopg
     from psycopg import sql
 
@@ -111,7 +116,10 @@ def _apply_settings(uri: str) -> bool:
                 "WHERE sourcefile LIKE '%postgresql.auto.conf'"
             ).fetchall()
         )
-        changed = settings_to_change(current, SERVER_SETTINGS)
+        index_bytes = int(conn.execute(cache_sizing.INDEX_BYTES_SQL).fetchone()[0])
+        ram = psutil.virtual_memory().total
+        cache = cache_sizing.cache_settings(index_bytes, ram)
+        changed = settings_to_change(current, {**SERVER_SETTINGS, **cache})
         for name, value in changed.items():
             conn.execute(
                 sql.SQL("ALTER SYSTEM SET {} = {}").format(
@@ -121,7 +129,14 @@ def _apply_settings(uri: str) -> bool:
         if changed:
             conn.execute("SELECT pg_reload_conf()")
             time.sleep(0.1)  # the reload is asynchronous
-        return bool(conn.execute("SELECT bool_or(pending_restart) FROM pg_settings").fetchone()[0])
+        if set(changed) & set(cache):
+            print(cache_sizing.describe(cache, index_bytes, ram), file=sys.stderr)
+        pending = conn.execute("SELECT bool_or(pending_restart) FROM pg_settings").fetchone()[0]
+        others = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+            "AND pid <> pg_backend_pid()"
+        ).fetchone()[0]
+        return bool(pending) and others == 0
 
 
 def status() -> EmbeddedStatus:

@@ -1,11 +1,15 @@
-"""Build one HNSW index: sized to the data, pgvector's NOTICEs logged, progress shown.
+"""Build one similarity index (HNSW or IVFFlat): sized to the data, pgvector's NOTICEs logged,
+progress shown.
 
 The build runs on the caller's connection; a second connection polls
 `pg_stat_progress_create_index` for that backend so the user sees tuples done / total.
+The plan (memory, workers) is made before anything is written, so an index that cannot fit is
+one line before the load starts; the build itself runs after the embeddings are queryable.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -18,18 +22,19 @@ import psycopg
 from psycopg import sql
 
 from desivoid_ml.db.connection import connect, set_setting
-from desivoid_ml.embed import index_sizing
+from desivoid_ml.embed import index_sizing, vector_index
 from desivoid_ml.errors import DesivoidError
 from desivoid_ml.progress import NullReporter, Reporter
 
 log = logging.getLogger("desivoid_ml.embed")
 
 MEMORY_ENV = "DESIVOID_INDEX_MEMORY"
-M_ENV = "DESIVOID_HNSW_M"
-EF_CONSTRUCTION_ENV = "DESIVOID_HNSW_EF_CONSTRUCTION"
-# Chosen by scripts/bench_vectors.py on 1 M 16-d codes (README, "Benchmarks").
-DEFAULT_M = 16
-DEFAULT_EF_CONSTRUCTION = 64
+M_ENV = vector_index.M_ENV
+EF_CONSTRUCTION_ENV = vector_index.EF_CONSTRUCTION_ENV
+# Chosen by scripts/bench_index_grid.py on 1 M 16-d codes (README, "Benchmarks").
+DEFAULT_M = vector_index.DEFAULT_M
+DEFAULT_EF_CONSTRUCTION = vector_index.DEFAULT_EF_CONSTRUCTION
+IVF_MEMORY = 256 * 2**20  # IVFFlat keeps only its k-means sample in maintenance_work_mem
 POLL_S = 0.5
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
@@ -145,6 +150,55 @@ class _ProgressPoller(threading.Thread):
             log.info("index progress unavailable: %s", exc)
 
 
+def plan_index(
+    conn: psycopg.Connection, rows: int, dim: int, spec: vector_index.IndexSpec
+) -> index_sizing.BuildPlan:
+    """The build's memory and workers for either family; HNSW checks that its graph fits."""
+    if spec.kind == "hnsw":
+        return plan_for(conn, rows, dim, spec.m)
+    limits = server_limits(conn)
+    hnsw_like = index_sizing.plan_build(rows, dim, DEFAULT_M, limits, memory_override())
+    memory = max(limits.maintenance_work_mem, min(IVF_MEMORY, hnsw_like.memory_bytes))
+    return index_sizing.BuildPlan(memory, hnsw_like.workers, memory, True, rows, "IVFFlat sample")
+
+
+def create_index(
+    conn: psycopg.Connection,
+    dsn: str,
+    table: sql.Identifier,
+    index_name: str,
+    dim: int,
+    rows: int,
+    spec: vector_index.IndexSpec,
+    plan: index_sizing.BuildPlan,
+    reporter: Reporter | None = None,
+) -> None:
+    """CREATE INDEX (spec's family) on embedding::vector(dim) with the plan's memory and
+    workers, NOTICEs logged and progress shown."""
+    reporter = reporter or NullReporter()
+    set_setting(conn, "maintenance_work_mem", index_sizing.pg_size(plan.memory_bytes))
+    set_setting(conn, "max_parallel_maintenance_workers", plan.workers)
+    label = (
+        f"{spec.label(rows)} index ({index_sizing.pg_size(plan.memory_bytes)}, "
+        f"{plan.workers} workers)"
+    )
+    try:
+        with notices_logged(conn), reporter.task(label, rows) as step:
+            poller = _ProgressPoller(dsn, conn.info.backend_pid, step)
+            poller.start()
+            try:
+                conn.execute(spec.statement(table, index_name, dim, rows))
+            finally:
+                poller.stop.set()
+                poller.join()
+            if poller.done < rows:
+                step.advance(rows - poller.done)
+    finally:
+        with contextlib.suppress(psycopg.Error):  # a broken connection: the build's error matters
+            conn.execute("RESET maintenance_work_mem")
+            conn.execute("RESET max_parallel_maintenance_workers")
+
+
 def create_hnsw(
     conn: psycopg.Connection,
     dsn: str,
@@ -157,32 +211,7 @@ def create_hnsw(
 ) -> index_sizing.BuildPlan:
     """CREATE INDEX ... USING hnsw on embedding::vector(dim), sized and watched."""
     params = params or HnswParams.from_env()
-    reporter = reporter or NullReporter()
+    spec = vector_index.IndexSpec("hnsw", params.m, params.ef_construction)
     plan = plan_for(conn, rows, dim, params.m)
-    set_setting(conn, "maintenance_work_mem", index_sizing.pg_size(plan.memory_bytes))
-    set_setting(conn, "max_parallel_maintenance_workers", plan.workers)
-    statement = sql.SQL(
-        "CREATE INDEX {} ON {} USING hnsw ((embedding::vector({})) vector_l2_ops) "
-        "WITH (m = {}, ef_construction = {})"
-    ).format(
-        sql.Identifier(index_name),
-        table,
-        sql.Literal(dim),
-        sql.Literal(params.m),
-        sql.Literal(params.ef_construction),
-    )
-    label = (
-        f"HNSW index (m {params.m}, ef_construction {params.ef_construction}, "
-        f"{index_sizing.pg_size(plan.memory_bytes)}, {plan.workers} workers)"
-    )
-    with notices_logged(conn), reporter.task(label, rows) as step:
-        poller = _ProgressPoller(dsn, conn.info.backend_pid, step)
-        poller.start()
-        try:
-            conn.execute(statement)
-        finally:
-            poller.stop.set()
-            poller.join()
-        if poller.done < rows:
-            step.advance(rows - poller.done)
+    create_index(conn, dsn, table, index_name, dim, rows, spec, plan, reporter)
     return plan

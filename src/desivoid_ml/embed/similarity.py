@@ -1,9 +1,10 @@
 """Similar galaxies from Python for the CLI, over the SQL functions `ml.similar_galaxies(targetid,
 k, run, survey, program)` and `ml.similar_to_vector(vector, k, run)` (migration 0004).
 
-Both look up the run's partition, take the k nearest codes through its HNSW index (ordering by
-the indexed expression), and only then join the galaxy properties, so the index is always used.
-The search width is the setting `desivoid.ef_search` (default 100, set in migration 0004).
+Both look up the run's partition, take the k nearest codes through its index (HNSW or IVFFlat,
+ordering by the indexed expression), and only then join the galaxy properties, so the index is
+always used; while a run's index is still being built the same query is an exact search
+(`ml.embedding_search(run)` says which). Search width per k: migration 0009.
 """
 
 from __future__ import annotations
@@ -40,6 +41,30 @@ def _no_embeddings(run: str | None) -> str:
     if run in (None, "latest"):
         return NO_EMBEDDINGS
     return f"run {run!r} has no embeddings; run `desivoid embed --run {run}` first"
+
+
+SEARCH_NOTES = {
+    "hnsw": "search: HNSW index (approximate)",
+    "ivfflat": "search: IVFFlat index (approximate)",
+    "exact": "search: exact (the similarity index is not built yet)",
+}
+
+
+def search_kind(db: Database, run: str | None = None) -> str:
+    """'hnsw', 'ivfflat' or 'exact': the search a similarity query on this run gets now."""
+    with db.connect() as conn:
+        try:
+            return conn.execute(
+                sql.SQL("SELECT {}(%s)").format(sql.Identifier(db.ns.ml, "embedding_search")),
+                (run if run != "latest" else None,),
+            ).fetchone()[0]
+        except psycopg.errors.RaiseException as exc:
+            raise DesivoidError(_no_embeddings(run)) from exc
+
+
+def search_note(db: Database, run: str | None = None) -> str:
+    """One line for the user: which search answered."""
+    return SEARCH_NOTES[search_kind(db, run)]
 
 
 def similar(

@@ -1,4 +1,4 @@
-"""Embeddings in PostgreSQL: `ml.embeddings`, partitioned by run, one HNSW index per partition.
+"""Embeddings in PostgreSQL: `ml.embeddings`, partitioned by run, one similarity index each.
 
 Why a partition per run: an HNSW index over one shared table answers "k nearest in run R" by
 walking the graph of *all* runs and filtering afterwards, so it can return fewer than k rows
@@ -6,6 +6,8 @@ walking the graph of *all* runs and filtering afterwards, so it can return fewer
 and the filter is exact; replacing a run is a detach/attach that other runs never notice.
 The parent column is an undimensioned `vector`, so each partition's index is built on the
 expression `embedding::vector(d)`, and queries order by that same expression.
+The partition is swapped in as soon as its rows and key are written (exact search from then on);
+its similarity index is built on the live partition afterwards (embed/live_index.py).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from desivoid_ml.db.copy_binary import RowEncoder
 from desivoid_ml.db.copy_format import CopyColumn
 from desivoid_ml.db.copy_in import copy_in
 from desivoid_ml.db.migrations import require_vector_installed
-from desivoid_ml.embed import hnsw_build
+from desivoid_ml.embed import hnsw_build, insert_order, live_index, vector_index
 from desivoid_ml.errors import DesivoidError, first_line
 from desivoid_ml.keys import KEY_COLUMNS
 from desivoid_ml.progress import NullReporter, Reporter
@@ -110,33 +112,54 @@ def _write_run(db, run_id, copy_columns, batches, on_rows, reporter: Reporter) -
     final = partition_name(run_id)
     staging = staging_name(run_id)
     dim = copy_columns[len(KEY_COLUMNS)].shape[0]
-    encoder = RowEncoder(copy_columns)
+    encoder = RowEncoder([*copy_columns, insert_order.CELL_COLUMN])
     timings: dict[str, float] = {}
     with db.connect(autocommit=True) as conn:
         require_vector_installed(conn)
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(ml, staging)))
-        conn.execute(
-            sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS, CHECK (run_id = {}))").format(
-                sql.Identifier(ml, staging), sql.Identifier(ml, "embeddings"), sql.Literal(run_id)
-            )
-        )
-        conn.execute(
-            sql.SQL("ALTER TABLE {} ALTER COLUMN run_id SET DEFAULT {}").format(
-                sql.Identifier(ml, staging), sql.Literal(run_id)
-            )
-        )
+        _create_staging(conn, ml, staging, run_id)
+        insert_order.add_cell_column(conn, sql.Identifier(ml, staging))
         started = time.perf_counter()
         rows = 0
-        with copy_in(conn, sql.Identifier(ml, staging), copy_columns) as send:
-            for batch in batches:
-                send(encoder.encode(list(batch), _missing_errors(copy_columns, batch)))
+        with copy_in(conn, sql.Identifier(ml, staging), encoder.columns) as send:
+            for batch, cells in insert_order.with_cells(batches):
+                missing = _missing_errors(copy_columns, batch)
+                send(encoder.encode([*batch, cells], missing and [*missing, None]))
                 rows += len(batch[0])
                 on_rows(len(batch[0]))
         timings["write_s"] = time.perf_counter() - started
-        timings.update(build_index(conn, db.dsn, ml, staging, dim, rows, reporter))
-        _swap(conn, db, run_id, staging, final, dim, rows)
+        spec = vector_index.IndexSpec.from_env()
+        plan = hnsw_build.plan_index(conn, rows, dim, spec)  # one line now if it cannot fit
+        started = time.perf_counter()
+        with reporter.task("rows ordered by k-means cell", rows) as step:
+            insert_order.rewrite_in_cell_order(
+                conn, ml, staging, lambda name: _create_staging(conn, ml, name, run_id)
+            )
+            step.advance(rows)
+        timings["order_s"] = time.perf_counter() - started
+        key_and_analyze(conn, ml, staging)
+        _swap(conn, db, run_id, staging, final, dim, rows)  # queryable (exact) from here
+        timings["hnsw_s"] = live_index.build(
+            conn, db.dsn, ml, final, dim, rows, spec, plan, reporter
+        )
+        timings["index_s"] = time.perf_counter() - started
+        timings.update(index_mb=plan.memory_bytes / 2**20, workers=plan.workers)
     timings["rows"] = rows
     return timings
+
+
+def _create_staging(conn, ml: str, name: str, run_id: str) -> None:
+    """A table shaped like the run's partition, run_id its default (never sent per row)."""
+    conn.execute(
+        sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS, CHECK (run_id = {}))").format(
+            sql.Identifier(ml, name), sql.Identifier(ml, "embeddings"), sql.Literal(run_id)
+        )
+    )
+    conn.execute(
+        sql.SQL("ALTER TABLE {} ALTER COLUMN run_id SET DEFAULT {}").format(
+            sql.Identifier(ml, name), sql.Literal(run_id)
+        )
+    )
 
 
 def _missing_errors(copy_columns: list[CopyColumn], batch) -> list | None:
@@ -146,25 +169,14 @@ def _missing_errors(copy_columns: list[CopyColumn], batch) -> list | None:
     return [None] * (len(copy_columns) - 1) + [np.isnan(batch[-1])]
 
 
-def build_index(
-    conn, dsn: str, schema: str, table: str, dim: int, rows: int, reporter: Reporter | None = None
-) -> dict[str, float]:
-    """HNSW (L2) index on the run's vectors after the load, then the key and ANALYZE.
-    Returns index_s (all three) and hnsw_s (the HNSW build alone)."""
-    started = time.perf_counter()
-    hnsw_build.create_hnsw(
-        conn, dsn, sql.Identifier(schema, table), f"{table}_hnsw", dim, rows, reporter=reporter
-    )
-    hnsw_s = time.perf_counter() - started
-    conn.execute("RESET maintenance_work_mem")
-    conn.execute("RESET max_parallel_maintenance_workers")
+def key_and_analyze(conn, schema: str, table: str) -> None:
+    """The unique key, then ANALYZE, so the swapped-in partition plans well at once."""
     conn.execute(
         sql.SQL("CREATE UNIQUE INDEX {} ON {} (targetid, survey, program)").format(
             sql.Identifier(f"{table}_key"), sql.Identifier(schema, table)
         )
     )
     conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(schema, table)))
-    return {"index_s": time.perf_counter() - started, "hnsw_s": hnsw_s}
 
 
 def _swap(conn, db: Database, run_id: str, staging: str, final: str, dim: int, rows: int) -> None:
@@ -176,12 +188,11 @@ def _swap(conn, db: Database, run_id: str, staging: str, final: str, dim: int, r
                 sql.Identifier(ml, staging), sql.Identifier(final)
             )
         )
-        for suffix in ("hnsw", "key"):
-            conn.execute(
-                sql.SQL("ALTER INDEX {} RENAME TO {}").format(
-                    sql.Identifier(ml, f"{staging}_{suffix}"), sql.Identifier(f"{final}_{suffix}")
-                )
+        conn.execute(
+            sql.SQL("ALTER INDEX {} RENAME TO {}").format(
+                sql.Identifier(ml, f"{staging}_key"), sql.Identifier(f"{final}_key")
             )
+        )
         conn.execute(
             sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES IN ({})").format(
                 sql.Identifier(ml, "embeddings"), sql.Identifier(ml, final), sql.Literal(run_id)
