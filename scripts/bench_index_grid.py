@@ -12,7 +12,8 @@ Runs in the `benchs_` namespace, dropped at the end.
 
 A spec is kind:params[:wN][@sorted]: hnsw:M:EF_CONSTRUCTION, hnsw-half (halfvec storage),
 ivfflat:LISTS; wN = N parallel maintenance workers (default: one per spare core); @sorted =
-the vectors inserted ordered by a coarse k-means cell (256 cells) instead of at random.
+the vectors inserted ordered by a coarse k-means cell (--cells, default 256) instead of at random,
+@sortedN with N cells. FAISS's anchor gets the vectors in the same order as the index's table.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--probes", type=int, nargs="+", default=[5, 10, 20])
     p.add_argument("--memory", default="2GB", help="maintenance_work_mem of every build")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-faiss", action="store_true", help="skip the FAISS anchor")
+    p.add_argument("--cells", type=int, default=CELLS, help="k-means cells of @sorted")
     return p.parse_args()
 
 
@@ -69,10 +72,11 @@ def load(db: Database, table: str, vectors: np.ndarray) -> None:
         conn.execute(sql.SQL("VACUUM ANALYZE {}").format(target))
 
 
-def sorted_order(vectors: np.ndarray, seed: int) -> np.ndarray:
-    """Row order by coarse k-means cell (FAISS k-means on a 64k sample)."""
-    km = faiss.Kmeans(vectors.shape[1], CELLS, niter=10, seed=seed, verbose=False)
-    sample = np.random.default_rng(seed).choice(len(vectors), min(65_536, len(vectors)), False)
+def sorted_order(vectors: np.ndarray, seed: int, cells: int = CELLS) -> np.ndarray:
+    """Row order by coarse k-means cell (FAISS k-means on a sample of max(64k, 64 x cells))."""
+    km = faiss.Kmeans(vectors.shape[1], cells, niter=10, seed=seed, verbose=False)
+    size = min(max(65_536, 64 * cells), len(vectors))
+    sample = np.random.default_rng(seed).choice(len(vectors), size, False)
     km.train(vectors[sample])
     return np.argsort(km.index.search(vectors, 1)[1][:, 0], kind="stable")
 
@@ -83,7 +87,8 @@ def parse_spec(spec: str) -> dict:
     workers = next((int(p[1:]) for p in parts if p.startswith("w")), None)
     parts = [p for p in parts if not p.startswith("w")]
     kind = parts[0]
-    out = {"spec": spec, "kind": kind, "workers": workers, "sorted": order == "sorted"}
+    cells = int(order[len("sorted"):] or 0) if order.startswith("sorted") else None
+    out = {"spec": spec, "kind": kind, "workers": workers, "cells": cells}
     if kind.startswith("hnsw"):
         out.update(m=int(parts[1]), efc=int(parts[2]))
     else:
@@ -156,26 +161,28 @@ def main() -> None:
     exact.add(vectors)
     truth = exact.search(queries, K)[1] + 1
     db = open_database(prefix="benchs_")
-    faiss_s: dict[tuple[int, int], float] = {}
+    faiss_s: dict[tuple, float] = {}
     lines = []
     try:
         load(db, "grid_random", vectors)
-        if any(s["sorted"] for s in specs):
-            order = sorted_order(vectors, args.seed)
-            load(db, "grid_sorted", vectors[order])
-            truth_sorted = np.argsort(order)[truth - 1] + 1  # row ids after reordering
+        orders = {None: np.arange(args.n)}
+        for cells in sorted({s["cells"] or args.cells for s in specs if s["cells"] is not None}):
+            orders[cells] = sorted_order(vectors, args.seed, cells)
+            load(db, f"grid_sorted{cells}", vectors[orders[cells]])
         for spec in specs:
-            table = "grid_sorted" if spec["sorted"] else "grid_random"
+            cells = spec["cells"] if spec["cells"] != 0 else args.cells
+            table = f"grid_sorted{cells}" if cells else "grid_random"
+            order = orders[cells]
             seconds, size = build(db, table, spec, args.dim, args.memory)
             ratio = ""
-            if "m" in spec:
-                key = (spec["m"], spec["efc"])
+            if "m" in spec and not args.no_faiss:  # FAISS on the same vectors in the same order
+                key = (spec["m"], spec["efc"], cells)
                 if key not in faiss_s:
-                    faiss_s[key] = faiss_build_s(vectors, *key)
+                    faiss_s[key] = faiss_build_s(vectors[order], spec["m"], spec["efc"])
                 ratio = f" vs_faiss={seconds / faiss_s[key]:.2f}"
             print(f"{spec['spec']}: build {seconds:.1f} s, {size:.0f} MB{ratio}", flush=True)
-            found = search(db, table, spec, args.dim, queries,
-                           truth_sorted if spec["sorted"] else truth, args)
+            truth_here = np.argsort(order)[truth - 1] + 1  # row ids in this table's order
+            found = search(db, table, spec, args.dim, queries, truth_here, args)
             for name, value, p50, p95, r in found:
                 lines.append(f"bench_index_grid n={args.n} spec={spec['spec']} "
                              f"build_s={seconds:.1f} "
