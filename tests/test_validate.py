@@ -46,3 +46,19 @@ def test_a_lost_row_and_an_unphysical_sample_fail(db, tmp_path: Path) -> None:
     assert status["galaxy coordinates in range"] == "pass"
     detail = next(c.detail for c in checks if c.name == "row counts = FITS NAXIS2")
     assert "199 rows" in detail and "200" in detail
+
+
+def test_a_duplicate_key_fails_when_no_unique_index_guards_it(db, real_fits: Path) -> None:
+    ingest(db, sorted((real_fits / "voids").glob("TEST10K_*[!p].fits")))
+    holes = sql.Identifier(db.ns.raw, "vf_holes")
+    status = {c.name: c for c in run_checks(db)}
+    assert "unique index" in status["unique key vf_holes(catalog, hole)"].detail
+    with db.connect() as conn:
+        conn.execute(
+            sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                holes, sql.Identifier("vf_holes_pkey")
+            )
+        )
+        conn.execute(sql.SQL("INSERT INTO {} SELECT * FROM {} LIMIT 1").format(holes, holes))
+    check = {c.name: c for c in run_checks(db)}["unique key vf_holes(catalog, hole)"]
+    assert check.status == "FAIL" and "1 duplicates" in check.detail
