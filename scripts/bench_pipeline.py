@@ -41,6 +41,7 @@ class Stage:
     peak_mb: float
     server_mb: float
     output: str
+    load_max: float = 0.0  # highest 1-minute load average seen while the stage ran
 
 
 def _memory(proc: psutil.Process) -> float:
@@ -79,13 +80,14 @@ class Sampler(threading.Thread):
     def __init__(self, child: psutil.Process, data_dir: Path) -> None:
         super().__init__(daemon=True)
         self.child, self.data_dir = child, data_dir
-        self.peak = self.server_peak = 0.0
+        self.peak = self.server_peak = self.load_max = 0.0
         self.stop = threading.Event()
 
     def run(self) -> None:
         while not self.stop.wait(SAMPLE_S):
             self.peak = max(self.peak, _tree_bytes(self.child))
             self.server_peak = max(self.server_peak, _tree_bytes(server_process(self.data_dir)))
+            self.load_max = max(self.load_max, os.getloadavg()[0])
 
 
 def run_stage(name: str, argv: list[str], env: dict[str, str], data_dir: Path) -> Stage:
@@ -104,7 +106,8 @@ def run_stage(name: str, argv: list[str], env: dict[str, str], data_dir: Path) -
     output = log_path.read_text()
     if code != 0 and name != "validate":  # a failed check is reported, not fatal
         sys.exit(f"stage {name} failed (exit {code}); see {log_path}:\n{output[-2000:]}")
-    return Stage(name, seconds, sampler.peak / 2**20, sampler.server_peak / 2**20, output)
+    peak, server = sampler.peak / 2**20, sampler.server_peak / 2**20
+    return Stage(name, seconds, peak, server, output, sampler.load_max)
 
 
 def _drop_fastspec(work: Path, drop: bool) -> list[Stage]:
@@ -205,11 +208,14 @@ def main() -> None:
         if "no longer fits" in line or line.startswith("HNSW build:")
     ]
 
-    print(f"\n{'stage':<10}{'seconds':>9}{'rows/s':>11}{'peak MB':>9}{'server MB':>11}")
+    print(
+        f"\n{'stage':<10}{'seconds':>9}{'rows/s':>11}{'peak MB':>9}{'server MB':>11}"
+        f"{'load max':>10}"
+    )
     for s in stages:
         print(
             f"{s.name:<10}{s.seconds:>9.1f}{n / s.seconds:>11,.0f}{s.peak_mb:>9.0f}"
-            f"{s.server_mb:>11.0f}"
+            f"{s.server_mb:>11.0f}{s.load_max:>10.1f}"
         )
     print(f"{'(index)':<10}{index_s:>9.1f}{n / index_s:>11,.0f}   (inside embed)")
     kind = built.kind if built else "unknown"
