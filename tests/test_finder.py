@@ -230,6 +230,40 @@ def test_pictures_carry_an_etag_of_request_and_data(finder, monkeypatch) -> None
     assert fetch(f"{url}/plot/slice/abc.png", {"If-None-Match": tag})[0] == 400
 
 
+def test_the_server_keeps_a_picture_until_its_data_changes(finder, monkeypatch) -> None:
+    """No If-None-Match: the second request is the server's copy; changed voids or a run
+    embedded again (new identity) are drawn again, never the stale picture."""
+    db, url, _ = finder
+    monkeypatch.setattr(store_module, "CATALOG_TTL_S", 0.0)  # see the change at once
+    targetid, _, _ = one_galaxy(db)
+    slice_url = f"{url}/plot/slice/{targetid}.png?thickness=30"
+    first, second = fetch(slice_url), fetch(slice_url)
+    assert first[1]["x-cache"] == "miss" and second[1]["x-cache"] == "hit"
+    assert second[2] == first[2] and second[1]["etag"] == first[1]["etag"]
+    voids = sql.Identifier(db.ns.features, "voids")
+
+    def rewrite(factor: float) -> None:  # new rows in a new file, as a rebuild leaves them
+        with db.connect(autocommit=True) as conn:
+            conn.execute(sql.SQL("UPDATE {} SET radius = radius * %s").format(voids), (factor,))
+            conn.execute(sql.SQL("VACUUM FULL {}").format(voids))
+
+    rewrite(2.0)
+    try:
+        bigger = fetch(slice_url)
+    finally:
+        rewrite(0.5)
+    assert bigger[1]["x-cache"] == "miss" and bigger[2] != first[2]
+    map_url = f"{url}/plot/map/{targetid}.png?k=5"
+    assert [fetch(map_url)[1]["x-cache"] for _ in range(2)] == ["miss", "hit"]
+    with db.connect(autocommit=True) as conn:  # what `desivoid embed` does to a run again
+        conn.execute(
+            sql.SQL("UPDATE {} SET created = now()").format(
+                sql.Identifier(db.ns.ml, "embedding_sets")
+            )
+        )
+    assert fetch(map_url)[1]["x-cache"] == "miss"
+
+
 def test_similar_csv_is_what_the_page_shows(finder) -> None:
     db, url, _ = finder
     targetid, _, _ = one_galaxy(db, IN_VIDE_VOLUME)

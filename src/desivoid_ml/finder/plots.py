@@ -3,18 +3,23 @@ data read here, the drawing done by `drawing` in the render process."""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 import numpy as np
 from psycopg import sql
 
 from desivoid_ml.db.connection import Database
 from desivoid_ml.db.introspect import relation_exists, table_columns
 from desivoid_ml.finder import drawing
+from desivoid_ml.finder.etags import data_identity
 from desivoid_ml.finder.render import render
 from desivoid_ml.finder.store import Store
 
 MAP_SAMPLE = 4000
 SLICE_HALF_WIDTH_MPCH = 200.0
 SLAB_INDEX = "galaxy_zc_idx"
+SLAB_ROW = np.dtype([("x", ">f4"), ("y", ">f4"), ("void", "u1")])  # float4send: big-endian
 
 # Galaxies drawn as void galaxies: VoidFinder's void sample (features/samples.py), as analyze
 # and the Similar filters count them
@@ -39,13 +44,26 @@ def ensure_slab_index(db: Database) -> bool:
     return True
 
 
-_projections: dict[str, tuple] = {}
+_projections: OrderedDict[tuple, tuple] = OrderedDict()
+_projections_lock = threading.Lock()
+PROJECTIONS_KEPT = 8
 
 
 def _projection(store: Store, run: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(mean, 2 principal axes, sample codes, sample in-void flags) of the run, cached."""
-    if run in _projections:
-        return _projections[run]
+    """(mean, 2 principal axes, sample codes, sample in-void flags) of the run, cached by the
+    namespace, the run and the data's identity (a run embedded again is sampled again)."""
+    key = (store.db.ns.ml, run, data_identity(store))
+    if key in _projections:
+        return _projections[key]
+    value = _sample_projection(store, run)
+    with _projections_lock:
+        _projections[key] = value
+        while len(_projections) > PROJECTIONS_KEPT:
+            _projections.popitem(last=False)
+    return value
+
+
+def _sample_projection(store: Store, run: str) -> tuple:
     ml = store.db.ns.ml
     has_vf = VOID in store.galaxy_columns()  # before taking the connection below
     with store.conn() as conn:
@@ -72,8 +90,7 @@ def _projection(store: Store, run: str) -> tuple[np.ndarray, np.ndarray, np.ndar
     flags = np.array([bool(r[1]) for r in rows])
     mean = codes.mean(axis=0)
     _, _, axes = np.linalg.svd(codes - mean, full_matrices=False)
-    _projections[run] = (mean, axes[:2], codes, flags)
-    return _projections[run]
+    return mean, axes[:2], codes, flags
 
 
 def embedding_map(store: Store, run: str, query: np.ndarray, neighbours: np.ndarray) -> bytes:
@@ -94,15 +111,17 @@ def survey_slice(store: Store, galaxy: dict, half_thickness: float) -> bytes:
     has_voids = store.table_exists(features, "voids")  # a time (see Store.conn)
     with store.conn() as conn:
         points = conn.execute(
-            sql.SQL(
-                "SELECT x, y, {} FROM {} WHERE zc > %s AND zc < %s "  # the slab index, then
-                "AND x BETWEEN %s AND %s AND y BETWEEN %s AND %s"  # a filter (not the GiST)
+            sql.SQL(  # the slab index, then a filter (not the GiST); rows packed into one
+                "SELECT string_agg(float4send(x::real) || float4send(y::real) || "  # bytea
+                "CASE WHEN {} THEN '\\x01'::bytea ELSE '\\x00'::bytea END, ''::bytea) "
+                "FROM {} WHERE zc > %s AND zc < %s "
+                "AND x BETWEEN %s AND %s AND y BETWEEN %s AND %s"
             ).format(
-                sql.SQL("coalesce(vf_sample = 'void', false)" if has_vf else "false"),
+                sql.SQL("vf_sample = 'void'" if has_vf else "false"),
                 sql.Identifier(features, "galaxy"),
             ),
             (z0 - half_thickness, z0 + half_thickness, x0 - w, x0 + w, y0 - w, y0 + w),
-        ).fetchall()
+        ).fetchone()[0]
         voids = []
         if has_voids:
             voids = conn.execute(
@@ -112,8 +131,9 @@ def survey_slice(store: Store, galaxy: dict, half_thickness: float) -> bytes:
                 ).format(sql.Identifier(features, "voids")),
                 (z0, z0, x0 - w, x0 + w, y0 - w, y0 + w),
             ).fetchall()
-    xy = np.array([(p[0], p[1]) for p in points], dtype=float).reshape(-1, 2)
-    void = np.array([p[2] for p in points], dtype=bool)
+    packed = np.frombuffer(points or b"", dtype=SLAB_ROW)
+    xy = np.column_stack([packed["x"], packed["y"]]).astype(float)
+    void = packed["void"].astype(bool)
     return render(drawing.survey_slice, (x0, y0, z0), w, half_thickness, xy, void, voids)
 
 
