@@ -13,12 +13,14 @@ import urllib.error
 import urllib.request
 
 import finder_browser
+import numpy as np
 import psycopg
 import pytest
 from finder_browser import navigate, shot
 from psycopg import sql
 from test_finder_fixture import DUPLICATE_PROGRAM, build_finder_database, running_finder
 
+from desivoid_ml.finder import plots
 from desivoid_ml.finder import store as store_module
 from desivoid_ml.finder.server import open_store
 
@@ -262,6 +264,36 @@ def test_the_server_keeps_a_picture_until_its_data_changes(finder, monkeypatch) 
             )
         )
     assert fetch(map_url)[1]["x-cache"] == "miss"
+
+
+def test_the_slab_is_read_from_the_index_alone_and_equals_sql(finder) -> None:
+    """The packed slab decodes to the rows plain SQL returns, and `serve` left a covering zc
+    index and a vacuumed table, so the read never visits the heap."""
+    db, _, _ = finder
+    galaxy = sql.Identifier(db.ns.features, "galaxy")
+    with db.connect(autocommit=True) as conn:
+        x0, y0, z0 = conn.execute(
+            sql.SQL("SELECT x, y, zc FROM {} WHERE x IS NOT NULL ORDER BY key_hash LIMIT 1").format(
+                galaxy
+            )
+        ).fetchone()
+        xy, void = plots.slab_points(conn, db.ns.features, (x0, y0, z0), 200.0, 40.0, True)
+        expected = conn.execute(
+            sql.SQL(
+                "SELECT x, y, vf_sample IS NOT DISTINCT FROM 'void' FROM {} WHERE abs(zc - %s) "
+                "< 40 AND abs(x - %s) <= 200 AND abs(y - %s) <= 200 ORDER BY x"
+            ).format(galaxy),
+            (z0, x0, y0),
+        ).fetchall()
+        plan = conn.execute(
+            sql.SQL("EXPLAIN ") + plots.slab_sql(db.ns.features, True),
+            (z0 - 40, z0 + 40, x0 - 200, x0 + 200, y0 - 200, y0 + 200),
+        ).fetchall()
+    order = np.argsort(xy[:, 0])
+    assert len(expected) > 10 and void.any() and not void.all()
+    assert np.allclose(xy[order], [r[:2] for r in expected], rtol=1e-6)
+    assert void[order].tolist() == [r[2] for r in expected]
+    assert any(f"Index Only Scan using {plots.SLAB_INDEX}" in r[0] for r in plan), plan
 
 
 def test_similar_csv_is_what_the_page_shows(finder) -> None:
