@@ -96,6 +96,8 @@ def load(port: int, keys: list[tuple], clients: int, seconds: float, processes: 
     started = time.perf_counter()
     with multiprocessing.get_context("fork").Pool(processes) as pool:
         parts = pool.starmap(_process, [(port, keys, s, stop) for s in seeds])
+        pool.close()
+        pool.join()
     elapsed = time.perf_counter() - started
     latencies = {k: [x for part in parts for x in part[k]] for k in KINDS}
     errors: dict[str, int] = {}
