@@ -99,6 +99,38 @@ def test_similar_api_equals_sql(finder) -> None:
     assert {"g_r", "vf_in_void", "z"} <= set(got["columns"])
 
 
+def test_a_rebuilt_table_is_searched_again(finder, monkeypatch) -> None:
+    """The search cache answers a galaxy's second similarity search; once features.galaxy is
+    rewritten, the neighbours' properties are read again, never the old ones."""
+    db, url, _ = finder
+    monkeypatch.setattr(store_module, "CATALOG_TTL_S", 0.0)  # see the rewrite at once
+    targetid, _, _ = one_galaxy(db)
+    api = f"{url}/api/similar?targetid={targetid}&k=5"
+    before = get_json(api)["neighbours"][1]
+    galaxy = sql.Identifier(db.ns.features, "galaxy")
+
+    def rewrite(change: float) -> None:
+        with db.connect(autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("UPDATE {} SET logmstar = logmstar + %s WHERE targetid = %s").format(
+                    galaxy
+                ),
+                (change, before["targetid"]),
+            )
+            conn.execute(sql.SQL("VACUUM FULL {}").format(galaxy))
+            conn.execute(
+                sql.SQL("VACUUM {}").format(galaxy)
+            )  # the visibility map, as serve left it
+
+    rewrite(1.0)
+    try:
+        after = get_json(api)["neighbours"][1]
+    finally:
+        rewrite(-1.0)
+    assert after["targetid"] == before["targetid"]
+    assert after["logmstar"] == pytest.approx(before["logmstar"] + 1.0)
+
+
 def test_similar_filters_keep_only_matching_galaxies(finder) -> None:
     db, url, _ = finder
     targetid, _, _ = one_galaxy(db, IN_VIDE_VOLUME)  # its neighbours are too, mostly

@@ -1,6 +1,7 @@
-"""The server's picture cache alone (no server, no database): bounded by bytes, least recently
-used dropped first, one drawing per tag however many requests wait for it, and a failed drawing
-leaves nothing behind. Invalidation on a server is in test_finder.py."""
+"""The server's caches alone (no server, no database). Pictures: bounded by bytes, least
+recently used dropped first, one drawing per tag however many requests wait for it, and a failed
+drawing leaves nothing behind. Searches: callers get copies, wide searches are not kept.
+Invalidation on a server is in test_finder.py."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import time
 import pytest
 
 from desivoid_ml.finder.picture_cache import PictureCache
+from desivoid_ml.finder.search_cache import MAX_ROWS, SearchCache
 
 
 def test_the_least_recently_used_picture_goes_first_when_full() -> None:
@@ -59,3 +61,25 @@ def test_a_failed_drawing_is_not_cached_and_is_tried_again() -> None:
     assert cache.get("t") is None
     assert cache.get_or_draw("t", lambda: b"png") == (b"png", True)
     assert cache.get_or_draw("t", lambda: b"other") == (b"png", False)
+
+
+def test_a_search_is_run_once_and_callers_get_their_own_rows() -> None:
+    cache = SearchCache(max_entries=2)
+    runs = []
+
+    def search() -> tuple[list[str], list[dict]]:
+        runs.append(1)
+        return ["targetid"], [{"targetid": 1}]
+
+    names, rows = cache.get_or_search(("a",), 10, search)
+    rows[0]["g_r"] = 0.5  # the finder adds columns to its rows
+    names.append("g_r")
+    assert cache.get_or_search(("a",), 10, search) == (["targetid"], [{"targetid": 1}])
+    assert len(runs) == 1
+    cache.get_or_search(("b",), 10, search)
+    cache.get_or_search(("c",), 10, search)  # ("a",) is the least recently used: dropped
+    cache.get_or_search(("a",), 10, search)
+    assert len(runs) == 4
+    cache.get_or_search(("wide",), MAX_ROWS + 1, search)
+    cache.get_or_search(("wide",), MAX_ROWS + 1, search)
+    assert len(runs) == 6
