@@ -13,12 +13,14 @@ import urllib.error
 import urllib.request
 
 import finder_browser
+import numpy as np
 import psycopg
 import pytest
 from finder_browser import navigate, shot
 from psycopg import sql
 from test_finder_fixture import DUPLICATE_PROGRAM, build_finder_database, running_finder
 
+from desivoid_ml.finder import plots
 from desivoid_ml.finder import store as store_module
 from desivoid_ml.finder.server import open_store
 
@@ -95,6 +97,38 @@ def test_similar_api_equals_sql(finder) -> None:
         ).fetchall()
     assert [(n["targetid"], n["distance"]) for n in got["neighbours"]] == expected
     assert {"g_r", "vf_in_void", "z"} <= set(got["columns"])
+
+
+def test_a_rebuilt_table_is_searched_again(finder, monkeypatch) -> None:
+    """The search cache answers a galaxy's second similarity search; once features.galaxy is
+    rewritten, the neighbours' properties are read again, never the old ones."""
+    db, url, _ = finder
+    monkeypatch.setattr(store_module, "CATALOG_TTL_S", 0.0)  # see the rewrite at once
+    targetid, _, _ = one_galaxy(db)
+    api = f"{url}/api/similar?targetid={targetid}&k=5"
+    before = get_json(api)["neighbours"][1]
+    galaxy = sql.Identifier(db.ns.features, "galaxy")
+
+    def rewrite(change: float) -> None:
+        with db.connect(autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("UPDATE {} SET logmstar = logmstar + %s WHERE targetid = %s").format(
+                    galaxy
+                ),
+                (change, before["targetid"]),
+            )
+            conn.execute(sql.SQL("VACUUM FULL {}").format(galaxy))
+            conn.execute(
+                sql.SQL("VACUUM {}").format(galaxy)
+            )  # the visibility map, as serve left it
+
+    rewrite(1.0)
+    try:
+        after = get_json(api)["neighbours"][1]
+    finally:
+        rewrite(-1.0)
+    assert after["targetid"] == before["targetid"]
+    assert after["logmstar"] == pytest.approx(before["logmstar"] + 1.0)
 
 
 def test_similar_filters_keep_only_matching_galaxies(finder) -> None:
@@ -228,6 +262,70 @@ def test_pictures_carry_an_etag_of_request_and_data(finder, monkeypatch) -> None
     rebuilt = fetch(slice_url, {"If-None-Match": tag})
     assert rebuilt[0] == 200 and rebuilt[1]["etag"] != tag
     assert fetch(f"{url}/plot/slice/abc.png", {"If-None-Match": tag})[0] == 400
+
+
+def test_the_server_keeps_a_picture_until_its_data_changes(finder, monkeypatch) -> None:
+    """No If-None-Match: the second request is the server's copy; changed voids or a run
+    embedded again (new identity) are drawn again, never the stale picture."""
+    db, url, _ = finder
+    monkeypatch.setattr(store_module, "CATALOG_TTL_S", 0.0)  # see the change at once
+    targetid, _, _ = one_galaxy(db)
+    slice_url = f"{url}/plot/slice/{targetid}.png?thickness=30"
+    first, second = fetch(slice_url), fetch(slice_url)
+    assert first[1]["x-cache"] == "miss" and second[1]["x-cache"] == "hit"
+    assert second[2] == first[2] and second[1]["etag"] == first[1]["etag"]
+    voids = sql.Identifier(db.ns.features, "voids")
+
+    def rewrite(factor: float) -> None:  # new rows in a new file, as a rebuild leaves them
+        with db.connect(autocommit=True) as conn:
+            conn.execute(sql.SQL("UPDATE {} SET radius = radius * %s").format(voids), (factor,))
+            conn.execute(sql.SQL("VACUUM FULL {}").format(voids))
+
+    rewrite(2.0)
+    try:
+        bigger = fetch(slice_url)
+    finally:
+        rewrite(0.5)
+    assert bigger[1]["x-cache"] == "miss" and bigger[2] != first[2]
+    map_url = f"{url}/plot/map/{targetid}.png?k=5"
+    assert [fetch(map_url)[1]["x-cache"] for _ in range(2)] == ["miss", "hit"]
+    with db.connect(autocommit=True) as conn:  # what `desivoid embed` does to a run again
+        conn.execute(
+            sql.SQL("UPDATE {} SET created = now()").format(
+                sql.Identifier(db.ns.ml, "embedding_sets")
+            )
+        )
+    assert fetch(map_url)[1]["x-cache"] == "miss"
+
+
+def test_the_slab_is_read_from_the_index_alone_and_equals_sql(finder) -> None:
+    """The packed slab decodes to the rows plain SQL returns, and `serve` left a covering zc
+    index and a vacuumed table, so the read never visits the heap."""
+    db, _, _ = finder
+    galaxy = sql.Identifier(db.ns.features, "galaxy")
+    with db.connect(autocommit=True) as conn:
+        x0, y0, z0 = conn.execute(
+            sql.SQL("SELECT x, y, zc FROM {} WHERE x IS NOT NULL ORDER BY key_hash LIMIT 1").format(
+                galaxy
+            )
+        ).fetchone()
+        xy, void = plots.slab_points(conn, db.ns.features, (x0, y0, z0), 200.0, 40.0, True)
+        expected = conn.execute(
+            sql.SQL(
+                "SELECT x, y, vf_sample IS NOT DISTINCT FROM 'void' FROM {} WHERE abs(zc - %s) "
+                "< 40 AND abs(x - %s) <= 200 AND abs(y - %s) <= 200 ORDER BY x"
+            ).format(galaxy),
+            (z0, x0, y0),
+        ).fetchall()
+        plan = conn.execute(
+            sql.SQL("EXPLAIN ") + plots.slab_sql(db.ns.features, True),
+            (z0 - 40, z0 + 40, x0 - 200, x0 + 200, y0 - 200, y0 + 200),
+        ).fetchall()
+    order = np.argsort(xy[:, 0])
+    assert len(expected) > 10 and void.any() and not void.all()
+    assert np.allclose(xy[order], [r[:2] for r in expected], rtol=1e-6)
+    assert void[order].tolist() == [r[2] for r in expected]
+    assert any(f"Index Only Scan using {plots.SLAB_INDEX}" in r[0] for r in plan), plan
 
 
 def test_similar_csv_is_what_the_page_shows(finder) -> None:

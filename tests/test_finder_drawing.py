@@ -4,6 +4,11 @@ star lands where its coordinates say, on the real VAST test slab and on syntheti
 from __future__ import annotations
 
 import io
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -142,3 +147,32 @@ def test_ticks_are_round_and_inside() -> None:
             assert 3 <= len(ticks) <= 12
             steps = np.diff(ticks)
             assert np.allclose(steps, steps[0])
+
+
+RENDER_THEN_TERM = """
+import os, signal, sys
+from desivoid_ml.finder import render
+render.render(os.getpid)  # starts the render process; the answer is its pid
+print(render.render(os.getpid), flush=True)
+os.kill(os.getpid(), signal.SIGTERM)  # as uvicorn ends: no atexit
+"""
+
+
+def test_render_processes_end_with_the_server() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", RENDER_THEN_TERM], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == -signal.SIGTERM, done.stderr
+    worker = int(done.stdout.split()[-1])
+    deadline = time.monotonic() + 20
+    while alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(worker), f"render process {worker} outlived the server"
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting for init to reap it has ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -11,6 +11,7 @@ from psycopg import sql
 from starlette.requests import Request
 from starlette.responses import Response
 
+from desivoid_ml.finder.picture_cache import PictureCache
 from desivoid_ml.finder.store import Store
 
 RENDERER = "raster-1"  # part of every tag: a new drawing code makes old pictures stale
@@ -48,13 +49,18 @@ def etag(request: Request, identity: str) -> str:
     return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
 
 
-def png_response(request: Request, store: Store, draw: Callable[[], bytes]) -> Response:
-    """304 when the client already holds this picture of this data, else draw() as PNG."""
+def png_response(
+    request: Request, store: Store, draw: Callable[[], bytes], cache: PictureCache
+) -> Response:
+    """304 when the client already holds this picture of this data, else the server's copy
+    (`X-Cache: hit`) or draw() as PNG (`X-Cache: miss`)."""
     tag = etag(request, data_identity(store))
     headers = {"ETag": tag, "Cache-Control": CACHE_CONTROL}
     if tag in _tags(request.headers.get("if-none-match", "")):
         return Response(status_code=304, headers=headers)
-    return Response(draw(), media_type="image/png", headers=headers)
+    picture, drawn = cache.get_or_draw(tag, draw)
+    headers["X-Cache"] = "miss" if drawn else "hit"
+    return Response(picture, media_type="image/png", headers=headers)
 
 
 def _tags(header: str) -> set[str]:

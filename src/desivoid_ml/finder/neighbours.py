@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
+from desivoid_ml.finder.etags import data_identity
 from desivoid_ml.finder.store import ALGORITHMS, KEY, NotFound, Store, clean
 
 MAX_K = 1000
@@ -67,17 +68,10 @@ def similar(
     if run not in runs:
         raise NotFound(f"run {run!r} has no embeddings; runs with embeddings: {', '.join(runs)}")
     wanted = candidates_for(k, filters)
-    function = sql.Identifier(store.db.ns.ml, "similar_galaxies")
-    with store.conn() as conn:
-        try:
-            cursor = conn.execute(
-                sql.SQL("SELECT * FROM {}(%s, %s, %s, %s, %s)").format(function),
-                (galaxy["targetid"], wanted, run, galaxy["survey"], galaxy["program"]),
-            )
-        except psycopg.errors.RaiseException as exc:
-            raise NotFound(exc.diag.message_primary or "unknown run") from exc
-        names = [d.name for d in cursor.description]
-        rows = [clean(dict(zip(names, r, strict=True))) for r in cursor.fetchall()]
+    key = (store.db.ns.ml, *(galaxy[c] for c in KEY), wanted, run, data_identity(store))
+    names, rows = store.searches.get_or_search(
+        key, wanted, lambda: _nearest(store, galaxy, wanted, run)
+    )
     if filters.environment != "all":
         _add_samples(store, rows, filters.sample_column)
     rows = [r for r in rows if filters.keep(r)][:k]
@@ -88,6 +82,21 @@ def similar(
     for row in rows:
         row.update(extra.get(tuple(row[c] for c in KEY), {}))
     return Neighbours(run=run, candidates=wanted, rows=rows, columns=columns)
+
+
+def _nearest(store: Store, galaxy: dict, wanted: int, run: str) -> tuple[list[str], list[dict]]:
+    """ml.similar_galaxies: (column names, the `wanted` nearest rows)."""
+    function = sql.Identifier(store.db.ns.ml, "similar_galaxies")
+    with store.conn() as conn:
+        try:
+            cursor = conn.execute(
+                sql.SQL("SELECT * FROM {}(%s, %s, %s, %s, %s)").format(function),
+                (galaxy["targetid"], wanted, run, galaxy["survey"], galaxy["program"]),
+            )
+        except psycopg.errors.RaiseException as exc:
+            raise NotFound(exc.diag.message_primary or "unknown run") from exc
+        names = [d.name for d in cursor.description]
+        return names, [clean(dict(zip(names, r, strict=True))) for r in cursor.fetchall()]
 
 
 def _extra_columns(store: Store, rows: list[dict]) -> dict:

@@ -8,13 +8,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from desivoid_ml.finder import etags, params, plots, views
+from desivoid_ml.finder.picture_cache import PictureCache
 from desivoid_ml.finder.store import KEY, NotFound, Store
 
 SLICE_DEFAULT_MPCH = 10.0
 
 
 def routes(store: Store) -> list[Route]:
-    """`/plot/map/<targetid>.png` and `/plot/slice/<targetid>.png`."""
+    """`/plot/map/<targetid>.png` and `/plot/slice/<targetid>.png`, drawn once per tag while
+    the server's picture cache holds them."""
+    cache = PictureCache()
 
     def galaxy_of(request: Request) -> dict:
         q = request.query_params
@@ -39,10 +42,10 @@ def routes(store: Store) -> list[Route]:
         return plots.survey_slice(store, g, half)
 
     def map_png(request: Request) -> Response:
-        return etags.png_response(request, store, lambda: draw_map(request))
+        return etags.png_response(request, store, lambda: draw_map(request), cache)
 
     def slice_png(request: Request) -> Response:
-        return etags.png_response(request, store, lambda: draw_slice(request))
+        return etags.png_response(request, store, lambda: draw_slice(request), cache)
 
     return [
         Route("/plot/map/{targetid}.png", map_png),

@@ -9,10 +9,12 @@ import atexit
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 
 RENDER_PROCESSES = max(1, min(4, (os.cpu_count() or 2) - 1))
+PARENT_POLL_S = 0.5
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 
@@ -22,11 +24,28 @@ def render(function: Callable[..., bytes], *args) -> bytes:
     return _executor().submit(function, *args).result()
 
 
+def _watch_server(server_pid: int) -> None:
+    """In the render process: exit when the server is gone. uvicorn re-raises SIGTERM after its
+    shutdown, so the server's atexit never runs and its render processes would live on."""
+
+    def watch() -> None:
+        while os.getppid() == server_pid:
+            time.sleep(PARENT_POLL_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="watch-server").start()
+
+
 def _executor() -> ProcessPoolExecutor:
     global _pool
     with _lock:
         if _pool is None:
             context = multiprocessing.get_context("spawn")  # no fork of a threaded server
-            _pool = ProcessPoolExecutor(RENDER_PROCESSES, mp_context=context)
+            _pool = ProcessPoolExecutor(
+                RENDER_PROCESSES,
+                mp_context=context,
+                initializer=_watch_server,
+                initargs=(os.getpid(),),
+            )
             atexit.register(_pool.shutdown, cancel_futures=True)
         return _pool

@@ -17,6 +17,7 @@ from psycopg_pool import ConnectionPool
 from desivoid_ml.algorithms import ALGORITHM_NAMES
 from desivoid_ml.db.connection import CONNECT_TIMEOUT_S, Database
 from desivoid_ml.db.introspect import relation_exists, table_columns
+from desivoid_ml.finder.search_cache import SearchCache
 
 READ_ONLY = "-c default_transaction_read_only=on -c statement_timeout=20000"
 ALGORITHMS = tuple(ALGORITHM_NAMES)  # the column prefixes: vf, vide, zobov, revolver
@@ -51,6 +52,7 @@ class Store:
 
     db: Database
     pool: ConnectionPool
+    searches: SearchCache = field(default_factory=SearchCache, repr=False)
     _cache: dict = field(default_factory=dict, repr=False)
     _held: threading.local = field(default_factory=threading.local, repr=False)
 
