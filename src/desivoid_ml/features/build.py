@@ -91,7 +91,7 @@ def build(db: Database, cfg: DictConfig, reporter: Reporter | None = None) -> Fe
     whole = _WholeSample(sample, catalogs, cfg, phases, reporter)
     with db.connect() as conn, conn.transaction():
         with reporter.task("features", len(sample.ra)) as step:
-            names = stage_columns(conn, keys, _chunks(whole, int(cfg.chunk_rows), step))
+            names = stage_columns(conn, db, keys, _chunks(whole, int(cfg.chunk_rows), step))
         whole.galzone.verify()
         with phases("features.galaxy"):
             replace_galaxy_table(conn, db, cfg, names)

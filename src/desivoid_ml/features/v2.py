@@ -26,17 +26,22 @@ def match_galzone(
     catalog: V2Catalog,
     tolerance: float = POSITION_TOLERANCE_MPCH,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """GALZONE row of each galaxy, and whether it is in the V2 input (by id or position)."""
-    distance, nearest = catalog.galzone_tree.query(xyz, k=1)
-    matched = distance <= tolerance
-    row = nearest.astype(np.int64)
-    if target is not None and catalog.gal_target is not None:
-        order = np.argsort(catalog.gal_target, kind="stable")
+    """GALZONE row of each galaxy, and whether it is in the V2 input (by id or position).
+    The position search runs only for the galaxies the id did not match."""
+    row = np.zeros(len(xyz), dtype=np.int64)
+    by_id = np.zeros(len(xyz), dtype=bool)
+    if target is not None and catalog.gal_target is not None and len(catalog.gal_target):
+        order = catalog.gal_target_order
         found = np.searchsorted(catalog.gal_target, target, sorter=order)
-        found = np.clip(found, 0, len(order) - 1)
-        by_id = catalog.gal_target[order[found]] == target
-        row = np.where(by_id, order[found], row)
-        matched = by_id | matched
+        found = order[np.clip(found, 0, len(order) - 1)]
+        by_id = catalog.gal_target[found] == target
+        row[by_id] = found[by_id]
+    matched = by_id.copy()
+    rest = ~by_id
+    if rest.any():
+        distance, nearest = catalog.galzone_tree.query(xyz[rest], k=1, workers=-1)
+        row[rest] = nearest
+        matched[rest] = distance <= tolerance
     return row, matched
 
 

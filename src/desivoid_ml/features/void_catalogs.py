@@ -71,6 +71,11 @@ class V2Catalog:
         """KD-tree of the GALZONE positions, built once per catalog."""
         return cKDTree(self.gal_xyz)
 
+    @cached_property
+    def gal_target_order(self) -> np.ndarray | None:
+        """The order that sorts `gal_target` (for lookups by id), computed once per catalog."""
+        return None if self.gal_target is None else np.argsort(self.gal_target, kind="stable")
+
 
 VoidCatalog = VoidFinderCatalog | V2Catalog
 
