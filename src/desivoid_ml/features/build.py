@@ -168,8 +168,9 @@ class _WholeSample:
         """All computed columns of galaxies start..stop."""
         part = self.sample.rows(start, stop)
         with self.phases("classify"):
+            shared: dict = {}  # V2 catalogs with the same GALZONE match the chunk once
             results = [
-                classify_catalog(part, c, m, self.options)
+                classify_catalog(part, c, m, self.options, shared)
                 for c, m in zip(self.catalogs, self.masks, strict=True)
             ]
             for catalog, result in zip(self.catalogs, results, strict=True):

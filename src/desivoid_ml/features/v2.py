@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from desivoid_ml.errors import DesivoidError
+from desivoid_ml.features import tree_query
 from desivoid_ml.features.void_catalogs import V2Catalog
 from desivoid_ml.features.voidfinder import IN_VOID, OUTSIDE, WALL, nearest_void_distance
 
@@ -39,7 +40,7 @@ def match_galzone(
     matched = by_id.copy()
     rest = ~by_id
     if rest.any():
-        distance, nearest = catalog.galzone_tree.query(xyz[rest], k=1, workers=-1)
+        distance, nearest = tree_query.nearest(catalog.galzone_tree, xyz[rest])
         row[rest] = nearest
         matched[rest] = distance <= tolerance
     return row, matched
@@ -81,11 +82,13 @@ def classify(
     target: np.ndarray | None,
     catalog: V2Catalog,
     tolerance: float = POSITION_TOLERANCE_MPCH,
+    match: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """in_void, void_id (smallest), void_id_largest, zone, vflag, in_input and r/R per galaxy.
     in_input: matched to a GALZONE row (`tolerance`, Mpc/h, by position) inside the V2 volume;
-    vflag: 1 in a void, 9 where the (nearest) GALZONE row is outside the volume, else 0."""
-    row, matched = match_galzone(xyz, target, catalog, tolerance)
+    vflag: 1 in a void, 9 where the (nearest) GALZONE row is outside the volume, else 0.
+    `match`: what `match_galzone` returns for these galaxies, if already known."""
+    row, matched = match if match is not None else match_galzone(xyz, target, catalog, tolerance)
     zone = catalog.gal_zone[row]
     inside = in_volume(row, catalog)
     void0, void1 = zone_voids(zone, catalog)

@@ -15,6 +15,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from desivoid_ml.errors import DesivoidError
+from desivoid_ml.features import tree_query
 from desivoid_ml.features.sky_mask import SkyMask
 from desivoid_ml.features.void_catalogs import VoidFinderCatalog
 
@@ -107,7 +108,7 @@ def nearest_void_distance(
     if len(void_xyz) == 0:
         return np.full(len(xyz), -1), np.full(len(xyz), np.nan)
     tree = tree if tree is not None else cKDTree(void_xyz)
-    distance, index = tree.query(xyz, k=1, workers=-1)
+    distance, index = tree_query.nearest(tree, xyz)
     return index, distance / void_radius[index]
 
 
