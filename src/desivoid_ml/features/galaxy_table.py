@@ -60,7 +60,7 @@ def stage_columns(
             survey, program = keys.survey_program(start, stop)
             values = [keys.targetid[start:stop], survey, program, *(columns[n] for n in names)]
             nulls = [None, None, None, *(_nulls(columns[n]) for n in names)]
-            send(encoder.encode(values, nulls))
+            send(encoder.encode([_text_bytes(v) for v in values], nulls))
         if send is None:
             raise DesivoidError("raw.galaxies is empty; ingest FastSpecFit files first")
     conn.execute(sql.SQL("ANALYZE {}").format(stage))  # row counts for the join's plan
@@ -74,6 +74,18 @@ def _copy_column(name: str, values: np.ndarray) -> CopyColumn:
     if kind == "i" and values.dtype.itemsize <= 2:
         return CopyColumn(name, "smallint")
     return CopyColumn(name, NUMPY_TO_PG[kind])
+
+
+def _text_bytes(values: np.ndarray) -> np.ndarray:
+    """Text as UTF-8 bytes; ASCII (the labels here: caps, samples, survey, program) by taking
+    the low byte of each UCS-4 code, ~100x faster than np.strings.encode."""
+    if values.dtype.kind != "U" or values.dtype.itemsize == 0:
+        return values
+    width = values.dtype.itemsize // 4
+    codes = np.ascontiguousarray(values).view(np.uint32).reshape(len(values), width)
+    if codes.max(initial=0) >= 128:
+        return np.strings.encode(values, "utf-8")
+    return codes.astype(np.uint8).view(f"S{width}").reshape(len(values))
 
 
 def _nulls(values: np.ndarray) -> np.ndarray | None:
