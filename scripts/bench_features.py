@@ -3,7 +3,9 @@ DESIVAST void catalogs of `write_catalogs`: compute and load seconds, rows/s, pe
 4N/N time ratio against N log N, extrapolated to 6.4 M galaxies.
 
 For speed, raw.galaxies is made directly by binary COPY with only the columns the build reads
-(keys, RA, DEC, Z and those of the few properties kept): the galaxies of a small synthetic catalog
+(keys, RA, DEC, Z and those of the few properties kept; with `--properties default`, every
+property of configs/features.yaml, their columns and padding up to raw.galaxies' 215 columns,
+see bench_raw_columns.py): the galaxies of a small synthetic catalog
 (so V2 catalogs match them by TARGETID), then random positions uniform in volume in the survey
 caps over the voids' redshift range. Each build runs in a fresh spawned process that reports its
 peak RSS. Tables live in the `bench_` schema namespace (dropped at the end).
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
+from bench_raw_columns import chunk_values, extra_columns
 from omegaconf import OmegaConf
 from psycopg import sql
 
@@ -41,7 +44,7 @@ from desivoid_ml.synth.universe import CAPS
 
 PREFIX = "bench_"
 CHUNK_ROWS = 100_000  # rows per COPY message when filling raw.galaxies
-TARGET_ROWS, TARGET_S = 6_400_000, 300.0
+TARGET_ROWS, TARGET_S = 6_400_000, 150.0  # issue 19
 PROPERTIES = ["z", "logmstar", "g_r"]  # of configs/features.yaml; their columns below
 KEYS = ["targetid", "survey", "program"]
 COLUMNS = [CopyColumn("targetid", "bigint"), CopyColumn("survey", "text", text_width=8),
@@ -95,8 +98,10 @@ def random_galaxies(n: int, first_id: int, rng: np.random.Generator) -> dict[str
             "program": np.full(n, b"bright"), "ra": ra, "dec": dec, "z": z}
 
 
-def load_galaxies(db: Database, known: dict[str, np.ndarray], n: int, seed: int) -> None:
-    """raw.galaxies := the known galaxies, then random ones up to n rows; keys and ANALYZE after."""
+def load_galaxies(db: Database, known: dict[str, np.ndarray], n: int, seed: int,
+                  wide: list[CopyColumn]) -> None:
+    """raw.galaxies := the known galaxies, then random ones up to n rows, with the `wide`
+    columns made chunk by chunk; keys and ANALYZE after."""
     rng = np.random.default_rng(seed)
     take = min(n, len(known["z"]))
     extra = random_galaxies(n - take, int(known["targetid"].max()) + 1, rng)
@@ -105,13 +110,15 @@ def load_galaxies(db: Database, known: dict[str, np.ndarray], n: int, seed: int)
     values["logmstar_ivar"] = np.where(rng.random(n) < 0.03, 0.0, 1.0)  # a few unmeasured
     values["absmag01_sdss_r"] = rng.normal(-20.5, 1.2, n)
     values["absmag01_sdss_g"] = values["absmag01_sdss_r"] + rng.normal(0.7, 0.2, n)
-    table, encoder = sql.Identifier(db.ns.raw, "galaxies"), RowEncoder(COLUMNS)
+    table, encoder = sql.Identifier(db.ns.raw, "galaxies"), RowEncoder(COLUMNS + wide)
     with db.connect(autocommit=True) as conn:
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
-        ensure_table(conn, db.ns.raw, "galaxies", COLUMNS, False)
-        with copy_in(conn, table, COLUMNS) as send:
+        ensure_table(conn, db.ns.raw, "galaxies", COLUMNS + wide, False)
+        with copy_in(conn, table, COLUMNS + wide) as send:
             for start in range(0, n, CHUNK_ROWS):
-                send(encoder.encode([values[c.name][start:start + CHUNK_ROWS] for c in COLUMNS]))
+                base = [values[c.name][start:start + CHUNK_ROWS] for c in COLUMNS]
+                more = chunk_values(wide, len(base[0]), rng)
+                send(encoder.encode(base + more))
         conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
             table, sql.SQL(", ").join(map(sql.Identifier, KEYS))))
         conn.execute(sql.SQL("ANALYZE {}").format(table))
@@ -153,7 +160,7 @@ def report(args, voids: str, known: int, sizes: tuple[int, int], runs: list[dict
           f"{args.synth_galaxies:,}): {voids}")
     print(f"raw.galaxies: its first {min(known, n):,} galaxies, then random positions uniform "
           f"in volume in the NGC/SGC boxes, {ZLIML} < z < {ZLIMU}; properties "
-          f"{', '.join(PROPERTIES)} only; best of {args.repeat}; VoidFinder in-void fraction "
+          f"{describe(args)}; best of {args.repeat}; VoidFinder in-void fraction "
           f"{a['vf_in_void']:.2f} at N, {b['vf_in_void']:.2f} at 4N")
     print(f"\n{'':<34}{f'N={n:,}':>14}{f'4N={big:,}':>14}{'4N/N':>8}")
     for name, (x, y) in rows:
@@ -164,7 +171,8 @@ def report(args, voids: str, known: int, sizes: tuple[int, int], runs: list[dict
     print(f"extrapolated to {TARGET_ROWS / 1e6:.1f} M rows (N log N from the 4N run): "
           f"{extrapolated:.0f} s (target < {TARGET_S:.0f} s)")
     print(f"bench_features n={big} compute_s={b['compute_s']:.2f} load_s={b['load_s']:.2f} "
-          f"rows_per_s={big / total[1]:.0f} ratio_4n={total[1] / total[0]:.3f} "
+          f"rows_per_s={big / total[1]:.0f} properties={args.properties} "
+          f"ratio_4n={total[1] / total[0]:.3f} "
           f"nlogn_ratio={nlogn:.3f} extrapolated_6_4m_s={extrapolated:.1f} "
           f"peak_rss_mb={b['peak_rss_mb']:.0f}")
 
@@ -242,6 +250,17 @@ def proximity_latency(db: Database, rows: int, queries: int = 30) -> None:
     print("  plan: " + " / ".join(line.strip() for line in plan if "Scan" in line))
 
 
+def chosen_properties(args: argparse.Namespace) -> list[str]:
+    return PROPERTIES if args.properties == "few" else list(load_config().properties)
+
+
+def describe(args: argparse.Namespace) -> str:
+    if args.properties == "few":
+        return f"{', '.join(PROPERTIES)} only"
+    width = len(COLUMNS) + len(extra_columns(load_config().properties, [c.name for c in COLUMNS]))
+    return f"all {len(chosen_properties(args))} of configs/features.yaml on a {width}-column table"
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -249,6 +268,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--synth-galaxies", type=int, default=50_000,
                         help="galaxies of the synthetic catalog whose void files are used")
     parser.add_argument("--repeat", type=int, default=1, help="builds per size; the best is kept")
+    parser.add_argument("--properties", choices=["few", "default"], default="few",
+                        help=f"few: {', '.join(PROPERTIES)}; default: all of configs/features.yaml"
+                        " on a table as wide as an ingested raw.galaxies")
     parser.add_argument("--seed", type=int, default=1, help="seed of the catalog and positions")
     return parser.parse_args()
 
@@ -263,10 +285,12 @@ def main() -> None:
         db = open_database(PREFIX)
         with tempfile.TemporaryDirectory(prefix="bench_features_") as tmp:
             known = prepare_voids(db, Path(tmp), args.synth_galaxies, args.seed)
-        runs = []
+        runs, properties = [], chosen_properties(args)
+        extra = [] if args.properties == "few" else extra_columns(
+            load_config().properties, [c.name for c in COLUMNS])
         for size in sizes:
-            load_galaxies(db, known, size, args.seed)
-            runs.append(run_build(PROPERTIES, args.repeat))
+            load_galaxies(db, known, size, args.seed, extra)
+            runs.append(run_build(properties, args.repeat))
         proximity_latency(db, sizes[-1])
         report(args, void_counts(db), len(known["z"]), sizes, runs)  # ends with the summary line
     finally:

@@ -14,6 +14,7 @@ from psycopg import sql
 from desivoid_ml.db.introspect import relation_exists
 from desivoid_ml.features.build import build
 from desivoid_ml.features.config import load_config
+from desivoid_ml.features.galaxy_table import STAGE_NAME
 from desivoid_ml.ingest.config import IngestOptions
 from desivoid_ml.ingest.runner import ingest
 
@@ -134,6 +135,14 @@ def test_features_match_the_toolkit(features_db, real_fits: Path) -> None:
         assert summary.samples[algorithm] == counts  # what `desivoid features` prints
 
 
+def test_the_staging_table_is_gone_after_a_build(features_db) -> None:
+    db, summary = features_db
+    assert summary.rows == 10_000
+    with db.connect() as conn:
+        assert relation_exists(conn, db.ns.features, "galaxy")
+        assert not relation_exists(conn, db.ns.features, STAGE_NAME)
+
+
 def test_missing_values_and_excluded_rows_are_null(features_db) -> None:
     db, _ = features_db
     got = _features(db)
@@ -217,6 +226,7 @@ def test_a_catalog_of_other_galaxies_is_a_clear_error(db, real_fits: Path, tmp_p
         build(db, cfg)
     with db.connect() as conn:
         assert not relation_exists(conn, db.ns.features, "galaxy")
+        assert not relation_exists(conn, db.ns.features, STAGE_NAME)  # staged, rolled back
 
 
 def test_a_mask_hdu_and_a_magnitude_limit_reach_the_features(db, real_fits, tmp_path) -> None:

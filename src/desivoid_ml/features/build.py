@@ -91,7 +91,7 @@ def build(db: Database, cfg: DictConfig, reporter: Reporter | None = None) -> Fe
     whole = _WholeSample(sample, catalogs, cfg, phases, reporter)
     with db.connect() as conn, conn.transaction():
         with reporter.task("features", len(sample.ra)) as step:
-            names = stage_columns(conn, keys, _chunks(whole, int(cfg.chunk_rows), step))
+            names = stage_columns(conn, db, keys, _chunks(whole, int(cfg.chunk_rows), step))
         whole.galzone.verify()
         with phases("features.galaxy"):
             replace_galaxy_table(conn, db, cfg, names)
@@ -168,8 +168,9 @@ class _WholeSample:
         """All computed columns of galaxies start..stop."""
         part = self.sample.rows(start, stop)
         with self.phases("classify"):
+            shared: dict = {}  # V2 catalogs with the same GALZONE match the chunk once
             results = [
-                classify_catalog(part, c, m, self.options)
+                classify_catalog(part, c, m, self.options, shared)
                 for c, m in zip(self.catalogs, self.masks, strict=True)
             ]
             for catalog, result in zip(self.catalogs, results, strict=True):

@@ -103,9 +103,12 @@ def classify_catalog(
     catalog: VoidCatalog,
     mask: SkyMask | None = None,
     options: EnvironmentOptions | None = None,
+    shared: dict | None = None,
 ) -> dict[str, np.ndarray]:
     """Full-length columns for one catalog; uncovered galaxies get the 'outside' defaults.
-    `mask` is the VoidFinder survey mask (see `survey_mask`; build it from the whole sample)."""
+    `mask` is the VoidFinder survey mask (see `survey_mask`; build it from the whole sample).
+    `shared`: one dict per sample, passed to every catalog: V2 catalogs with the same GALZONE
+    then compute the positions and the GALZONE match of the sample once."""
     options = options or EnvironmentOptions()
     rows = covered(sample, catalog)
     n = len(sample.ra)
@@ -123,20 +126,38 @@ def classify_catalog(
         out["on_boundary"] = np.zeros(n, dtype=bool)  # on a hole's surface (see BoundaryRule)
     if not rows.any():
         return out
-    xyz = positions(sample, rows, catalog)
     if isinstance(catalog, VoidFinderCatalog):
+        xyz = positions(sample, rows, catalog)
         found = voidfinder.classify(xyz, catalog, mask, options.boundary)
         bright = bright_enough(sample, catalog)[rows]
         found["in_input"] &= bright
         excluded = found["on_boundary"] if options.boundary.policy == "exclude" else None
         found["sample"] = voidfinder_sample(found["vflag"], bright, excluded)
     else:
-        target = sample.targetid[rows] if sample.targetid is not None else None
-        found = v2.classify(xyz, target, catalog, options.v2_position_tolerance_mpch)
+        found = _classify_v2(sample, rows, catalog, options, {} if shared is None else shared)
         found["sample"] = v2_sample(found["in_input"], found["in_void"])
     for name in out:
         out[name][rows] = found[name]
     return out
+
+
+def _classify_v2(
+    sample: GalaxySample,
+    rows: np.ndarray,
+    catalog: V2Catalog,
+    options: EnvironmentOptions,
+    shared: dict,
+) -> dict[str, np.ndarray]:
+    """v2.classify, with the positions and GALZONE match taken from `shared` when a catalog
+    with the same GALZONE (and cap, cosmology) has already computed them for this sample."""
+    tolerance = options.v2_position_tolerance_mpch
+    key = (catalog.galzone_key, tolerance)
+    if key not in shared:
+        xyz = positions(sample, rows, catalog)
+        target = sample.targetid[rows] if sample.targetid is not None else None
+        shared[key] = xyz, v2.match_galzone(xyz, target, catalog, tolerance)
+    xyz, match = shared[key]
+    return v2.classify(xyz, None, catalog, tolerance, match)
 
 
 def positions(sample: GalaxySample, rows: np.ndarray, catalog: VoidCatalog) -> np.ndarray:

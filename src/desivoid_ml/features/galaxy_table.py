@@ -1,6 +1,10 @@
 """Writing features.galaxy: the computed columns go to a staging table by binary COPY, chunk by
 chunk; the table is then made in one statement from raw.galaxies' property expressions (the
-feature config) joined with the staged columns, in spatial order, with its keys and indexes."""
+feature config) joined with the staged columns, in spatial order, with its keys and indexes.
+
+The staging table is an unlogged table of the features schema, created and dropped inside the
+build's transaction (a failed build leaves nothing): unlike a temporary table, parallel workers
+can read it, so the join and the spatial sort run in parallel."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from psycopg import sql
 from desivoid_ml.db.connection import Database, set_setting
 from desivoid_ml.db.copy_binary import RowEncoder
 from desivoid_ml.db.copy_format import CopyColumn
-from desivoid_ml.db.copy_in import copy_in, create_table
+from desivoid_ml.db.copy_in import column_definitions, copy_in
 from desivoid_ml.errors import DesivoidError, first_line
 from desivoid_ml.features.positions import GalaxyKeys
 from desivoid_ml.keys import KEY_COLUMNS, key_hash_sql
@@ -23,29 +27,43 @@ from desivoid_ml.keys import KEY_COLUMNS, key_hash_sql
 SKY_INDEX = "galaxy_sky_idx"  # GiST on point(ra, dec), for features.galaxy_at
 NUMPY_TO_PG = {"b": "boolean", "i": "bigint", "f": "double precision", "U": "text"}
 SORT_WORK_MEM = "256MB"  # server memory for the spatial ORDER BY (this transaction only)
-STAGE = sql.Identifier("feature_stage")
+INDEX_MEMORY = "512MB"  # maintenance_work_mem of the key and GiST builds (this transaction only)
+STAGE_NAME = "galaxy_stage"
+
+
+def stage_table(db: Database) -> sql.Identifier:
+    """The staging table of the computed columns (exists only inside the build's transaction)."""
+    return sql.Identifier(db.ns.features, STAGE_NAME)
 
 
 def stage_columns(
-    conn: psycopg.Connection, keys: GalaxyKeys, chunks: Iterable[tuple[int, int, dict]]
+    conn: psycopg.Connection,
+    db: Database,
+    keys: GalaxyKeys,
+    chunks: Iterable[tuple[int, int, dict]],
 ) -> list[str]:
-    """Binary COPY of keys + computed columns, chunk by chunk, into a temporary table; returns
-    the computed column names (the table is created from the first chunk's columns)."""
-    key_columns = list(KEY_COLUMNS)
+    """Binary COPY of keys + computed columns, chunk by chunk, into the staging table (created
+    from the first chunk's columns, then ANALYZEd); returns the computed column names."""
+    key_columns, stage = list(KEY_COLUMNS), stage_table(db)
     send = encoder = names = None
     with contextlib.ExitStack() as stack:
         for start, stop, columns in chunks:
             if encoder is None:
                 computed = [_copy_column(name, values) for name, values in columns.items()]
-                create_table(conn, STAGE, key_columns + computed, temporary=True)
+                conn.execute(
+                    sql.SQL("CREATE UNLOGGED TABLE {} ({})").format(
+                        stage, column_definitions(key_columns + computed)
+                    )
+                )
                 encoder, names = RowEncoder(key_columns + computed), list(columns)
-                send = stack.enter_context(copy_in(conn, STAGE, key_columns + computed))
+                send = stack.enter_context(copy_in(conn, stage, key_columns + computed))
             survey, program = keys.survey_program(start, stop)
             values = [keys.targetid[start:stop], survey, program, *(columns[n] for n in names)]
             nulls = [None, None, None, *(_nulls(columns[n]) for n in names)]
-            send(encoder.encode(values, nulls))
+            send(encoder.encode([_text_bytes(v) for v in values], nulls))
         if send is None:
             raise DesivoidError("raw.galaxies is empty; ingest FastSpecFit files first")
+    conn.execute(sql.SQL("ANALYZE {}").format(stage))  # row counts for the join's plan
     return names
 
 
@@ -56,6 +74,18 @@ def _copy_column(name: str, values: np.ndarray) -> CopyColumn:
     if kind == "i" and values.dtype.itemsize <= 2:
         return CopyColumn(name, "smallint")
     return CopyColumn(name, NUMPY_TO_PG[kind])
+
+
+def _text_bytes(values: np.ndarray) -> np.ndarray:
+    """Text as UTF-8 bytes; ASCII (the labels here: caps, samples, survey, program) by taking
+    the low byte of each UCS-4 code, ~100x faster than np.strings.encode."""
+    if values.dtype.kind != "U" or values.dtype.itemsize == 0:
+        return values
+    width = values.dtype.itemsize // 4
+    codes = np.ascontiguousarray(values).view(np.uint32).reshape(len(values), width)
+    if codes.max(initial=0) >= 128:
+        return np.strings.encode(values, "utf-8")
+    return codes.astype(np.uint8).view(f"S{width}").reshape(len(values))
 
 
 def _nulls(values: np.ndarray) -> np.ndarray | None:
@@ -109,15 +139,17 @@ def replace_galaxy_table(
                     sql.SQL(", ").join(properties),
                     sql.SQL(", ").join(environment),
                     sql.Identifier(db.ns.raw, "galaxies"),
-                    STAGE,
+                    stage_table(db),
                     key_hash=key_hash_sql("g"),
                 )
             )
+            conn.execute(sql.SQL("DROP TABLE {}").format(stage_table(db)))
     except psycopg.errors.Error as exc:
         raise DesivoidError(
             f"a feature property in the config failed in SQL: "
             f"{first_line(exc)}; fix configs/features.yaml"
         ) from exc
+    set_setting(conn, "maintenance_work_mem", INDEX_MEMORY, local=True)
     conn.execute(
         sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (targetid, survey, program)").format(target)
     )

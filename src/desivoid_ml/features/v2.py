@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from desivoid_ml.errors import DesivoidError
+from desivoid_ml.features import tree_query
 from desivoid_ml.features.void_catalogs import V2Catalog
 from desivoid_ml.features.voidfinder import IN_VOID, OUTSIDE, WALL, nearest_void_distance
 
@@ -26,17 +27,22 @@ def match_galzone(
     catalog: V2Catalog,
     tolerance: float = POSITION_TOLERANCE_MPCH,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """GALZONE row of each galaxy, and whether it is in the V2 input (by id or position)."""
-    distance, nearest = catalog.galzone_tree.query(xyz, k=1)
-    matched = distance <= tolerance
-    row = nearest.astype(np.int64)
-    if target is not None and catalog.gal_target is not None:
-        order = np.argsort(catalog.gal_target, kind="stable")
+    """GALZONE row of each galaxy, and whether it is in the V2 input (by id or position).
+    The position search runs only for the galaxies the id did not match."""
+    row = np.zeros(len(xyz), dtype=np.int64)
+    by_id = np.zeros(len(xyz), dtype=bool)
+    if target is not None and catalog.gal_target is not None and len(catalog.gal_target):
+        order = catalog.gal_target_order
         found = np.searchsorted(catalog.gal_target, target, sorter=order)
-        found = np.clip(found, 0, len(order) - 1)
-        by_id = catalog.gal_target[order[found]] == target
-        row = np.where(by_id, order[found], row)
-        matched = by_id | matched
+        found = order[np.clip(found, 0, len(order) - 1)]
+        by_id = catalog.gal_target[found] == target
+        row[by_id] = found[by_id]
+    matched = by_id.copy()
+    rest = ~by_id
+    if rest.any():
+        distance, nearest = tree_query.nearest(catalog.galzone_tree, xyz[rest])
+        row[rest] = nearest
+        matched[rest] = distance <= tolerance
     return row, matched
 
 
@@ -76,11 +82,13 @@ def classify(
     target: np.ndarray | None,
     catalog: V2Catalog,
     tolerance: float = POSITION_TOLERANCE_MPCH,
+    match: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """in_void, void_id (smallest), void_id_largest, zone, vflag, in_input and r/R per galaxy.
     in_input: matched to a GALZONE row (`tolerance`, Mpc/h, by position) inside the V2 volume;
-    vflag: 1 in a void, 9 where the (nearest) GALZONE row is outside the volume, else 0."""
-    row, matched = match_galzone(xyz, target, catalog, tolerance)
+    vflag: 1 in a void, 9 where the (nearest) GALZONE row is outside the volume, else 0.
+    `match`: what `match_galzone` returns for these galaxies, if already known."""
+    row, matched = match if match is not None else match_galzone(xyz, target, catalog, tolerance)
     zone = catalog.gal_zone[row]
     inside = in_volume(row, catalog)
     void0, void1 = zone_voids(zone, catalog)

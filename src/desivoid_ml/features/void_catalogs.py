@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -70,6 +71,20 @@ class V2Catalog:
     def galzone_tree(self) -> cKDTree:
         """KD-tree of the GALZONE positions, built once per catalog."""
         return cKDTree(self.gal_xyz)
+
+    @cached_property
+    def galzone_key(self) -> tuple:
+        """Equal for catalogs with the same GALZONE galaxies, cap and cosmology (VIDE, ZOBOV and
+        REVOLVER of one cap are run on the same input), whose galaxy matches are then shared."""
+        digest = hashlib.sha1(np.ascontiguousarray(self.gal_xyz).tobytes())
+        if self.gal_target is not None:
+            digest.update(np.ascontiguousarray(self.gal_target).tobytes())
+        return (self.cap, self.cosmology.omegam, self.cosmology.h, digest.hexdigest())
+
+    @cached_property
+    def gal_target_order(self) -> np.ndarray | None:
+        """The order that sorts `gal_target` (for lookups by id), computed once per catalog."""
+        return None if self.gal_target is None else np.argsort(self.gal_target, kind="stable")
 
 
 VoidCatalog = VoidFinderCatalog | V2Catalog

@@ -9,11 +9,13 @@ we (checked against the toolkit's own classification in tests).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 from scipy.spatial import cKDTree
 
 from desivoid_ml.errors import DesivoidError
+from desivoid_ml.features import tree_query
 from desivoid_ml.features.sky_mask import SkyMask
 from desivoid_ml.features.void_catalogs import VoidFinderCatalog
 
@@ -73,7 +75,7 @@ def hole_margin(
             counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
             if counts.sum() == 0:
                 continue
-            points = np.fromiter((p for h in hits for p in h), dtype=np.int64, count=counts.sum())
+            points = np.fromiter(chain.from_iterable(hits), dtype=np.int64, count=counts.sum())
             holes = np.repeat(np.arange(len(hits)), counts)
             pair = centre_distance(xyz[points], centres[holes]) - radii[holes]
             void = catalog.hole_void[start:stop][holes]
@@ -106,7 +108,7 @@ def nearest_void_distance(
     if len(void_xyz) == 0:
         return np.full(len(xyz), -1), np.full(len(xyz), np.nan)
     tree = tree if tree is not None else cKDTree(void_xyz)
-    distance, index = tree.query(xyz, k=1)
+    distance, index = tree_query.nearest(tree, xyz)
     return index, distance / void_radius[index]
 
 
