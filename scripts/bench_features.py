@@ -53,7 +53,7 @@ COLUMNS = [CopyColumn("targetid", "bigint"), CopyColumn("survey", "text", text_w
     CopyColumn(name, "real") for name in ("logmstar", "logmstar_ivar", "absmag01_sdss_g",
                                           "absmag01_sdss_r")]
 PHASES = ["read void catalogs", "read positions", "survey masks", "density", "classify",
-          "stage (COPY in)", "features.galaxy", "proximity", "analyze"]
+          "stage (COPY in)", "features.galaxy", "keys and indexes", "proximity", "analyze"]
 
 
 def prepare_voids(db: Database, folder: Path, n: int, seed: int) -> dict[str, np.ndarray]:

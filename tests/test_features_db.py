@@ -295,3 +295,21 @@ def test_sky_search_is_indexed_right_after_a_build(features_db) -> None:
             )
         )
     assert "galaxy_sky_idx" in plan
+
+
+def test_v2_catalogs_read_back_keep_one_copy_of_their_shared_galzone(
+    features_db, real_fits: Path
+) -> None:
+    from desivoid_ml.features.void_catalog_db import read_db_catalogs
+    from desivoid_ml.features.void_catalog_fits import read_fits_catalog
+
+    db, _ = features_db
+    v2 = {c.algorithm: c for c in read_db_catalogs(db) if hasattr(c, "gal_zone")}
+    zobov, vide = v2["ZOBOV"], v2["VIDE"]
+    assert zobov.gal_xyz is vide.gal_xyz and zobov.gal_target is vide.gal_target
+    assert zobov.gal_zone is not vide.gal_zone  # each algorithm's zones are its own
+    for name, catalog in v2.items():  # the values are those of the file, read alone
+        alone = read_fits_catalog(real_fits / "voids" / f"TEST10K_V2_{name}.fits")
+        assert np.array_equal(catalog.gal_xyz, alone.gal_xyz)
+        assert np.array_equal(catalog.gal_zone, alone.gal_zone)
+        assert np.array_equal(catalog.gal_out, alone.gal_out)

@@ -166,6 +166,7 @@ def features(
         f"catalogs: {', '.join(summary.catalogs)}; excluded (z <= 0 or NaN): "
         f"{summary.excluded:,}; compute {summary.compute_s:.1f} s, load {summary.load_s:.1f} s"
     )
+    out.print("seconds by phase: " + ", ".join(f"{k} {v:.1f}" for k, v in summary.phases.items()))
     out.print(
         f"VoidFinder boundary galaxies (on a hole surface within voidfinder."
         f"boundary_tolerance_mpch): {summary.on_boundary:,}, of which in void under "

@@ -32,7 +32,11 @@ from desivoid_ml.features.environment import (
     combine_by_algorithm,
     survey_mask,
 )
-from desivoid_ml.features.galaxy_table import replace_galaxy_table, stage_columns
+from desivoid_ml.features.galaxy_table import (
+    index_galaxy_table,
+    stage_columns,
+    write_galaxy_table,
+)
 from desivoid_ml.features.positions import read_sample
 from desivoid_ml.features.proximity import create_proximity
 from desivoid_ml.features.samples import VOID, WALL
@@ -94,7 +98,9 @@ def build(db: Database, cfg: DictConfig, reporter: Reporter | None = None) -> Fe
             names = stage_columns(conn, db, keys, _chunks(whole, int(cfg.chunk_rows), step))
         whole.galzone.verify()
         with phases("features.galaxy"):
-            replace_galaxy_table(conn, db, cfg, names)
+            write_galaxy_table(conn, db, cfg, names)
+        with phases("keys and indexes"):
+            index_galaxy_table(conn, db, cfg)
         with phases("proximity"):
             create_proximity(conn, db, catalogs, Cosmology(cfg.density.omegam))
     with phases("analyze"), db.connect(autocommit=True) as conn:

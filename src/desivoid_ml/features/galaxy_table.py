@@ -26,7 +26,7 @@ from desivoid_ml.keys import KEY_COLUMNS, key_hash_sql
 
 SKY_INDEX = "galaxy_sky_idx"  # GiST on point(ra, dec), for features.galaxy_at
 NUMPY_TO_PG = {"b": "boolean", "i": "bigint", "f": "double precision", "U": "text"}
-SORT_WORK_MEM = "256MB"  # server memory for the spatial ORDER BY (this transaction only)
+SORT_WORK_MEM = "1GB"  # server memory for the spatial ORDER BY (this transaction only)
 INDEX_MEMORY = "512MB"  # maintenance_work_mem of the key and GiST builds (this transaction only)
 STAGE_NAME = "galaxy_stage"
 
@@ -108,10 +108,11 @@ def property_condition(spec) -> sql.Composable:
     )
 
 
-def replace_galaxy_table(
+def write_galaxy_table(
     conn: psycopg.Connection, db: Database, cfg: DictConfig, columns: list[str]
 ) -> None:
-    """features.galaxy := raw.galaxies properties joined with the staged environment."""
+    """features.galaxy := raw.galaxies properties joined with the staged environment, in
+    spatial order (its keys and indexes: `index_galaxy_table`)."""
     properties = [
         sql.SQL("CASE WHEN {valid} THEN {value} END AS {name}").format(
             valid=property_condition(spec),
@@ -149,6 +150,11 @@ def replace_galaxy_table(
             f"a feature property in the config failed in SQL: "
             f"{first_line(exc)}; fix configs/features.yaml"
         ) from exc
+
+
+def index_galaxy_table(conn: psycopg.Connection, db: Database, cfg: DictConfig) -> None:
+    """features.galaxy's key, the GiST on point(x, y) and, with ra/dec, the sky index."""
+    target = sql.Identifier(db.ns.features, "galaxy")
     set_setting(conn, "maintenance_work_mem", INDEX_MEMORY, local=True)
     conn.execute(
         sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (targetid, survey, program)").format(target)

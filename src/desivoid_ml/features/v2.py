@@ -89,7 +89,7 @@ def classify(
     vflag: 1 in a void, 9 where the (nearest) GALZONE row is outside the volume, else 0.
     `match`: what `match_galzone` returns for these galaxies, if already known."""
     row, matched = match if match is not None else match_galzone(xyz, target, catalog, tolerance)
-    zone = catalog.gal_zone[row]
+    zone = catalog.gal_zone[row].astype(np.int64)
     inside = in_volume(row, catalog)
     void0, void1 = zone_voids(zone, catalog)
     _, r_over_r = nearest_void_distance(

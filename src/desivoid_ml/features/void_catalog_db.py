@@ -19,9 +19,11 @@ from desivoid_ml.features.void_catalogs import (
     MAXIMALS_COLUMNS,
     VOIDS_COLUMNS,
     ZONEVOID_COLUMNS,
+    V2Catalog,
     VoidCatalog,
     build_v2,
     build_voidfinder,
+    share_galzone,
 )
 
 DB_OMEGAM_ADVICE = (
@@ -37,7 +39,8 @@ def read_db_catalogs(db: Database, omegam: float | None = None) -> list[VoidCata
                 sql.Identifier(db.ns.raw, "void_catalogs")
             )
         ).fetchall()
-        catalogs = []
+        catalogs: list[VoidCatalog] = []
+        seen: dict[tuple, V2Catalog] = {}
         for name, algorithm, cap, header in rows:
             header = header if isinstance(header, dict) else json.loads(header)
 
@@ -58,19 +61,19 @@ def read_db_catalogs(db: Database, omegam: float | None = None) -> list[VoidCata
                     )
                 )
             else:
-                catalogs.append(
-                    build_v2(
-                        name,
-                        algorithm,
-                        header,
-                        cap,
-                        cols("v2_voids", VOIDS_COLUMNS),
-                        cols("v2_zonevoid", ZONEVOID_COLUMNS),
-                        cols("v2_galzone", GALZONE_COLUMNS),
-                        omegam,
-                        DB_OMEGAM_ADVICE,
-                    )
+                catalog = build_v2(
+                    name,
+                    algorithm,
+                    header,
+                    cap,
+                    cols("v2_voids", VOIDS_COLUMNS),
+                    cols("v2_zonevoid", ZONEVOID_COLUMNS),
+                    cols("v2_galzone", GALZONE_COLUMNS),
+                    omegam,
+                    DB_OMEGAM_ADVICE,
                 )
+                share_galzone(catalog, seen)
+                catalogs.append(catalog)
     return catalogs
 
 

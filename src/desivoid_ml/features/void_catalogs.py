@@ -114,6 +114,22 @@ def _limits(header: dict) -> tuple[float, float] | None:
     return float(header["DLIML"]), float(header["DLIMU"])
 
 
+def _narrow_ints(values: np.ndarray) -> np.ndarray:
+    """int32 when every value fits (GALZONE holds millions of rows at DR1 size), else int64."""
+    info = np.iinfo(np.int32)
+    if len(values) == 0 or (values.min() >= info.min and values.max() <= info.max):
+        return values.astype(np.int32)
+    return values.astype(np.int64)
+
+
+def share_galzone(catalog: V2Catalog, seen: dict[tuple, V2Catalog]) -> None:
+    """VIDE, ZOBOV and REVOLVER of one cap are run on the same GALZONE galaxies: keep one copy
+    of their positions and ids (equal values, by `galzone_key`) instead of one per catalog."""
+    first = seen.setdefault(catalog.galzone_key, catalog)
+    if first is not catalog:
+        catalog.gal_xyz, catalog.gal_target = first.gal_xyz, first.gal_target
+
+
 def _xyz(cols: dict[str, np.ndarray]) -> np.ndarray:
     return np.column_stack([cols["x"], cols["y"], cols["zc"]]).astype(np.float64)
 
@@ -177,8 +193,8 @@ def build_v2(
         cap=cap,
         gal_target=galzone["target"].astype(np.int64) if "target" in galzone else None,
         gal_xyz=_xyz(galzone),
-        gal_zone=galzone["zone"].astype(np.int64),
-        gal_out=galzone["out"].astype(np.int64),
+        gal_zone=_narrow_ints(galzone["zone"]),
+        gal_out=(galzone["out"] != 0).astype(np.int8),  # only ever compared with 0
         zone_id=zonevoid["zone"][order].astype(np.int64),
         zone_void0=zonevoid["void0"][order].astype(np.int64),
         zone_void1=zonevoid["void1"][order].astype(np.int64),
