@@ -176,3 +176,13 @@ def alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_render_processes_follow_the_setting_or_the_cores(monkeypatch) -> None:
+    from desivoid_ml.finder import render
+
+    monkeypatch.setenv(render.RENDER_PROCESSES_ENV, "3")
+    assert render.render_processes() == 3
+    for bad in ("0", "-1", "two", ""):
+        monkeypatch.setenv(render.RENDER_PROCESSES_ENV, bad)
+        assert 1 <= render.render_processes() <= 4

@@ -26,7 +26,7 @@ from desivoid_ml.keys import KEY_COLUMNS, key_hash_sql
 
 SKY_INDEX = "galaxy_sky_idx"  # GiST on point(ra, dec), for features.galaxy_at
 NUMPY_TO_PG = {"b": "boolean", "i": "bigint", "f": "double precision", "U": "text"}
-SORT_WORK_MEM = "1GB"  # server memory for the spatial ORDER BY (this transaction only)
+SORT_WORK_MEM = "256MB"  # server memory for the spatial ORDER BY (this transaction only)
 INDEX_MEMORY = "512MB"  # maintenance_work_mem of the key and GiST builds (this transaction only)
 STAGE_NAME = "galaxy_stage"
 
