@@ -24,6 +24,7 @@ import time
 
 import faiss
 import numpy as np
+from bench_index_check import THREADS, faiss_hnsw_s
 from bench_vectors import clustered, recall, run_queries
 from psycopg import sql
 
@@ -33,7 +34,6 @@ from desivoid_ml.db.copy_in import copy_in
 from desivoid_ml.embed import store
 
 K = 10
-THREADS = 2
 CELLS = 256
 
 
@@ -141,15 +141,6 @@ def search(db: Database, table: str, spec: dict, dim: int, queries, truth, args)
     return out
 
 
-def faiss_build_s(vectors: np.ndarray, m: int, efc: int) -> float:
-    faiss.omp_set_num_threads(THREADS)
-    index = faiss.IndexHNSWFlat(vectors.shape[1], m)
-    index.hnsw.efConstruction = efc
-    started = time.perf_counter()
-    index.add(vectors)
-    return time.perf_counter() - started
-
-
 def main() -> None:
     args = parse_args()
     specs = [parse_spec(s) for s in args.specs]
@@ -178,7 +169,7 @@ def main() -> None:
             if "m" in spec and not args.no_faiss:  # FAISS on the same vectors in the same order
                 key = (spec["m"], spec["efc"], cells)
                 if key not in faiss_s:
-                    faiss_s[key] = faiss_build_s(vectors[order], spec["m"], spec["efc"])
+                    faiss_s[key] = faiss_hnsw_s(vectors[order], spec["m"], spec["efc"])
                 ratio = f" vs_faiss={seconds / faiss_s[key]:.2f}"
             print(f"{spec['spec']}: build {seconds:.1f} s, {size:.0f} MB{ratio}", flush=True)
             truth_here = np.argsort(order)[truth - 1] + 1  # row ids in this table's order

@@ -53,7 +53,7 @@ def run_checks(db: Database) -> list[Check]:
         if not tables - SCHEMA_TABLES:
             return [Check(1, "tables loaded", "FAIL", "nothing ingested; run `desivoid ingest`")]
         expected = _manifest(conn, db.ns)
-        counts = _rows_per_file(conn, db.ns, {t for t, *_ in expected} | set(KEYS))
+        counts = _rows_per_file(conn, db.ns, ({t for t, *_ in expected} | set(KEYS)) & tables)
         checks = [_manifest_counts(expected, counts, tables)]
         for table, key in KEYS.items():
             if table in tables:
@@ -86,9 +86,8 @@ def _manifest(conn, ns: Namespace) -> list[tuple[str, int, int, str]]:
 
 def _rows_per_file(conn, ns: Namespace, tables: set[str]) -> dict[str, dict[int, int]]:
     """{table: {file_id: rows}}, one scan per table (a table without file_id: one count)."""
-    present = _tables(conn, ns.raw)
     counts: dict[str, dict[int, int]] = {}
-    for table in sorted(tables & present):
+    for table in sorted(tables):
         name = sql.Identifier(ns.raw, table)
         if "file_id" in table_columns(conn, ns.raw, table):
             query = sql.SQL("SELECT file_id, count(*) FROM {} GROUP BY file_id").format(name)
