@@ -26,6 +26,30 @@ def test_nearest_in_spatial_order_equals_plain_query() -> None:
     assert len(empty[0]) == 0 and len(empty[1]) == 0
 
 
+def test_nearest_tree_equals_a_plain_query_inside_and_far_beyond_the_points() -> None:
+    rng = np.random.default_rng(11)
+    sky = rng.normal(size=(8000, 3))
+    sky[:, 2] = np.abs(sky[:, 2]) + 1.0  # a cone of sight lines, like a survey cap
+    sky /= np.linalg.norm(sky, axis=1)[:, None]
+    points = sky * (300.0 * rng.random(8000) ** (1 / 3))[:, None]  # a volume out to 300
+    ahead = rng.normal(size=(6000, 3))
+    ahead /= np.linalg.norm(ahead, axis=1)[:, None]
+    queries = np.vstack(
+        [
+            sky[:3000] * rng.uniform(0, 320, 3000)[:, None],  # inside and on the surface
+            sky[3000:6000] * rng.uniform(300, 2000, 3000)[:, None],  # far beyond it
+            ahead * rng.uniform(0, 2000, 6000)[:, None],  # any direction
+        ]
+    )
+    plain_distance, plain_index = cKDTree(points).query(queries, k=1)
+    for shell in (0.0, 5.0, 50.0, 1e9):  # 1e9: every point is in the shell
+        distance, index = tree_query.NearestTree(points, shell).nearest(queries)
+        assert np.array_equal(index, plain_index), shell
+        assert np.array_equal(distance, plain_distance), shell
+    empty = tree_query.NearestTree(np.zeros((0, 3))).nearest(queries[:5])
+    assert np.isinf(empty[0]).all()
+
+
 def test_v2_catalogs_of_one_galzone_share_the_match_and_agree_with_their_own() -> None:
     from conftest import REAL_FITS
 

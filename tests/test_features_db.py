@@ -60,7 +60,8 @@ def features_db(module_db, real_fits: Path, tmp_path_factory):
     db, tmp_path = module_db, tmp_path_factory.mktemp("sdss")
     voids = sorted((real_fits / "voids").glob("TEST10K_*[!p].fits"))
     ingest(db, [_sdss_as_fastspec(real_fits, tmp_path / "sdss.fits"), *voids], IngestOptions([]))
-    cfg = load_config(["chunk_rows=3000"])  # 10k galaxies in 4 chunks: the chunked path
+    # 10k galaxies in 4 chunks: the chunked path, 3 of them classified by 2 forked processes
+    cfg = load_config(["chunk_rows=3000", "processes=2"])
     cfg.properties = OmegaConf.create(
         {
             "ra": {"value": "ra"},
@@ -141,6 +142,31 @@ def test_the_staging_table_is_gone_after_a_build(features_db) -> None:
     with db.connect() as conn:
         assert relation_exists(conn, db.ns.features, "galaxy")
         assert not relation_exists(conn, db.ns.features, STAGE_NAME)
+
+
+def _table_digest(db) -> str:
+    with db.connect() as conn:
+        return conn.execute(
+            sql.SQL("SELECT md5(string_agg(g::text, '|' ORDER BY targetid)) FROM {} g").format(
+                sql.Identifier(db.ns.features, "galaxy")
+            )
+        ).fetchone()[0]
+
+
+def test_forked_processes_write_what_one_process_writes(features_db) -> None:
+    db, forked = features_db
+    before = _table_digest(db)
+    cfg = load_config(["chunk_rows=3000", "processes=1"])
+    cfg.properties = OmegaConf.create(
+        {k: {"value": k} for k in ("ra", "dec", "z")}
+        | {"logmstar": {"value": "logmstar", "valid": "logmstar_ivar > 0"}}
+    )
+    alone = build(db, cfg)
+    assert _table_digest(db) == before
+    assert alone.in_void_fraction == forked.in_void_fraction
+    assert alone.samples == forked.samples and alone.on_boundary == forked.on_boundary
+    assert alone.on_boundary_in_void == forked.on_boundary_in_void
+    assert forked.samples["vf"]["void"] > 0 and forked.on_boundary > 0
 
 
 def test_missing_values_and_excluded_rows_are_null(features_db) -> None:

@@ -12,8 +12,12 @@ Memory: ~45 bytes a galaxy held, plus ~40 while the KD-tree exists, plus one chu
 from __future__ import annotations
 
 import contextlib
+import os
 import time
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 from omegaconf import DictConfig
@@ -32,12 +36,14 @@ from desivoid_ml.features.environment import (
     combine_by_algorithm,
     survey_mask,
 )
+from desivoid_ml.features.forked_map import forked_map
 from desivoid_ml.features.galaxy_table import (
+    StageLayout,
     index_galaxy_table,
     stage_columns,
     write_galaxy_table,
 )
-from desivoid_ml.features.positions import read_sample
+from desivoid_ml.features.positions import GalaxyKeys, read_sample
 from desivoid_ml.features.proximity import create_proximity
 from desivoid_ml.features.samples import VOID, WALL
 from desivoid_ml.features.void_catalog_db import read_db_catalogs
@@ -93,12 +99,15 @@ def build(db: Database, cfg: DictConfig, reporter: Reporter | None = None) -> Fe
     with phases("read positions"), db.connect() as conn:
         sample, keys = read_sample(conn, db)
     whole = _WholeSample(sample, catalogs, cfg, phases, reporter)
+    if len(sample.ra) == 0:
+        raise DesivoidError("raw.galaxies is empty; ingest FastSpecFit files first")
     with db.connect() as conn, conn.transaction():
-        with reporter.task("features", len(sample.ra)) as step:
-            names = stage_columns(conn, db, keys, _chunks(whole, int(cfg.chunk_rows), step))
+        with phases("classify"), reporter.task("features", len(sample.ra)) as step:
+            layout, payloads = _encoded_chunks(whole, keys, cfg, step)
+            stage_columns(conn, db, layout, payloads)
         whole.galzone.verify()
         with phases("features.galaxy"):
-            write_galaxy_table(conn, db, cfg, names)
+            write_galaxy_table(conn, db, cfg, layout.names)
         with phases("keys and indexes"):
             index_galaxy_table(conn, db, cfg)
         with phases("proximity"):
@@ -170,22 +179,41 @@ class _WholeSample:
             distance[s.valid] = kth_neighbour_distance(xyz, self.k, step.advance)
         return distance
 
-    def columns(self, start: int, stop: int) -> dict[str, np.ndarray]:
-        """All computed columns of galaxies start..stop."""
+    def columns(self, start: int, stop: int) -> tuple[dict[str, np.ndarray], Counter]:
+        """All computed columns of galaxies start..stop, and the chunk's tally (see `merge`)."""
         part = self.sample.rows(start, stop)
-        with self.phases("classify"):
-            shared: dict = {}  # V2 catalogs with the same GALZONE match the chunk once
-            results = [
-                classify_catalog(part, c, m, self.options, shared)
-                for c, m in zip(self.catalogs, self.masks, strict=True)
-            ]
-            for catalog, result in zip(self.catalogs, results, strict=True):
-                self.galzone.add(part, catalog, result)
-            columns = combine_by_algorithm(part, self.catalogs, results)
-            columns.update(consensus_of_chunk(part, self.catalogs, columns))
-            self._count_chunk(part, columns)
-            columns.update(self._position_columns(part, start, stop))
-        return columns
+        shared: dict = {}  # V2 catalogs with the same GALZONE match the chunk once
+        results = [
+            classify_catalog(part, c, m, self.options, shared)
+            for c, m in zip(self.catalogs, self.masks, strict=True)
+        ]
+        tally: Counter = Counter()
+        for i, (catalog, result) in enumerate(zip(self.catalogs, results, strict=True)):
+            check = GalzoneCheck()
+            check.add(part, catalog, result)
+            for _, matched, galaxies in check.counts.values():
+                tally["galzone", i, "matched"] += matched
+                tally["galzone", i, "galaxies"] += galaxies
+        columns = combine_by_algorithm(part, self.catalogs, results)
+        columns.update(consensus_of_chunk(part, self.catalogs, columns))
+        _tally_chunk(tally, part, columns)
+        columns.update(self._position_columns(part, start, stop))
+        return columns, tally
+
+    def merge(self, tally: Counter) -> None:
+        """Add a chunk's tally: in-void and sample counts, boundary counts, GALZONE matches."""
+        for key, value in tally.items():
+            kind, *rest = key
+            if kind == "in_void":
+                self.in_void[rest[0]] = self.in_void.get(rest[0], 0) + value
+            elif kind == "sample":
+                counts = self.samples.setdefault(rest[0], {VOID: 0, WALL: 0})
+                counts[rest[1]] += value
+            elif kind == "count":
+                self.counts[rest[0]] = self.counts.get(rest[0], 0) + value
+            elif kind == "galzone" and rest[1] == "matched":
+                catalog = self.catalogs[rest[0]]
+                self.galzone.add_counts(catalog, value, tally["galzone", rest[0], "galaxies"])
 
     def _position_columns(self, part: GalaxySample, start: int, stop: int) -> dict:
         """x, y, zc (feature cosmology), k-th neighbour distance, log density; NaN if excluded."""
@@ -205,22 +233,6 @@ class _WholeSample:
             "cell": _cell_key(xyz),
         }
 
-    def _count_chunk(self, part: GalaxySample, columns: dict[str, np.ndarray]) -> None:
-        for name, values in columns.items():
-            if name.endswith("_in_void"):
-                self.in_void[name] = self.in_void.get(name, 0) + int(values[part.valid].sum())
-            if name.endswith("_sample"):
-                counts = self.samples.setdefault(name.removesuffix("_sample"), {VOID: 0, WALL: 0})
-                for label in counts:
-                    counts[label] += int((values == label).sum())
-        if "vf_on_boundary" in columns:
-            boundary = columns["vf_on_boundary"] & part.valid
-            self._count("vf_on_boundary", int(boundary.sum()))
-            self._count("vf_on_boundary_in_void", int((boundary & columns["vf_in_void"]).sum()))
-
-    def _count(self, name: str, value: int) -> None:
-        self.counts[name] = self.counts.get(name, 0) + value
-
     def in_void_fraction(self) -> dict[str, float]:
         valid = max(int(self.sample.valid.sum()), 1)
         return {
@@ -236,9 +248,48 @@ def _cell_key(xyz: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(xyz).all(axis=1), key, -1)
 
 
-def _chunks(whole: _WholeSample, chunk_rows: int, step):
-    """(start, stop, columns) per chunk of galaxies."""
-    for start in range(0, len(whole.sample.ra), chunk_rows):
-        stop = min(start + chunk_rows, len(whole.sample.ra))
-        yield start, stop, whole.columns(start, stop)
-        step.advance(stop - start)
+def _tally_chunk(tally: Counter, part: GalaxySample, columns: dict[str, np.ndarray]) -> None:
+    """In-void counts (valid galaxies), void/wall sample sizes and VoidFinder boundary counts."""
+    for name, values in columns.items():
+        if name.endswith("_in_void"):
+            tally["in_void", name] += int(values[part.valid].sum())
+        if name.endswith("_sample"):
+            for label in (VOID, WALL):
+                tally["sample", name.removesuffix("_sample"), label] += int((values == label).sum())
+    if "vf_on_boundary" in columns:
+        boundary = columns["vf_on_boundary"] & part.valid
+        tally["count", "vf_on_boundary"] += int(boundary.sum())
+        tally["count", "vf_on_boundary_in_void"] += int((boundary & columns["vf_in_void"]).sum())
+
+
+def processes(cfg: DictConfig) -> int:
+    """cfg.processes, or one per core."""
+    chosen = cfg.get("processes")
+    return int(chosen) if chosen else os.cpu_count() or 1
+
+
+def _encoded_chunks(
+    whole: _WholeSample, keys: GalaxyKeys, cfg: DictConfig, step
+) -> tuple[StageLayout, Iterator[bytes]]:
+    """The staging layout (from the first chunk, computed here) and every chunk's binary COPY
+    bytes in order, the later chunks classified and encoded by forked processes; each chunk's
+    tally is merged into `whole` as its bytes are handed on."""
+    n, rows = len(whole.sample.ra), int(cfg.chunk_rows)
+    ranges = [(start, min(start + rows, n)) for start in range(0, n, rows)]
+    first_columns, first_tally = whole.columns(*ranges[0])
+    layout = StageLayout(keys, first_columns)
+    first = (layout.encode(*ranges[0], first_columns), first_tally)
+    del first_columns
+
+    def encoded(bounds: tuple[int, int]) -> tuple[bytes, Counter]:
+        columns, tally = whole.columns(*bounds)
+        return layout.encode(*bounds, columns), tally
+
+    def payloads() -> Iterator[bytes]:
+        rest = forked_map(encoded, ranges[1:], processes(cfg))
+        for (start, stop), (payload, tally) in zip(ranges, chain([first], rest), strict=True):
+            whole.merge(tally)
+            yield payload
+            step.advance(stop - start)
+
+    return layout, payloads()

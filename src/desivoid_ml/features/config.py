@@ -93,6 +93,7 @@ class FeaturesConfig:
     v2: V2Config = field(default_factory=V2Config)
     void_catalogs: VoidCatalogsConfig = field(default_factory=VoidCatalogsConfig)
     chunk_rows: int = MISSING
+    processes: int | None = None  # processes classifying chunks; None: one per core
 
     def problems(self) -> Iterator[tuple[str, str]]:
         if not self.properties:
@@ -108,6 +109,8 @@ class FeaturesConfig:
             yield "samples", "is empty: declare at least one (e.g. all: {})"
         if self.chunk_rows < 1:
             yield "chunk_rows", "must be an integer >= 1"
+        if self.processes is not None and self.processes < 1:
+            yield "processes", "must be an integer >= 1 (or null: one per core)"
 
 
 def _is_range(value: Any) -> bool:

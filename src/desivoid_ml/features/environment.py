@@ -224,9 +224,14 @@ class GalzoneCheck:
         self, sample: GalaxySample, catalog: VoidCatalog, result: dict[str, np.ndarray]
     ) -> None:
         if isinstance(catalog, V2Catalog):
-            entry = self.counts.setdefault(catalog.name, [catalog, 0, 0])
-            entry[1] += int(result["in_input"].sum())
-            entry[2] += int(covered(sample, catalog).sum())
+            matched = int(result["in_input"].sum())
+            self.add_counts(catalog, matched, int(covered(sample, catalog).sum()))
+
+    def add_counts(self, catalog: VoidCatalog, matched: int, galaxies: int) -> None:
+        """Counts of a chunk counted elsewhere (a worker process)."""
+        entry = self.counts.setdefault(catalog.name, [catalog, 0, 0])
+        entry[1] += matched
+        entry[2] += galaxies
 
     def verify(self) -> None:
         for catalog, matched, galaxies in self.counts.values():

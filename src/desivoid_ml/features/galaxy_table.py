@@ -8,7 +8,6 @@ can read it, so the join and the spatial sort run in parallel."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable
 
 import numpy as np
@@ -36,35 +35,41 @@ def stage_table(db: Database) -> sql.Identifier:
     return sql.Identifier(db.ns.features, STAGE_NAME)
 
 
+class StageLayout:
+    """The staging table's columns (keys, then the computed columns as the first chunk has
+    them) and their binary COPY encoder; forked workers inherit it and encode their chunks."""
+
+    def __init__(self, keys: GalaxyKeys, first: dict[str, np.ndarray]) -> None:
+        self.keys = keys
+        self.names = list(first)
+        computed = [_copy_column(name, values) for name, values in first.items()]
+        self.columns = list(KEY_COLUMNS) + computed
+        self.encoder = RowEncoder(self.columns)
+
+    def encode(self, start: int, stop: int, columns: dict[str, np.ndarray]) -> bytes:
+        """Binary COPY tuples of galaxies start..stop (their keys and computed columns)."""
+        survey, program = self.keys.survey_program(start, stop)
+        values = [self.keys.targetid[start:stop], survey, program]
+        values += [columns[n] for n in self.names]
+        nulls = [None, None, None, *(_nulls(columns[n]) for n in self.names)]
+        return bytes(self.encoder.encode([_text_bytes(v) for v in values], nulls))
+
+
 def stage_columns(
-    conn: psycopg.Connection,
-    db: Database,
-    keys: GalaxyKeys,
-    chunks: Iterable[tuple[int, int, dict]],
-) -> list[str]:
-    """Binary COPY of keys + computed columns, chunk by chunk, into the staging table (created
-    from the first chunk's columns, then ANALYZEd); returns the computed column names."""
-    key_columns, stage = list(KEY_COLUMNS), stage_table(db)
-    send = encoder = names = None
-    with contextlib.ExitStack() as stack:
-        for start, stop, columns in chunks:
-            if encoder is None:
-                computed = [_copy_column(name, values) for name, values in columns.items()]
-                conn.execute(
-                    sql.SQL("CREATE UNLOGGED TABLE {} ({})").format(
-                        stage, column_definitions(key_columns + computed)
-                    )
-                )
-                encoder, names = RowEncoder(key_columns + computed), list(columns)
-                send = stack.enter_context(copy_in(conn, stage, key_columns + computed))
-            survey, program = keys.survey_program(start, stop)
-            values = [keys.targetid[start:stop], survey, program, *(columns[n] for n in names)]
-            nulls = [None, None, None, *(_nulls(columns[n]) for n in names)]
-            send(encoder.encode([_text_bytes(v) for v in values], nulls))
-        if send is None:
-            raise DesivoidError("raw.galaxies is empty; ingest FastSpecFit files first")
-    conn.execute(sql.SQL("ANALYZE {}").format(stage))  # row counts for the join's plan
-    return names
+    conn: psycopg.Connection, db: Database, layout: StageLayout, payloads: Iterable[bytes]
+) -> None:
+    """Binary COPY of the encoded chunks into the staging table (created here, then
+    ANALYZEd for the join's plan)."""
+    stage = stage_table(db)
+    conn.execute(
+        sql.SQL("CREATE UNLOGGED TABLE {} ({})").format(
+            stage, column_definitions(layout.columns)
+        )
+    )
+    with copy_in(conn, stage, layout.columns) as send:
+        for payload in payloads:
+            send(payload)
+    conn.execute(sql.SQL("ANALYZE {}").format(stage))
 
 
 def _copy_column(name: str, values: np.ndarray) -> CopyColumn:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 
 from desivoid_ml.errors import DesivoidError
-from desivoid_ml.features import tree_query
 from desivoid_ml.features.void_catalogs import V2Catalog
 from desivoid_ml.features.voidfinder import IN_VOID, OUTSIDE, WALL, nearest_void_distance
 
@@ -40,7 +39,7 @@ def match_galzone(
     matched = by_id.copy()
     rest = ~by_id
     if rest.any():
-        distance, nearest = tree_query.nearest(catalog.galzone_tree, xyz[rest])
+        distance, nearest = catalog.galzone_tree.nearest(xyz[rest])
         row[rest] = nearest
         matched[rest] = distance <= tolerance
     return row, matched

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from desivoid_ml.errors import DesivoidError
 from desivoid_ml.features.cosmology import Cosmology, from_header
+from desivoid_ml.features.tree_query import NearestTree
 
 
 @dataclass
@@ -38,9 +38,9 @@ class VoidFinderCatalog:
     algorithm = "VoidFinder"
 
     @cached_property
-    def void_tree(self) -> cKDTree | None:
-        """KD-tree of the maximal-sphere centres, built once per catalog."""
-        return cKDTree(self.void_xyz) if len(self.void_xyz) else None
+    def void_tree(self) -> NearestTree | None:
+        """Nearest-neighbour tree of the maximal-sphere centres, built once per catalog."""
+        return NearestTree(self.void_xyz) if len(self.void_xyz) else None
 
 
 @dataclass
@@ -63,14 +63,14 @@ class V2Catalog:
     gal_out: np.ndarray | None = None  # GALZONE OUT: 1 outside the mask or redshift range
 
     @cached_property
-    def void_tree(self) -> cKDTree | None:
-        """KD-tree of the void centres, built once per catalog."""
-        return cKDTree(self.void_xyz) if len(self.void_xyz) else None
+    def void_tree(self) -> NearestTree | None:
+        """Nearest-neighbour tree of the void centres, built once per catalog."""
+        return NearestTree(self.void_xyz) if len(self.void_xyz) else None
 
     @cached_property
-    def galzone_tree(self) -> cKDTree:
-        """KD-tree of the GALZONE positions, built once per catalog."""
-        return cKDTree(self.gal_xyz)
+    def galzone_tree(self) -> NearestTree:
+        """Nearest-neighbour tree of the GALZONE positions, built once per catalog."""
+        return NearestTree(self.gal_xyz)
 
     @cached_property
     def galzone_key(self) -> tuple:

@@ -101,14 +101,17 @@ def smallest_containing_void(xyz: np.ndarray, catalog: VoidFinderCatalog) -> np.
 
 
 def nearest_void_distance(
-    xyz: np.ndarray, void_xyz: np.ndarray, void_radius: np.ndarray, tree: cKDTree | None = None
+    xyz: np.ndarray,
+    void_xyz: np.ndarray,
+    void_radius: np.ndarray,
+    tree: tree_query.NearestTree | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Index of the nearest void centre and the distance to it over that void's radius
-    (`tree`: a KD-tree of void_xyz, if the caller keeps one)."""
+    (`tree`: a NearestTree of void_xyz, if the caller keeps one)."""
     if len(void_xyz) == 0:
         return np.full(len(xyz), -1), np.full(len(xyz), np.nan)
-    tree = tree if tree is not None else cKDTree(void_xyz)
-    distance, index = tree_query.nearest(tree, xyz)
+    tree = tree if tree is not None else tree_query.NearestTree(void_xyz)
+    distance, index = tree.nearest(xyz)
     return index, distance / void_radius[index]
 
 

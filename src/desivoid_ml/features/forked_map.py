@@ -1,0 +1,47 @@
+"""`function(item)` for a list of items on forked worker processes, answers in input order.
+
+Forked, so the workers share the caller's arrays (the galaxy sample, the void catalogs) without a
+copy or a pickle; only the items and the answers cross the pipes. At most `in_flight` answers
+wait at once, so memory stays bounded when the caller consumes slower than the workers produce.
+Where fork does not exist, or with one process, the items run here, one after the other.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+_function: Callable[[Any], Any] | None = None  # set before the fork; the workers inherit it
+
+
+def _call(item: Any) -> Any:
+    assert _function is not None
+    return _function(item)
+
+
+def can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def forked_map(
+    function: Callable[[Any], Any], items: Iterable[Any], processes: int, in_flight: int = 4
+) -> Iterator[Any]:
+    """function(item) per item, in order, on `processes` forked processes."""
+    if processes <= 1 or not can_fork():
+        yield from map(function, items)
+        return
+    global _function
+    _function = function
+    try:
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+            pending: deque = deque()
+            for item in items:
+                if len(pending) >= max(in_flight, processes):
+                    yield pending.popleft().get()
+                pending.append(pool.apply_async(_call, (item,)))
+            while pending:
+                yield pending.popleft().get()
+    finally:
+        _function = None
