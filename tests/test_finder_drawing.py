@@ -186,3 +186,21 @@ def test_render_processes_follow_the_setting_or_the_cores(monkeypatch) -> None:
     for bad in ("0", "-1", "two", ""):
         monkeypatch.setenv(render.RENDER_PROCESSES_ENV, bad)
         assert 1 <= render.render_processes() <= 4
+
+
+def test_dots_cover_exactly_the_disc_of_every_point_clipped_at_the_edges() -> None:
+    from desivoid_ml.finder.raster import PlotArea, disc_offsets
+
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(-5, 105, size=(5000, 2))  # some centres outside, dots cut by the edges
+    area = PlotArea(300, 200, (0, 100), (0, 100))
+    area.points(xy, (1, 2, 3))
+    expected = np.full((200, 300, 3), 255, dtype=np.uint8)
+    px, py = area.to_px(xy[:, 0], xy[:, 1])
+    dy, dx = disc_offsets(1.5)
+    rows = (np.rint(py).astype(int)[:, None] + dy).ravel()
+    cols = (np.rint(px).astype(int)[:, None] + dx).ravel()
+    keep = (rows >= 0) & (rows < 200) & (cols >= 0) & (cols < 300)
+    expected[rows[keep], cols[keep]] = (1, 2, 3)
+    assert np.array_equal(area.pixels, expected)
+    assert 0 < (area.pixels[:, :, 0] == 1).mean() < 1

@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 
 from desivoid_ml.errors import DesivoidError
 from desivoid_ml.finder import (
+    admission,
     assets,
     params,
     plot_routes,
@@ -36,6 +37,7 @@ from desivoid_ml.finder.store import ALGORITHM_NAMES, ALGORITHMS, KEY, NotFound,
 
 log = logging.getLogger("desivoid.finder")
 HERE = resources.files("desivoid_ml.finder")
+DEFAULT_POOL = 8  # serve's pool size (finder/server.py)
 
 
 def _templates() -> Environment:
@@ -236,7 +238,10 @@ def create_app(store: Store) -> Starlette:
         psycopg.Error: on_database,
         Exception: on_other,
     }
-    return Starlette(routes=routes, exception_handlers=handlers)
+    threads = admission.worker_threads(store.pool.max_size if store.pool else DEFAULT_POOL)
+    return Starlette(
+        routes=routes, exception_handlers=handlers, lifespan=admission.limited_threads(threads)
+    )
 
 
 def jsonable(row: dict) -> dict:

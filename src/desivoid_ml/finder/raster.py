@@ -33,7 +33,18 @@ class PlotArea:
         self.width, self.height = width, height
         self.xlim = (float(xlim[0]), float(xlim[1]))
         self.ylim = (float(ylim[0]), float(ylim[1]))
-        self.pixels = np.full((height, width, 3), 255, dtype=np.uint8)
+        # the canvas lives as a Pillow image or as a numpy array, converted only when the next
+        # layer needs the other one (successive Pillow layers share one image)
+        self._image: Image.Image | None = Image.new("RGB", (width, height), WHITE)
+        self._pixels: np.ndarray | None = None
+
+    @property
+    def pixels(self) -> np.ndarray:
+        """The canvas as a (height, width, 3) uint8 array (writable)."""
+        if self._pixels is None:
+            self._pixels = np.asarray(self._image).copy()
+            self._image = None
+        return self._pixels
 
     def to_px(self, x, y) -> tuple[np.ndarray, np.ndarray]:
         """Pixel columns and rows (floats) of data coordinates."""
@@ -47,15 +58,25 @@ class PlotArea:
         return (self.width - 1) / (self.xlim[1] - self.xlim[0])
 
     def points(self, xy: np.ndarray, colour: RGB, radius: float = 1.5) -> None:
-        """Filled dots of `radius` pixels at the rows of xy (n x 2), clipped to the area."""
+        """Filled dots of `radius` pixels at the rows of xy (n x 2), clipped to the area: the
+        centres marked once, then the mark spread by the disc's offsets (a few whole-image
+        shifts, however many points; dots cut by the edge keep their inside pixels)."""
         if len(xy) == 0:
             return
         px, py = self.to_px(xy[:, 0], xy[:, 1])
         dy, dx = disc_offsets(radius)
-        rows = (np.rint(py).astype(np.int64)[:, None] + dy[None, :]).ravel()
-        cols = (np.rint(px).astype(np.int64)[:, None] + dx[None, :]).ravel()
-        keep = (rows >= 0) & (rows < self.height) & (cols >= 0) & (cols < self.width)
-        self.pixels[rows[keep], cols[keep]] = colour
+        reach = int(max(np.abs(dy).max(), np.abs(dx).max()))
+        rows = np.rint(py).astype(np.int64) + reach
+        cols = np.rint(px).astype(np.int64) + reach
+        h, w = self.height + 2 * reach, self.width + 2 * reach
+        inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+        centres = np.zeros((h, w), dtype=bool)
+        centres[rows[inside], cols[inside]] = True
+        covered = np.zeros((self.height, self.width), dtype=bool)
+        for oy, ox in zip(dy, dx, strict=True):
+            covered |= centres[reach - oy : reach - oy + self.height,
+                               reach - ox : reach - ox + self.width]  # fmt: skip
+        self.pixels[covered] = colour
 
     def circles(self, x, y, r, colour: RGB, width: int = 1) -> None:
         """Outlines of circles of data radius r (equal scales assumed), clipped to the area."""
@@ -84,9 +105,11 @@ class PlotArea:
         self._draw(lambda d: d.polygon(corners, fill=fill, outline=BLACK, width=1))
 
     def image(self) -> Image.Image:
-        return Image.fromarray(self.pixels)
+        """The canvas as a Pillow image."""
+        if self._image is None:
+            self._image = Image.fromarray(self._pixels)
+            self._pixels = None
+        return self._image
 
     def _draw(self, paint) -> None:
-        image = self.image()
-        paint(ImageDraw.Draw(image))
-        self.pixels = np.asarray(image).copy()
+        paint(ImageDraw.Draw(self.image()))
