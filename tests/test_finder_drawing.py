@@ -204,3 +204,18 @@ def test_dots_cover_exactly_the_disc_of_every_point_clipped_at_the_edges() -> No
     expected[rows[keep], cols[keep]] = (1, 2, 3)
     assert np.array_equal(area.pixels, expected)
     assert 0 < (area.pixels[:, :, 0] == 1).mean() < 1
+
+
+def test_palette_keeps_every_drawn_colour_exact() -> None:
+    from desivoid_ml.finder.palette import lookup, to_palette
+
+    colours = {drawing.TAB_BLUE, drawing.TAB_RED, drawing.GOLD, drawing.OTHER_VOIDS}
+    colours |= {drawing.faded(c) for c in drawing.VOID_COLOURS.values()}
+    colours |= set(drawing.VOID_COLOURS.values()) | {(115,) * 3, (166,) * 3, (0,) * 3, (255,) * 3}
+    lookup(frozenset(colours))  # no two of the finder's colours share a table entry
+    rgb = np.array(sorted(colours) + [(120, 120, 120), (250, 10, 10)], dtype=np.uint8)
+    image = Image.fromarray(rgb.reshape(1, -1, 3))
+    back = np.asarray(to_palette(image, colours).convert("RGB")).reshape(-1, 3).astype(int)
+    assert np.array_equal(back[: len(colours)], rgb[: len(colours)])  # exact
+    assert np.abs(back[-2] - (120, 120, 120)).max() <= 8  # a text grey: the nearest grey
+    assert np.abs(back[-1] - rgb[-1].astype(int)).max() <= 70  # anything else: near

@@ -11,12 +11,14 @@ from functools import cache, lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from desivoid_ml.finder.palette import to_palette
 from desivoid_ml.finder.raster import BLACK, RGB, WHITE, PlotArea, star_polygon
 
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_BOTTOM = 62, 14, 46
 TICK_PX = 5
 PNG_COMPRESS_LEVEL = 1
-PNG_COLOURS = 96  # a palette PNG: quantizing and encoding 1 byte a pixel beats encoding 3
+LEGEND_EDGE = (204, 204, 204)
+# a palette PNG (finder/palette.py): 1 byte a pixel to encode, not 3
 
 
 @dataclass(frozen=True)
@@ -93,8 +95,8 @@ def compose(
         put_text(figure, ((left + right) / 2, 6 + 17 * i), line, 13, "ma")
     _legend(figure, draw, legend, (right - 6, top + 6))
     buffer = io.BytesIO()
-    palette = figure.quantize(PNG_COLOURS, method=Image.Quantize.FASTOCTREE)
-    palette.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    colours = area.colours | {e.colour for e in legend} | {BLACK, WHITE, LEGEND_EDGE}
+    to_palette(figure, colours).save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
     return buffer.getvalue()
 
 
@@ -132,7 +134,7 @@ def _legend(
     right, top = corner
     left = right - (swatch + 10 + text_width + 8)
     draw.rectangle(
-        (left, top, right, top + 6 + line * len(entries)), fill=WHITE, outline=(204,) * 3
+        (left, top, right, top + 6 + line * len(entries)), fill=WHITE, outline=LEGEND_EDGE
     )
     for i, entry in enumerate(entries):
         cx, cy = left + 5 + swatch / 2, top + 4 + line * i + line / 2

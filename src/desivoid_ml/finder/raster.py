@@ -37,6 +37,7 @@ class PlotArea:
         # layer needs the other one (successive Pillow layers share one image)
         self._image: Image.Image | None = Image.new("RGB", (width, height), WHITE)
         self._pixels: np.ndarray | None = None
+        self.colours: set[RGB] = {WHITE}  # every colour drawn (the PNG's palette keeps them)
 
     @property
     def pixels(self) -> np.ndarray:
@@ -63,6 +64,7 @@ class PlotArea:
         shifts, however many points; dots cut by the edge keep their inside pixels)."""
         if len(xy) == 0:
             return
+        self.colours.add(colour)
         px, py = self.to_px(xy[:, 0], xy[:, 1])
         dy, dx = disc_offsets(radius)
         reach = int(max(np.abs(dy).max(), np.abs(dx).max()))
@@ -80,6 +82,7 @@ class PlotArea:
 
     def circles(self, x, y, r, colour: RGB, width: int = 1) -> None:
         """Outlines of circles of data radius r (equal scales assumed), clipped to the area."""
+        self.colours.add(colour)
         px, py = self.to_px(x, y)
         pr = np.asarray(r, dtype=float) * self.scale()
         self._draw(lambda d: [
@@ -91,6 +94,7 @@ class PlotArea:
         """Open rings of `radius` pixels (the neighbours of the embedding map)."""
         if len(xy) == 0:
             return
+        self.colours.add(colour)
         px, py = self.to_px(xy[:, 0], xy[:, 1])
         self._draw(lambda d: [
             d.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), outline=colour,
@@ -100,6 +104,7 @@ class PlotArea:
 
     def star(self, x: float, y: float, fill: RGB, radius: float = 10.0) -> None:
         """A filled star with a black outline (the query galaxy)."""
+        self.colours.update((fill, BLACK))
         px, py = self.to_px(x, y)
         corners = star_polygon(float(px), float(py), radius)
         self._draw(lambda d: d.polygon(corners, fill=fill, outline=BLACK, width=1))
