@@ -248,6 +248,12 @@ def _cell_key(xyz: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(xyz).all(axis=1), key, -1)
 
 
+def _build_lookups(catalog: VoidCatalog) -> None:
+    """A catalog's lazily built search structures (trees, sorted ids), built now."""
+    for name in ("void_tree", "galzone_tree", "galzone_key", "gal_target_order"):
+        getattr(catalog, name, None)
+
+
 def _tally_chunk(tally: Counter, part: GalaxySample, columns: dict[str, np.ndarray]) -> None:
     """In-void counts (valid galaxies), void/wall sample sizes and VoidFinder boundary counts."""
     for name, values in columns.items():
@@ -270,22 +276,24 @@ def processes(cfg: DictConfig) -> int:
 
 def _encoded_chunks(
     whole: _WholeSample, keys: GalaxyKeys, cfg: DictConfig, step
-) -> tuple[StageLayout, Iterator[bytes]]:
+) -> tuple[StageLayout, Iterator[np.ndarray]]:
     """The staging layout (from the first chunk, computed here) and every chunk's binary COPY
     bytes in order, the later chunks classified and encoded by forked processes; each chunk's
     tally is merged into `whole` as its bytes are handed on."""
     n, rows = len(whole.sample.ra), int(cfg.chunk_rows)
     ranges = [(start, min(start + rows, n)) for start in range(0, n, rows)]
+    for catalog in whole.catalogs:  # built once here, shared by the forked processes
+        _build_lookups(catalog)
     first_columns, first_tally = whole.columns(*ranges[0])
     layout = StageLayout(keys, first_columns)
     first = (layout.encode(*ranges[0], first_columns), first_tally)
     del first_columns
 
-    def encoded(bounds: tuple[int, int]) -> tuple[bytes, Counter]:
+    def encoded(bounds: tuple[int, int]) -> tuple[np.ndarray, Counter]:
         columns, tally = whole.columns(*bounds)
         return layout.encode(*bounds, columns), tally
 
-    def payloads() -> Iterator[bytes]:
+    def payloads() -> Iterator[np.ndarray]:
         rest = forked_map(encoded, ranges[1:], processes(cfg))
         for (start, stop), (payload, tally) in zip(ranges, chain([first], rest), strict=True):
             whole.merge(tally)

@@ -8,6 +8,7 @@ Where fork does not exist, or with one process, the items run here, one after th
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -26,7 +27,7 @@ def can_fork() -> bool:
 
 
 def forked_map(
-    function: Callable[[Any], Any], items: Iterable[Any], processes: int, in_flight: int = 4
+    function: Callable[[Any], Any], items: Iterable[Any], processes: int, in_flight: int = 2
 ) -> Iterator[Any]:
     """function(item) per item, in order, on `processes` forked processes."""
     if processes <= 1 or not can_fork():
@@ -34,6 +35,7 @@ def forked_map(
         return
     global _function
     _function = function
+    gc.freeze()  # the collector would write to every object it visits: copies of their pages
     try:
         with multiprocessing.get_context("fork").Pool(processes) as pool:
             pending: deque = deque()
@@ -45,3 +47,4 @@ def forked_map(
                 yield pending.popleft().get()
     finally:
         _function = None
+        gc.unfreeze()

@@ -46,17 +46,19 @@ class StageLayout:
         self.columns = list(KEY_COLUMNS) + computed
         self.encoder = RowEncoder(self.columns)
 
-    def encode(self, start: int, stop: int, columns: dict[str, np.ndarray]) -> bytes:
-        """Binary COPY tuples of galaxies start..stop (their keys and computed columns)."""
+    def encode(self, start: int, stop: int, columns: dict[str, np.ndarray]) -> np.ndarray:
+        """Binary COPY tuples of galaxies start..stop (their keys and computed columns), as bytes
+    in a uint8 array."""
         survey, program = self.keys.survey_program(start, stop)
         values = [self.keys.targetid[start:stop], survey, program]
         values += [columns[n] for n in self.names]
         nulls = [None, None, None, *(_nulls(columns[n]) for n in self.names)]
-        return bytes(self.encoder.encode([_text_bytes(v) for v in values], nulls))
+        encoded = self.encoder.encode([_text_bytes(v) for v in values], nulls)
+        return np.frombuffer(encoded, dtype=np.uint8)  # picklable, no copy
 
 
 def stage_columns(
-    conn: psycopg.Connection, db: Database, layout: StageLayout, payloads: Iterable[bytes]
+    conn: psycopg.Connection, db: Database, layout: StageLayout, payloads: Iterable[np.ndarray]
 ) -> None:
     """Binary COPY of the encoded chunks into the staging table (created here, then
     ANALYZEd for the join's plan)."""
@@ -68,7 +70,7 @@ def stage_columns(
     )
     with copy_in(conn, stage, layout.columns) as send:
         for payload in payloads:
-            send(payload)
+            send(payload.data)
     conn.execute(sql.SQL("ANALYZE {}").format(stage))
 
 
