@@ -280,7 +280,8 @@ def _encoded_chunks(
     """The staging layout (from the first chunk, computed here) and every chunk's binary COPY
     bytes in order, the later chunks classified and encoded by forked processes; each chunk's
     tally is merged into `whole` as its bytes are handed on."""
-    n, rows = len(whole.sample.ra), int(cfg.chunk_rows)
+    n, workers = len(whole.sample.ra), processes(cfg)
+    rows = max(1, int(cfg.chunk_rows) // workers)  # chunk_rows galaxies in the works at once
     ranges = [(start, min(start + rows, n)) for start in range(0, n, rows)]
     for catalog in whole.catalogs:  # built once here, shared by the forked processes
         _build_lookups(catalog)
@@ -294,7 +295,7 @@ def _encoded_chunks(
         return layout.encode(*bounds, columns), tally
 
     def payloads() -> Iterator[np.ndarray]:
-        rest = forked_map(encoded, ranges[1:], processes(cfg))
+        rest = forked_map(encoded, ranges[1:], workers)
         for (start, stop), (payload, tally) in zip(ranges, chain([first], rest), strict=True):
             whole.merge(tally)
             yield payload

@@ -8,6 +8,8 @@ Where fork does not exist, or with one process, the items run here, one after th
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import multiprocessing
 from collections import deque
@@ -20,6 +22,15 @@ _function: Callable[[Any], Any] | None = None  # set before the fork; the worker
 def _call(item: Any) -> Any:
     assert _function is not None
     return _function(item)
+
+
+def release_freed_memory() -> None:
+    """Hand the heap pages glibc keeps after frees back to the system (a no-op elsewhere):
+    forked processes would otherwise share, and count, what the caller no longer uses."""
+    name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(name) if name else None
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)
 
 
 def can_fork() -> bool:
@@ -35,6 +46,7 @@ def forked_map(
         return
     global _function
     _function = function
+    release_freed_memory()
     gc.freeze()  # the collector would write to every object it visits: copies of their pages
     try:
         with multiprocessing.get_context("fork").Pool(processes) as pool:
