@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 import multiprocessing
 from collections import deque
@@ -27,10 +28,15 @@ def _call(item: Any) -> Any:
 def release_freed_memory() -> None:
     """Hand the heap pages glibc keeps after frees back to the system (a no-op elsewhere):
     forked processes would otherwise share, and count, what the caller no longer uses."""
-    name = ctypes.util.find_library("c")
-    libc = ctypes.CDLL(name) if name else None
+    libc = _libc()
     if libc is not None and hasattr(libc, "malloc_trim"):
         libc.malloc_trim(0)
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    return ctypes.CDLL(name) if name else None
 
 
 def can_fork() -> bool:
