@@ -34,6 +34,7 @@ from desivoid_ml.features.environment import (
     GalzoneCheck,
     classify_catalog,
     combine_by_algorithm,
+    galzone_counts,
     survey_mask,
 )
 from desivoid_ml.features.forked_map import forked_map
@@ -189,11 +190,10 @@ class _WholeSample:
         ]
         tally: Counter = Counter()
         for i, (catalog, result) in enumerate(zip(self.catalogs, results, strict=True)):
-            check = GalzoneCheck()
-            check.add(part, catalog, result)
-            for _, matched, galaxies in check.counts.values():
-                tally["galzone", i, "matched"] += matched
-                tally["galzone", i, "galaxies"] += galaxies
+            counts = galzone_counts(part, catalog, result)
+            if counts is not None:
+                tally["galzone", i, "matched"] += counts[0]
+                tally["galzone", i, "galaxies"] += counts[1]
         columns = combine_by_algorithm(part, self.catalogs, results)
         columns.update(consensus_of_chunk(part, self.catalogs, columns))
         _tally_chunk(tally, part, columns)

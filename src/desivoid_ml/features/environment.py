@@ -214,6 +214,16 @@ def combine_by_algorithm(
     return combined
 
 
+def galzone_counts(
+    sample: GalaxySample, catalog: VoidCatalog, result: dict[str, np.ndarray]
+) -> tuple[int, int] | None:
+    """(covered galaxies matched to a GALZONE row in the V2 volume, covered galaxies) of a V2
+    catalog's result; None for VoidFinder."""
+    if not isinstance(catalog, V2Catalog):
+        return None
+    return int(result["in_input"].sum()), int(covered(sample, catalog).sum())
+
+
 class GalzoneCheck:
     """Counts, over all chunks, how many covered galaxies each V2 catalog's GALZONE matched."""
 
@@ -223,9 +233,9 @@ class GalzoneCheck:
     def add(
         self, sample: GalaxySample, catalog: VoidCatalog, result: dict[str, np.ndarray]
     ) -> None:
-        if isinstance(catalog, V2Catalog):
-            matched = int(result["in_input"].sum())
-            self.add_counts(catalog, matched, int(covered(sample, catalog).sum()))
+        counts = galzone_counts(sample, catalog, result)
+        if counts is not None:
+            self.add_counts(catalog, *counts)
 
     def add_counts(self, catalog: VoidCatalog, matched: int, galaxies: int) -> None:
         """Counts of a chunk counted elsewhere (a worker process)."""

@@ -47,8 +47,8 @@ class StageLayout:
         self.encoder = RowEncoder(self.columns)
 
     def encode(self, start: int, stop: int, columns: dict[str, np.ndarray]) -> np.ndarray:
-        """Binary COPY tuples of galaxies start..stop (their keys and computed columns), as bytes
-    in a uint8 array."""
+        """Binary COPY tuples of galaxies start..stop (their keys and computed columns), as
+        bytes in a uint8 array."""
         survey, program = self.keys.survey_program(start, stop)
         values = [self.keys.targetid[start:stop], survey, program]
         values += [columns[n] for n in self.names]
