@@ -195,27 +195,45 @@ def test_dots_cover_exactly_the_disc_of_every_point_clipped_at_the_edges() -> No
     xy = rng.uniform(-5, 105, size=(5000, 2))  # some centres outside, dots cut by the edges
     area = PlotArea(300, 200, (0, 100), (0, 100))
     area.points(xy, (1, 2, 3))
-    expected = np.full((200, 300, 3), 255, dtype=np.uint8)
+    ink = area.palette.index((1, 2, 3))
+    expected = np.zeros((200, 300), dtype=np.uint8)  # white
     px, py = area.to_px(xy[:, 0], xy[:, 1])
     dy, dx = disc_offsets(1.5)
     rows = (np.rint(py).astype(int)[:, None] + dy).ravel()
     cols = (np.rint(px).astype(int)[:, None] + dx).ravel()
     keep = (rows >= 0) & (rows < 200) & (cols >= 0) & (cols < 300)
-    expected[rows[keep], cols[keep]] = (1, 2, 3)
+    expected[rows[keep], cols[keep]] = ink
     assert np.array_equal(area.pixels, expected)
-    assert 0 < (area.pixels[:, :, 0] == 1).mean() < 1
+    assert 0 < (area.pixels == ink).mean() < 1
+    assert (area.palette.rgb(area.pixels)[area.pixels == ink] == (1, 2, 3)).all()
 
 
-def test_palette_keeps_every_drawn_colour_exact() -> None:
-    from desivoid_ml.finder.palette import lookup, to_palette
+def test_every_drawn_colour_is_exact_in_the_png() -> None:
+    """Dots of each of the finder's colours, read back from the PNG: exactly that colour."""
+    from desivoid_ml.finder.frame import compose
+    from desivoid_ml.finder.raster import PlotArea
 
-    colours = {drawing.TAB_BLUE, drawing.TAB_RED, drawing.GOLD, drawing.OTHER_VOIDS}
-    colours |= {drawing.faded(c) for c in drawing.VOID_COLOURS.values()}
-    colours |= set(drawing.VOID_COLOURS.values()) | {(115,) * 3, (166,) * 3, (0,) * 3, (255,) * 3}
-    lookup(frozenset(colours))  # no two of the finder's colours share a table entry
-    rgb = np.array(sorted(colours) + [(120, 120, 120), (250, 10, 10)], dtype=np.uint8)
-    image = Image.fromarray(rgb.reshape(1, -1, 3))
-    back = np.asarray(to_palette(image, colours).convert("RGB")).reshape(-1, 3).astype(int)
-    assert np.array_equal(back[: len(colours)], rgb[: len(colours)])  # exact
-    assert np.abs(back[-2] - (120, 120, 120)).max() <= 8  # a text grey: the nearest grey
-    assert np.abs(back[-1] - rgb[-1].astype(int)).max() <= 70  # anything else: near
+    colours = [drawing.TAB_BLUE, drawing.TAB_RED, drawing.GOLD, drawing.OTHER_VOIDS]
+    colours += [drawing.faded(c) for c in drawing.VOID_COLOURS.values()]
+    colours += [*drawing.VOID_COLOURS.values(), (115,) * 3, (166,) * 3, (0, 0, 0), (1, 2, 3)]
+    area = PlotArea(300, 200, (0, 300), (0, 200))
+    for i, colour in enumerate(colours):
+        area.points(np.array([[20.0 + 20 * (i % 12), 40.0 + 60 * (i // 12)]]), colour, 3.0)
+    image = pixels(compose(area, "t", "x", "y", [], top=30))
+    for i, colour in enumerate(colours):
+        row = 30 + round(199 - (40 + 60 * (i // 12)))
+        col = MARGIN_LEFT + 20 + 20 * (i % 12)
+        assert tuple(image[row, col]) == colour
+
+
+def test_text_is_black_with_grey_edges_on_white() -> None:
+    """Anti-aliased text: black cores, greys at the edges, nothing coloured."""
+    from desivoid_ml.finder.frame import compose
+    from desivoid_ml.finder.raster import PlotArea
+
+    image = pixels(compose(PlotArea(300, 200, (0, 1), (0, 1)), "Title Text", "x", "y", [], 30))
+    title = image[:28]
+    assert (title == 0).all(axis=-1).sum() > 20  # black glyph cores
+    grey = (title[..., 0] == title[..., 1]) & (title[..., 1] == title[..., 2])
+    assert grey.all()  # every pixel a grey: no colour in text
+    assert ((title[..., 0] > 0) & (title[..., 0] < 255)).sum() > 20  # anti-aliased edges

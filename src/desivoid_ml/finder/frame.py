@@ -1,5 +1,6 @@
 """The frame around a plot area: axes box, ticks and their labels, axis labels, a title and a
-legend, in Pillow's own font, then the PNG bytes (palette, zlib level 1: fast, a little larger)."""
+legend, in Pillow's own font, drawn in the plot area's palette indices; then the PNG bytes
+(palette, zlib level 1: fast, a little larger)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,13 @@ from functools import cache, lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from desivoid_ml.finder.palette import to_palette
-from desivoid_ml.finder.raster import BLACK, RGB, WHITE, PlotArea, star_polygon
+from desivoid_ml.finder.palette import BLACK, RGB, TEXT_INK, WHITE, Palette
+from desivoid_ml.finder.raster import PlotArea, star_polygon
 
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_BOTTOM = 62, 14, 46
 TICK_PX = 5
 PNG_COMPRESS_LEVEL = 1
 LEGEND_EDGE = (204, 204, 204)
-# a palette PNG (finder/palette.py): 1 byte a pixel to encode, not 3
 
 
 @dataclass(frozen=True)
@@ -36,10 +36,8 @@ def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
-@lru_cache(maxsize=1024)
 def text_mask(text: str, size: int, anchor: str) -> tuple[Image.Image, int, int]:
-    """The text rendered once as a mask, with the offset of its box from the anchor point:
-    tick labels, axis labels and legends repeat from picture to picture."""
+    """The text's coverage (an "L" mask), with the offset of its box from the anchor point."""
     face = font(size)
     left, top, right, bottom = face.getbbox(text, anchor=anchor)
     mask = Image.new("L", (max(1, right - left), max(1, bottom - top)), 0)
@@ -47,12 +45,27 @@ def text_mask(text: str, size: int, anchor: str) -> tuple[Image.Image, int, int]
     return mask, left, top
 
 
+def inked(coverage: Image.Image) -> tuple[Image.Image, Image.Image]:
+    """(palette-index picture, "1" mask) of black text of this coverage over white: the text
+    greys where the glyphs' edges are anti-aliased, pasted only where there is ink."""
+    ink = Image.frombytes("P", coverage.size, TEXT_INK[np.asarray(coverage)].tobytes())
+    return ink, coverage.point(lambda v: 255 if v else 0, mode="1")
+
+
+@lru_cache(maxsize=1024)
+def text_stamp(text: str, size: int, anchor: str) -> tuple[Image.Image, Image.Image, int, int]:
+    """The text inked once, with its offset from the anchor point: tick labels, axis labels and
+    legends repeat from picture to picture."""
+    mask, left, top = text_mask(text, size, anchor)
+    return (*inked(mask), left, top)
+
+
 def put_text(
     figure: Image.Image, xy: tuple[float, float], text: str, size: int, anchor: str
 ) -> None:
     """Black text at xy, placed by a Pillow anchor ("ma": middle of its top, "rm", "lm")."""
-    mask, left, top = text_mask(text, size, anchor)
-    figure.paste(BLACK, (round(xy[0]) + left, round(xy[1]) + top), mask)
+    ink, mask, left, top = text_stamp(text, size, anchor)
+    figure.paste(ink, (round(xy[0]) + left, round(xy[1]) + top), mask)
 
 
 def nice_ticks(low: float, high: float, target: int = 8) -> np.ndarray:
@@ -83,48 +96,53 @@ def compose(
     """The figure: `area` with its frame; `top` pixels above it for the title."""
     width = MARGIN_LEFT + area.width + MARGIN_RIGHT
     height = top + area.height + MARGIN_BOTTOM
-    figure = Image.new("RGB", (width, height), WHITE)
+    palette = area.palette
+    figure = Image.new("P", (width, height), 0)  # white
     figure.paste(area.image(), (MARGIN_LEFT, top))
     draw = ImageDraw.Draw(figure)
     left, right, bottom = MARGIN_LEFT - 1, MARGIN_LEFT + area.width, top + area.height
-    draw.rectangle((left, top - 1, right, bottom), outline=BLACK)
+    draw.rectangle((left, top - 1, right, bottom), outline=palette.index(BLACK))
     _ticks(figure, draw, area, top)
     put_text(figure, ((left + right) / 2, bottom + 24), xlabel, 12, "ma")
     _vertical_text(figure, ylabel, (10, top + area.height // 2), 12)
     for i, line in enumerate(title.splitlines()):
         put_text(figure, ((left + right) / 2, 6 + 17 * i), line, 13, "ma")
-    _legend(figure, draw, legend, (right - 6, top + 6))
+    _legend(figure, draw, palette, legend, (right - 6, top + 6))
+    figure.putpalette(palette.to_bytes())
     buffer = io.BytesIO()
-    colours = area.colours | {e.colour for e in legend} | {BLACK, WHITE, LEGEND_EDGE}
-    to_palette(figure, colours).save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    figure.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
     return buffer.getvalue()
 
 
 def _ticks(figure: Image.Image, draw: ImageDraw.ImageDraw, area: PlotArea, top: int) -> None:
-    bottom = top + area.height
+    bottom, black = top + area.height, area.palette.index(BLACK)
     for value in nice_ticks(*area.xlim):
         px = MARGIN_LEFT + float(area.to_px(value, area.ylim[0])[0])
-        draw.line((px, bottom, px, bottom + TICK_PX), fill=BLACK)
+        draw.line((px, bottom, px, bottom + TICK_PX), fill=black)
         put_text(figure, (px, bottom + TICK_PX + 2), tick_text(value), 11, "ma")
     for value in nice_ticks(*area.ylim):
         py = top + float(area.to_px(area.xlim[0], value)[1])
-        draw.line((MARGIN_LEFT - 1 - TICK_PX, py, MARGIN_LEFT - 1, py), fill=BLACK)
+        draw.line((MARGIN_LEFT - 1 - TICK_PX, py, MARGIN_LEFT - 1, py), fill=black)
         put_text(figure, (MARGIN_LEFT - TICK_PX - 4, py), tick_text(value), 11, "rm")
 
 
 def _vertical_text(figure: Image.Image, text: str, centre: tuple[int, int], size: int) -> None:
     """Text turned 90 degrees (reading upwards), centred on `centre` (its left edge at x)."""
-    mask = _vertical_mask(text, size)
-    figure.paste(BLACK, (centre[0], centre[1] - mask.height // 2), mask)
+    ink, mask = _vertical_stamp(text, size)
+    figure.paste(ink, (centre[0], centre[1] - mask.height // 2), mask)
 
 
 @lru_cache(maxsize=64)
-def _vertical_mask(text: str, size: int) -> Image.Image:
-    return text_mask(text, size, "la")[0].rotate(90, expand=True)
+def _vertical_stamp(text: str, size: int) -> tuple[Image.Image, Image.Image]:
+    return inked(text_mask(text, size, "la")[0].rotate(90, expand=True))
 
 
 def _legend(
-    figure: Image.Image, draw: ImageDraw.ImageDraw, entries: list[Entry], corner: tuple[int, int]
+    figure: Image.Image,
+    draw: ImageDraw.ImageDraw,
+    palette: Palette,
+    entries: list[Entry],
+    corner: tuple[int, int],
 ) -> None:
     """A framed box of entries whose top-right corner is `corner`."""
     if not entries:
@@ -133,21 +151,23 @@ def _legend(
     text_width = max(draw.textlength(e.label, font=small) for e in entries)
     right, top = corner
     left = right - (swatch + 10 + text_width + 8)
-    draw.rectangle(
-        (left, top, right, top + 6 + line * len(entries)), fill=WHITE, outline=LEGEND_EDGE
-    )
+    box = (left, top, right, top + 6 + line * len(entries))
+    draw.rectangle(box, fill=palette.index(WHITE), outline=palette.index(LEGEND_EDGE))
     for i, entry in enumerate(entries):
         cx, cy = left + 5 + swatch / 2, top + 4 + line * i + line / 2
-        _swatch(draw, entry, cx, cy)
+        _swatch(draw, palette, entry, cx, cy)
         put_text(figure, (left + swatch + 10, cy), entry.label, 11, "lm")
 
 
-def _swatch(draw: ImageDraw.ImageDraw, entry: Entry, cx: float, cy: float) -> None:
+def _swatch(
+    draw: ImageDraw.ImageDraw, palette: Palette, entry: Entry, cx: float, cy: float
+) -> None:
+    ink = palette.index(entry.colour)
     if entry.marker == "line":
-        draw.line((cx - 10, cy, cx + 10, cy), fill=entry.colour, width=2)
+        draw.line((cx - 10, cy, cx + 10, cy), fill=ink, width=2)
     elif entry.marker == "ring":
-        draw.ellipse((cx - 4.5, cy - 4.5, cx + 4.5, cy + 4.5), outline=entry.colour, width=2)
+        draw.ellipse((cx - 4.5, cy - 4.5, cx + 4.5, cy + 4.5), outline=ink, width=2)
     elif entry.marker == "star":
-        draw.polygon(star_polygon(cx, cy, 7.0), fill=entry.colour, outline=BLACK)
+        draw.polygon(star_polygon(cx, cy, 7.0), fill=ink, outline=palette.index(BLACK))
     else:
-        draw.ellipse((cx - 2.5, cy - 2.5, cx + 2.5, cy + 2.5), fill=entry.colour)
+        draw.ellipse((cx - 2.5, cy - 2.5, cx + 2.5, cy + 2.5), fill=ink)

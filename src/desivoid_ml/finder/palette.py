@@ -1,57 +1,56 @@
-"""A picture's RGB pixels to palette indices through a lookup table, for a palette PNG.
+"""The colours of one picture, by palette index: pictures are drawn in indices from the start
+(one byte a pixel, written as a palette PNG), never as RGB to be quantized afterwards.
 
-The finder's pictures hold a few known colours (markers, void outlines, frame) and the greys of
-anti-aliased black text on white. Each pixel's colour, cut to 5 bits a channel, indexes a table
-of 32,768 entries that names its palette colour: a known colour maps to itself exactly, any
-other colour to the nearest of the known ones, 32 greys and a coarse colour cube. That is 1.5x
-faster than Pillow's octree quantizer on a slice (3.5 against 5.2 ms with the PNG encoding,
-`scripts/bench_finder_render.py`) and keeps every marker colour exact."""
+Index 0 is white (the background), 1 black, then 32 greys for the anti-aliased edges of black
+text on white, then every other colour in the order it is first drawn. Every marker colour is
+exact by construction, and no RGB canvas is made, copied or quantized (the README's finder
+section has the measured gain)."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
-from PIL import Image
 
 RGB = tuple[int, int, int]
-BITS = 5  # bits kept a channel: 32 x 32 x 32 table entries
-CUBE_LEVELS = 5  # a 5 x 5 x 5 cube of fallback colours
-GREYS = [(v, v, v) for v in range(4, 256, 8)]  # anti-aliased text: one grey per 5-bit step
+WHITE: RGB = (255, 255, 255)
+BLACK: RGB = (0, 0, 0)
+TEXT_GREYS = [(v, v, v) for v in range(4, 256, 8)]  # one grey per 8 levels of coverage
+MAX_COLOURS = 256
 
 
-def _keys(rgb: np.ndarray) -> np.ndarray:
-    """The table index of each pixel of an (h, w, 3) uint8 array."""
-    shift = 8 - BITS
-    r, g, b = (rgb[..., i].astype(np.uint16) >> shift for i in range(3))
-    return (r << 2 * BITS) | (g << BITS) | b
+class Palette:
+    """RGB colours by index for one picture; `index` adds a colour the first time it is seen."""
+
+    def __init__(self) -> None:
+        self.colours: list[RGB] = [WHITE, BLACK, *TEXT_GREYS]
+        self._indices = {c: i for i, c in enumerate(self.colours)}
+
+    def index(self, colour: RGB) -> int:
+        """The index of `colour`, added if new; ValueError beyond 256 colours."""
+        colour = tuple(int(c) for c in colour)  # type: ignore[assignment]
+        found = self._indices.get(colour)
+        if found is not None:
+            return found
+        if len(self.colours) == MAX_COLOURS:
+            raise ValueError(f"a palette picture holds at most {MAX_COLOURS} colours")
+        self._indices[colour] = len(self.colours)
+        self.colours.append(colour)
+        return len(self.colours) - 1
+
+    def rgb(self, indices: np.ndarray) -> np.ndarray:
+        """The RGB pixels (uint8, one more axis) of an array of indices."""
+        return np.array(self.colours, dtype=np.uint8)[indices]
+
+    def to_bytes(self) -> bytes:
+        """The palette as Pillow's putpalette wants it: R, G, B of each index."""
+        return np.array(self.colours, dtype=np.uint8).tobytes()
 
 
-@lru_cache(maxsize=32)
-def lookup(colours: frozenset[RGB]) -> tuple[np.ndarray, bytes]:
-    """(table of palette indices, palette bytes) for pictures whose exact colours are
-    `colours`; ValueError when two of them fall in one table entry."""
-    exact = sorted(colours)
-    levels = np.linspace(0, 255, CUBE_LEVELS).round().astype(int)
-    cube = [(int(r), int(g), int(b)) for r in levels for g in levels for b in levels]
-    extra = [c for c in dict.fromkeys(GREYS + cube) if c not in colours]
-    palette = np.array(exact + extra[: 256 - len(exact)], dtype=np.int64)
-    step = 1 << (8 - BITS)
-    centre = np.arange(0, 256, step) + step // 2
-    grid = np.stack(np.meshgrid(centre, centre, centre, indexing="ij"), axis=-1).reshape(-1, 3)
-    table = ((grid[:, None, :] - palette[None, :, :]) ** 2).sum(axis=-1).argmin(axis=1)
-    table = table.astype(np.uint8)
-    keys = _keys(np.array(exact, dtype=np.uint8).reshape(-1, 1, 3)).ravel()
-    if len(set(keys.tolist())) < len(keys):
-        raise ValueError(f"colours that share a {BITS}-bit table entry: {exact}")
-    table[keys] = np.arange(len(exact))
-    return table, palette.astype(np.uint8).tobytes()
+def _text_ink() -> np.ndarray:
+    """Index of the colour of each text coverage 0..255 (black text over white): the nearest of
+    white, black and the text greys to 255 - coverage."""
+    levels = np.array([c[0] for c in [WHITE, BLACK, *TEXT_GREYS]])
+    grey = 255 - np.arange(256)
+    return np.abs(grey[:, None] - levels[None, :]).argmin(axis=1).astype(np.uint8)
 
 
-def to_palette(image: Image.Image, colours: set[RGB]) -> Image.Image:
-    """`image` (RGB) as a palette image: `colours` exactly, anything else the nearest."""
-    table, palette = lookup(frozenset(colours))
-    indices = table[_keys(np.asarray(image))]
-    out = Image.frombytes("P", image.size, indices.tobytes())
-    out.putpalette(palette)
-    return out
+TEXT_INK = _text_ink()  # the same in every Palette: white, black and the greys come first

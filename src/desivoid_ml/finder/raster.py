@@ -1,14 +1,15 @@
-"""A plot area drawn straight into pixels: points splatted with numpy, circles, rings and star
-markers with Pillow. Tens of times cheaper than a matplotlib figure for the finder's pictures."""
+"""A plot area drawn straight into palette indices (`palette`): points splatted with numpy,
+circles, rings and star markers with Pillow. Tens of times cheaper than a matplotlib figure for
+the finder's pictures."""
 
 from __future__ import annotations
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-RGB = tuple[int, int, int]
-WHITE: RGB = (255, 255, 255)
-BLACK: RGB = (0, 0, 0)
+from desivoid_ml.finder.palette import BLACK, RGB, WHITE, Palette
+
+__all__ = ["BLACK", "RGB", "WHITE", "PlotArea", "disc_offsets", "star_polygon"]
 
 
 def disc_offsets(radius: float) -> tuple[np.ndarray, np.ndarray]:
@@ -29,19 +30,21 @@ def star_polygon(cx: float, cy: float, radius: float) -> list[tuple[float, float
 class PlotArea:
     """Data limits mapped onto a width x height pixel image (y up); layers drawn in call order."""
 
-    def __init__(self, width: int, height: int, xlim: tuple, ylim: tuple) -> None:
+    def __init__(
+        self, width: int, height: int, xlim: tuple, ylim: tuple, palette: Palette | None = None
+    ) -> None:
         self.width, self.height = width, height
         self.xlim = (float(xlim[0]), float(xlim[1]))
         self.ylim = (float(ylim[0]), float(ylim[1]))
-        # the canvas lives as a Pillow image or as a numpy array, converted only when the next
-        # layer needs the other one (successive Pillow layers share one image)
-        self._image: Image.Image | None = Image.new("RGB", (width, height), WHITE)
+        self.palette = palette or Palette()
+        # the canvas (palette indices, white 0) lives as a Pillow "P" image or as a numpy
+        # array, converted only when the next layer needs the other one
+        self._image: Image.Image | None = Image.new("P", (width, height), 0)
         self._pixels: np.ndarray | None = None
-        self.colours: set[RGB] = {WHITE}  # every colour drawn (the PNG's palette keeps them)
 
     @property
     def pixels(self) -> np.ndarray:
-        """The canvas as a (height, width, 3) uint8 array (writable)."""
+        """The canvas as a (height, width) uint8 array of palette indices (writable)."""
         if self._pixels is None:
             self._pixels = np.asarray(self._image).copy()
             self._image = None
@@ -64,7 +67,7 @@ class PlotArea:
         shifts, however many points; dots cut by the edge keep their inside pixels)."""
         if len(xy) == 0:
             return
-        self.colours.add(colour)
+        ink = self.palette.index(colour)
         px, py = self.to_px(xy[:, 0], xy[:, 1])
         dy, dx = disc_offsets(radius)
         reach = int(max(np.abs(dy).max(), np.abs(dx).max()))
@@ -78,15 +81,15 @@ class PlotArea:
         for oy, ox in zip(dy, dx, strict=True):
             covered |= centres[reach - oy : reach - oy + self.height,
                                reach - ox : reach - ox + self.width]  # fmt: skip
-        self.pixels[covered] = colour
+        self.pixels[covered] = ink
 
     def circles(self, x, y, r, colour: RGB, width: int = 1) -> None:
         """Outlines of circles of data radius r (equal scales assumed), clipped to the area."""
-        self.colours.add(colour)
+        ink = self.palette.index(colour)
         px, py = self.to_px(x, y)
         pr = np.asarray(r, dtype=float) * self.scale()
         self._draw(lambda d: [
-            d.ellipse((cx - cr, cy - cr, cx + cr, cy + cr), outline=colour, width=width)
+            d.ellipse((cx - cr, cy - cr, cx + cr, cy + cr), outline=ink, width=width)
             for cx, cy, cr in zip(px, py, pr, strict=True)
         ])  # fmt: skip
 
@@ -94,25 +97,25 @@ class PlotArea:
         """Open rings of `radius` pixels (the neighbours of the embedding map)."""
         if len(xy) == 0:
             return
-        self.colours.add(colour)
+        ink = self.palette.index(colour)
         px, py = self.to_px(xy[:, 0], xy[:, 1])
         self._draw(lambda d: [
-            d.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), outline=colour,
+            d.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), outline=ink,
                       width=2)
             for cx, cy in zip(px, py, strict=True)
         ])  # fmt: skip
 
     def star(self, x: float, y: float, fill: RGB, radius: float = 10.0) -> None:
         """A filled star with a black outline (the query galaxy)."""
-        self.colours.update((fill, BLACK))
+        inks = self.palette.index(fill), self.palette.index(BLACK)
         px, py = self.to_px(x, y)
         corners = star_polygon(float(px), float(py), radius)
-        self._draw(lambda d: d.polygon(corners, fill=fill, outline=BLACK, width=1))
+        self._draw(lambda d: d.polygon(corners, fill=inks[0], outline=inks[1], width=1))
 
     def image(self) -> Image.Image:
-        """The canvas as a Pillow image."""
+        """The canvas as a Pillow "P" image (its palette is set when the figure is saved)."""
         if self._image is None:
-            self._image = Image.fromarray(self._pixels)
+            self._image = Image.frombytes("P", (self.width, self.height), self._pixels.tobytes())
             self._pixels = None
         return self._image
 
