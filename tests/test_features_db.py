@@ -169,6 +169,23 @@ def test_forked_processes_write_what_one_process_writes(features_db) -> None:
     assert forked.samples["vf"]["void"] > 0 and forked.on_boundary > 0
 
 
+def test_a_staging_table_left_by_hand_does_not_stop_a_build(features_db) -> None:
+    db, _ = features_db
+    before = _table_digest(db)
+    stage = sql.Identifier(db.ns.features, STAGE_NAME)
+    with db.connect() as conn:
+        conn.execute(sql.SQL("CREATE UNLOGGED TABLE {} (junk int)").format(stage))
+    cfg = load_config(["chunk_rows=20000", "processes=1"])
+    cfg.properties = OmegaConf.create(
+        {k: {"value": k} for k in ("ra", "dec", "z")}
+        | {"logmstar": {"value": "logmstar", "valid": "logmstar_ivar > 0"}}
+    )
+    build(db, cfg)
+    assert _table_digest(db) == before
+    with db.connect() as conn:
+        assert not relation_exists(conn, db.ns.features, STAGE_NAME)
+
+
 def test_missing_values_and_excluded_rows_are_null(features_db) -> None:
     db, _ = features_db
     got = _features(db)

@@ -65,8 +65,10 @@ def stage_columns(
     conn: psycopg.Connection, db: Database, layout: StageLayout, payloads: Iterable[np.ndarray]
 ) -> None:
     """Binary COPY of the encoded chunks into the staging table (created here, then
-    ANALYZEd for the join's plan)."""
+    ANALYZEd for the join's plan). A build never leaves one behind (it is made and dropped in
+    the build's transaction); one made by hand is replaced."""
     stage = stage_table(db)
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(stage))
     conn.execute(
         sql.SQL("CREATE UNLOGGED TABLE {} ({})").format(
             stage, column_definitions(layout.columns)
