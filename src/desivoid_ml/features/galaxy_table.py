@@ -28,7 +28,7 @@ NUMPY_TO_PG = {"b": "boolean", "i": "bigint", "f": "double precision", "U": "tex
 # server memory of the join and the spatial ORDER BY (this statement's transaction only): at
 # 6.4 M galaxies 1GB holds the parallel hash of raw.galaxies in one batch (256MB: 8 batches
 # spilled, 1.8 GB written to temp files and read back); EXPLAIN ANALYZE of the statement on the
-# same data, alternated: 256MB 116, 112 s; 1GB 92, 104 s (README, "features at DR1 size")
+# same data, alternated: 256MB 116, 112 s; 1GB 92, 104 s (README, run E)
 JOIN_WORK_MEM = "1GB"
 INDEX_MEMORY = "512MB"  # maintenance_work_mem of the key and GiST builds (this transaction only)
 STAGE_NAME = "galaxy_stage"

@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from desivoid_ml.finder.frame import Entry, compose
-from desivoid_ml.finder.raster import RGB, PlotArea
+from desivoid_ml.finder.palette import RGB
+from desivoid_ml.finder.raster import PlotArea
 
 TAB_BLUE, TAB_RED, GOLD = (31, 119, 180), (214, 39, 40), (255, 215, 0)
 VOID_COLOURS: dict[str, RGB] = {

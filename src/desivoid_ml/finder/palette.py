@@ -14,6 +14,7 @@ RGB = tuple[int, int, int]
 WHITE: RGB = (255, 255, 255)
 BLACK: RGB = (0, 0, 0)
 TEXT_GREYS = [(v, v, v) for v in range(4, 256, 8)]  # one grey per 8 levels of coverage
+FIXED = [WHITE, BLACK, *TEXT_GREYS]  # the first indices of every palette (TEXT_INK relies on it)
 MAX_COLOURS = 256
 
 
@@ -21,7 +22,7 @@ class Palette:
     """RGB colours by index for one picture; `index` adds a colour the first time it is seen."""
 
     def __init__(self) -> None:
-        self.colours: list[RGB] = [WHITE, BLACK, *TEXT_GREYS]
+        self.colours: list[RGB] = list(FIXED)
         self._indices = {c: i for i, c in enumerate(self.colours)}
 
     def index(self, colour: RGB) -> int:
@@ -48,9 +49,9 @@ class Palette:
 def _text_ink() -> np.ndarray:
     """Index of the colour of each text coverage 0..255 (black text over white): the nearest of
     white, black and the text greys to 255 - coverage."""
-    levels = np.array([c[0] for c in [WHITE, BLACK, *TEXT_GREYS]])
+    levels = np.array([c[0] for c in FIXED])
     grey = 255 - np.arange(256)
     return np.abs(grey[:, None] - levels[None, :]).argmin(axis=1).astype(np.uint8)
 
 
-TEXT_INK = _text_ink()  # the same in every Palette: white, black and the greys come first
+TEXT_INK = _text_ink()  # valid in every Palette: FIXED comes first in each

@@ -7,9 +7,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from desivoid_ml.finder.palette import BLACK, RGB, WHITE, Palette
-
-__all__ = ["BLACK", "RGB", "WHITE", "PlotArea", "disc_offsets", "star_polygon"]
+from desivoid_ml.finder.palette import BLACK, RGB, Palette
 
 
 def disc_offsets(radius: float) -> tuple[np.ndarray, np.ndarray]:
@@ -30,13 +28,11 @@ def star_polygon(cx: float, cy: float, radius: float) -> list[tuple[float, float
 class PlotArea:
     """Data limits mapped onto a width x height pixel image (y up); layers drawn in call order."""
 
-    def __init__(
-        self, width: int, height: int, xlim: tuple, ylim: tuple, palette: Palette | None = None
-    ) -> None:
+    def __init__(self, width: int, height: int, xlim: tuple, ylim: tuple) -> None:
         self.width, self.height = width, height
         self.xlim = (float(xlim[0]), float(xlim[1]))
         self.ylim = (float(ylim[0]), float(ylim[1]))
-        self.palette = palette or Palette()
+        self.palette = Palette()  # the figure's too: `frame.compose` draws in it
         # the canvas (palette indices, white 0) lives as a Pillow "P" image or as a numpy
         # array, converted only when the next layer needs the other one
         self._image: Image.Image | None = Image.new("P", (width, height), 0)
