@@ -50,6 +50,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-faiss", action="store_true", help="skip the FAISS anchor")
     p.add_argument("--cells", type=int, default=CELLS, help="k-means cells of @sorted")
+    p.add_argument(
+        "--vectors",
+        help="a .npy of float32 codes (e.g. a run's, from bench_index_check.run_vectors) "
+        "instead of the Gaussian mixture: --n of them at random, queries drawn from the rest",
+    )
     return p.parse_args()
 
 
@@ -79,6 +84,16 @@ def sorted_order(vectors: np.ndarray, seed: int, cells: int = CELLS) -> np.ndarr
     sample = np.random.default_rng(seed).choice(len(vectors), size, False)
     km.train(vectors[sample])
     return np.argsort(km.index.search(vectors, 1)[1][:, 0], kind="stable")
+
+
+def test_vectors(args: argparse.Namespace, rng: np.random.Generator) -> np.ndarray:
+    """--n vectors to index then --queries to search for, in random order."""
+    if not args.vectors:
+        return clustered(args.n + args.queries, args.dim, args.clusters, rng)
+    codes = np.load(args.vectors, mmap_mode="r")
+    take = min(args.n + args.queries, len(codes))
+    return np.ascontiguousarray(codes[np.sort(rng.choice(len(codes), take, replace=False))],
+                                dtype=np.float32)[rng.permutation(take)]
 
 
 def parse_spec(spec: str) -> dict:
@@ -146,7 +161,8 @@ def main() -> None:
     specs = [parse_spec(s) for s in args.specs]
     rng = np.random.default_rng(args.seed)
     print(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
-    data = clustered(args.n + args.queries, args.dim, args.clusters, rng)
+    data = test_vectors(args, rng)
+    args.n, args.dim = len(data) - args.queries, data.shape[1]
     vectors, queries = np.ascontiguousarray(data[:args.n]), data[args.n:]
     exact = faiss.IndexFlatL2(args.dim)
     exact.add(vectors)

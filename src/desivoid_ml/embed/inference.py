@@ -102,6 +102,7 @@ def embed(
             on_rows=step.advance,
             reporter=reporter,
             with_recon=True,
+            expected_rows=total,
         )
     return EmbedSummary(
         run.run_id,

@@ -4,7 +4,9 @@ against 198 s in random order, at the same recall (scripts/bench_index_grid.py, 
 
 The cells come from a k-means on the first rows written (the stream is in key-hash order, so
 they are a fair sample); each batch carries its rows' cell to the staging table, which is then
-rewritten once, ordered by cell, before the index is built.
+rewritten once, ordered by cell, before the index is built. The number of cells grows with the
+run (about ROWS_PER_CELL rows each): at 6.4 M autoencoder codes 1,600 cells built the same
+graph 20 % faster than 256 (README, "The similarity index").
 """
 
 from __future__ import annotations
@@ -16,9 +18,13 @@ from psycopg import sql
 
 from desivoid_ml.db.copy_format import CopyColumn
 
-CELLS = 256
+CELLS = 256  # the fewest cells (up to ~1 M rows)
+ROWS_PER_CELL = 4_000
+MAX_CELLS = 8_192
 SAMPLE_ROWS = 65_536
+SAMPLE_PER_CELL = 32  # the k-means sample holds at least this many rows per cell
 ITERATIONS = 8
+ASSIGN_ROWS = 1_024
 CELL_COLUMN = CopyColumn("insert_cell", "smallint")
 SORT_MEMORY = "256MB"  # the rewrite's sort; 6.4 M rows then merge a few runs from disk
 VECTORS_AT = 3  # (targetid, survey, program, vectors, ...)
@@ -41,24 +47,39 @@ def fit_cells(sample: np.ndarray, cells: int = CELLS, seed: int = 0) -> np.ndarr
 
 
 def assign(vectors: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    """Index of the nearest centroid per row (int16)."""
+    """Index of the nearest centroid per row (int16), ASSIGN_ROWS rows at a time: their distance
+    matrix stays in the CPU cache (1,611 cells: 6 s for 6.4 M rows against 16 s in one piece)."""
     x = np.asarray(vectors, dtype=np.float32)
-    d = (centroids * centroids).sum(axis=1)[None, :] - 2.0 * (x @ centroids.T)
-    return d.argmin(axis=1).astype(np.int16)
+    norms = (centroids * centroids).sum(axis=1)[None, :]
+    out = np.empty(len(x), dtype=np.int16)
+    for s in range(0, len(x), ASSIGN_ROWS):
+        out[s : s + ASSIGN_ROWS] = (norms - 2.0 * (x[s : s + ASSIGN_ROWS] @ centroids.T)).argmin(1)
+    return out
 
 
-def with_cells(batches: Iterable[tuple]) -> Iterator[tuple[tuple, np.ndarray]]:
-    """(batch, its rows' cells); the first SAMPLE_ROWS rows are held back to fit the cells."""
+def cells_for(rows: int | None) -> int:
+    """How many cells a run of `rows` codes is ordered by: ~ROWS_PER_CELL rows each, at least
+    CELLS (also when the size is not known), at most MAX_CELLS."""
+    return int(min(MAX_CELLS, max(CELLS, (rows or 0) // ROWS_PER_CELL)))
+
+
+def with_cells(
+    batches: Iterable[tuple], expected_rows: int | None = None
+) -> Iterator[tuple[tuple, np.ndarray]]:
+    """(batch, its rows' cells); the first rows (SAMPLE_ROWS, or SAMPLE_PER_CELL per cell if
+    more) are held back to fit cells_for(expected_rows) cells."""
+    cells = cells_for(expected_rows)
+    sample_rows = max(SAMPLE_ROWS, SAMPLE_PER_CELL * cells)
     iterator = iter(batches)
     held, rows = [], 0
     for batch in iterator:
         held.append(batch)
         rows += len(batch[0])
-        if rows >= SAMPLE_ROWS:
+        if rows >= sample_rows:
             break
     if not held:
         return
-    centroids = fit_cells(np.concatenate([b[VECTORS_AT] for b in held]))
+    centroids = fit_cells(np.concatenate([b[VECTORS_AT] for b in held]), cells)
     for batch in held:
         yield batch, assign(batch[VECTORS_AT], centroids)
     for batch in iterator:
@@ -73,9 +94,7 @@ def add_cell_column(conn, table: sql.Identifier) -> None:
     )
 
 
-def rewrite_in_cell_order(
-    conn, schema: str, table: str, create: Callable[[str], None]
-) -> None:
+def rewrite_in_cell_order(conn, schema: str, table: str, create: Callable[[str], None]) -> None:
     """Rewrite `table` ordered by cell into a table made by `create(name)` (the staging table's
     shape, without the cell), in one transaction: with wal_level minimal its rows skip the WAL."""
     sorted_name = f"{table}_sorted"

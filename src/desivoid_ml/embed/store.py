@@ -63,14 +63,21 @@ def write_run(
     on_rows=lambda n: None,
     reporter: Reporter | None = None,
     with_recon: bool = False,
+    expected_rows: int | None = None,
 ) -> dict[str, float]:
     """COPY (targetid, survey, program, vectors[, recon_mse]) batches into a fresh table, index it,
     then swap it in as the run's partition in one transaction. Returns timings. On any failure (a
     cancelled build included) the staging table is dropped and the run's previous partition is
-    untouched."""
+    untouched. `expected_rows` (if known) sets how finely the rows are ordered for the index."""
     try:
         return _write_run(
-            db, run_id, columns(dim, with_recon), batches, on_rows, reporter or NullReporter()
+            db,
+            run_id,
+            columns(dim, with_recon),
+            batches,
+            on_rows,
+            reporter or NullReporter(),
+            expected_rows,
         )
     except BaseException as exc:
         _drop_staging(db, run_id)
@@ -107,7 +114,9 @@ def _drop_staging(db: Database, run_id: str) -> None:
         )
 
 
-def _write_run(db, run_id, copy_columns, batches, on_rows, reporter: Reporter) -> dict[str, float]:
+def _write_run(
+    db, run_id, copy_columns, batches, on_rows, reporter: Reporter, expected_rows: int | None
+) -> dict[str, float]:
     ml = db.ns.ml
     final = partition_name(run_id)
     staging = staging_name(run_id)
@@ -122,7 +131,7 @@ def _write_run(db, run_id, copy_columns, batches, on_rows, reporter: Reporter) -
         started = time.perf_counter()
         rows = 0
         with copy_in(conn, sql.Identifier(ml, staging), encoder.columns) as send:
-            for batch, cells in insert_order.with_cells(batches):
+            for batch, cells in insert_order.with_cells(batches, expected_rows):
                 missing = _missing_errors(copy_columns, batch)
                 send(encoder.encode([*batch, cells], missing and [*missing, None]))
                 rows += len(batch[0])
