@@ -47,3 +47,16 @@ def test_a_larger_run_is_ordered_by_more_cells() -> None:
     many = np.concatenate([c for _, c in insert_order.with_cells(_batches(vectors), 4_000_000)])
     assert len(np.unique(few)) <= insert_order.CELLS
     assert len(np.unique(many)) > insert_order.CELLS
+
+
+def test_given_centroids_are_used_and_no_row_is_held_back() -> None:
+    rng = np.random.default_rng(2)
+    centroids = rng.normal(0, 10, (300, 16)).astype(np.float32)
+    vectors = rng.normal(0, 10, (12_000, 16)).astype(np.float32)
+    first = next(iter(insert_order.with_cells(_batches(vectors), centroids=centroids)))
+    assert len(first[0][0]) == 5_000  # the first batch comes out first, not after a sample
+    cells = np.concatenate(
+        [c for _, c in insert_order.with_cells(_batches(vectors), centroids=centroids)]
+    )
+    nearest = ((vectors[:, None, :] - centroids[None]) ** 2).sum(axis=2).argmin(axis=1)
+    assert np.array_equal(cells, nearest)

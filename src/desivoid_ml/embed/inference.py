@@ -16,7 +16,7 @@ from psycopg import sql
 
 from desivoid_ml.data.stream import FeatureStream, StreamSpec
 from desivoid_ml.db.connection import Database
-from desivoid_ml.embed import store
+from desivoid_ml.embed import insert_order, store
 from desivoid_ml.errors import DesivoidError, first_line
 from desivoid_ml.models.autoencoder import AutoencoderModule
 from desivoid_ml.models.losses import per_row_mse
@@ -93,6 +93,7 @@ def embed(
         with_keys=True,
     )
     total = _count(db, table)
+    centroids = _insert_cells(model, spec, total)
     with reporter.task(f"embedding with {run.run_id}", total) as step:
         timings = store.write_run(
             db,
@@ -103,6 +104,7 @@ def embed(
             reporter=reporter,
             with_recon=True,
             expected_rows=total,
+            centroids=centroids,
         )
     return EmbedSummary(
         run.run_id,
@@ -114,9 +116,23 @@ def embed(
     )
 
 
-def _codes(model: AutoencoderModule, spec: StreamSpec) -> Iterator[tuple[np.ndarray, ...]]:
-    """(targetid, survey, program, codes, reconstruction error) per batch."""
-    stream = FeatureStream(spec, rank=0, world=1)
+def _insert_cells(model: AutoencoderModule, spec: StreamSpec, total: int) -> np.ndarray | None:
+    """Centroids of the insertion order's cells, fitted on one key-hash shard of the table: a
+    fair sample, where the stream's first rows are one patch of sky (embed/insert_order.py)."""
+    cells = insert_order.cells_for(total)
+    shards = max(1, total // insert_order.sample_rows(cells))
+    codes = [batch[3] for batch in _codes(model, spec, shard_of=shards)]
+    if not codes:
+        return None
+    return insert_order.fit_cells(np.concatenate(codes), cells)
+
+
+def _codes(
+    model: AutoencoderModule, spec: StreamSpec, shard_of: int = 1
+) -> Iterator[tuple[np.ndarray, ...]]:
+    """(targetid, survey, program, codes, reconstruction error) per batch; with shard_of = n,
+    those of the first of n key-hash shards only."""
+    stream = FeatureStream(spec, rank=0, world=shard_of)
     with torch.no_grad():
         for batch in stream:
             codes, errors = encode_and_score(model, batch["x"])

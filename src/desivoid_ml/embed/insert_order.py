@@ -2,11 +2,14 @@
 locality: measured at 1 M clustered 16-d codes, m 8 / ef_construction 32 built in 64 s sorted
 against 198 s in random order, at the same recall (scripts/bench_index_grid.py, README).
 
-The cells come from a k-means on the first rows written (the stream is in key-hash order, so
-they are a fair sample); each batch carries its rows' cell to the staging table, which is then
-rewritten once, ordered by cell, before the index is built. The number of cells grows with the
-run (about ROWS_PER_CELL rows each): at 6.4 M autoencoder codes 1,600 cells built the same
-graph 20 % faster than 256 (README, "The similarity index").
+The cells come from a k-means on a fair sample of the codes: `desivoid embed` encodes one
+key-hash shard of the table first (its stream comes in storage order, and features.galaxy is
+sorted by sky position: its first rows are one patch of sky, and cells fitted on them left most
+of the code space to a few huge cells); without such centroids the first rows written are the
+sample (for batches already in random order). Each batch carries its rows' cell to the staging
+table, which is then rewritten once, ordered by cell, before the index is built. The number of
+cells grows with the run (about ROWS_PER_CELL rows each): on 6.4 M DR1-size autoencoder codes
+1,600 cells built the same graph 20 % faster than 256 (README, "The similarity index").
 """
 
 from __future__ import annotations
@@ -63,23 +66,31 @@ def cells_for(rows: int | None) -> int:
     return int(min(MAX_CELLS, max(CELLS, (rows or 0) // ROWS_PER_CELL)))
 
 
+def sample_rows(cells: int) -> int:
+    """Rows the k-means of `cells` cells is fitted on."""
+    return max(SAMPLE_ROWS, SAMPLE_PER_CELL * cells)
+
+
 def with_cells(
-    batches: Iterable[tuple], expected_rows: int | None = None
+    batches: Iterable[tuple],
+    expected_rows: int | None = None,
+    centroids: np.ndarray | None = None,
 ) -> Iterator[tuple[tuple, np.ndarray]]:
-    """(batch, its rows' cells); the first rows (SAMPLE_ROWS, or SAMPLE_PER_CELL per cell if
-    more) are held back to fit cells_for(expected_rows) cells."""
-    cells = cells_for(expected_rows)
-    sample_rows = max(SAMPLE_ROWS, SAMPLE_PER_CELL * cells)
+    """(batch, its rows' cells) by `centroids`; without them the first sample_rows rows are held
+    back to fit cells_for(expected_rows) cells (a fair sample only if the batches are in random
+    order)."""
     iterator = iter(batches)
-    held, rows = [], 0
-    for batch in iterator:
-        held.append(batch)
-        rows += len(batch[0])
-        if rows >= sample_rows:
-            break
-    if not held:
-        return
-    centroids = fit_cells(np.concatenate([b[VECTORS_AT] for b in held]), cells)
+    held: list[tuple] = []
+    if centroids is None:
+        cells, rows = cells_for(expected_rows), 0
+        for batch in iterator:
+            held.append(batch)
+            rows += len(batch[0])
+            if rows >= sample_rows(cells):
+                break
+        if not held:
+            return
+        centroids = fit_cells(np.concatenate([b[VECTORS_AT] for b in held]), cells)
     for batch in held:
         yield batch, assign(batch[VECTORS_AT], centroids)
     for batch in iterator:

@@ -64,11 +64,13 @@ def write_run(
     reporter: Reporter | None = None,
     with_recon: bool = False,
     expected_rows: int | None = None,
+    centroids: np.ndarray | None = None,
 ) -> dict[str, float]:
     """COPY (targetid, survey, program, vectors[, recon_mse]) batches into a fresh table, index it,
     then swap it in as the run's partition in one transaction. Returns timings. On any failure (a
     cancelled build included) the staging table is dropped and the run's previous partition is
-    untouched. `expected_rows` (if known) sets how finely the rows are ordered for the index."""
+    untouched. The rows are ordered for the index by the cells of `centroids` or, without them,
+    by cells fitted on the first rows (as many as `expected_rows` calls for, if known)."""
     try:
         return _write_run(
             db,
@@ -77,7 +79,7 @@ def write_run(
             batches,
             on_rows,
             reporter or NullReporter(),
-            expected_rows,
+            (expected_rows, centroids),  # how the rows are ordered for the index
         )
     except BaseException as exc:
         _drop_staging(db, run_id)
@@ -114,9 +116,7 @@ def _drop_staging(db: Database, run_id: str) -> None:
         )
 
 
-def _write_run(
-    db, run_id, copy_columns, batches, on_rows, reporter: Reporter, expected_rows: int | None
-) -> dict[str, float]:
+def _write_run(db, run_id, copy_columns, batches, on_rows, reporter: Reporter, order) -> dict:
     ml = db.ns.ml
     final = partition_name(run_id)
     staging = staging_name(run_id)
@@ -131,7 +131,7 @@ def _write_run(
         started = time.perf_counter()
         rows = 0
         with copy_in(conn, sql.Identifier(ml, staging), encoder.columns) as send:
-            for batch, cells in insert_order.with_cells(batches, expected_rows):
+            for batch, cells in insert_order.with_cells(batches, *order):
                 missing = _missing_errors(copy_columns, batch)
                 send(encoder.encode([*batch, cells], missing and [*missing, None]))
                 rows += len(batch[0])
