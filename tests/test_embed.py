@@ -196,3 +196,41 @@ def test_cli_against_a_dsn_server(trained) -> None:
     assert missing.returncode == 2 and "no galaxy with targetid 99999999" in missing.stderr
     assert missing.stderr.startswith("error:") and not missing.stdout
     assert "Traceback" not in missing.stderr
+
+
+def test_insertion_cells_come_from_rows_spread_over_the_table(trained, monkeypatch) -> None:
+    """Not the stream's first rows: features.galaxy is stored in sky order, so those would be
+    one patch of sky. The cells' sample is one key-hash shard, from the whole table."""
+    from desivoid_ml.embed import inference, insert_order
+
+    db = trained
+    monkeypatch.setattr(insert_order, "SAMPLE_ROWS", 400)
+    monkeypatch.setattr(insert_order, "CELLS", 8)
+    sampled: list = []
+    real_codes = inference._codes
+
+    def spying_codes(model, spec, shard_of=1):
+        for batch in real_codes(model, spec, shard_of):
+            if shard_of > 1:
+                sampled.extend(batch[0].tolist())
+            yield batch
+
+    monkeypatch.setattr(inference, "_codes", spying_codes)
+    embed(db, None)
+    expected = 3000 / (3000 // insert_order.sample_rows(8))  # one of 7 key-hash shards
+    assert 0.7 * expected <= len(sampled) <= 1.3 * expected
+    table = get_run(db, None).feature_table
+    with db.connect() as conn:
+        pages = conn.execute(
+            sql.SQL("SELECT (ctid::text::point)[0] FROM {} WHERE targetid = ANY(%s)").format(
+                sql.Identifier(db.ns.features, table)
+            ),
+            (sampled,),
+        ).fetchall()
+        last = conn.execute(
+            sql.SQL("SELECT max((ctid::text::point)[0]) FROM {}").format(
+                sql.Identifier(db.ns.features, table)
+            )
+        ).fetchone()[0]
+    assert last >= 4  # the table spans several pages, so "spread" means something
+    assert min(p for (p,) in pages) <= last / 4 and max(p for (p,) in pages) >= 3 * last / 4

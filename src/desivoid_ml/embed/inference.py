@@ -93,7 +93,7 @@ def embed(
         with_keys=True,
     )
     total = _count(db, table)
-    centroids = _insert_cells(model, spec, total)
+    centroids = _insert_cells(model, spec, total, reporter)
     with reporter.task(f"embedding with {run.run_id}", total) as step:
         timings = store.write_run(
             db,
@@ -116,12 +116,21 @@ def embed(
     )
 
 
-def _insert_cells(model: AutoencoderModule, spec: StreamSpec, total: int) -> np.ndarray | None:
+def _insert_cells(
+    model: AutoencoderModule, spec: StreamSpec, total: int, reporter: Reporter
+) -> np.ndarray | None:
     """Centroids of the insertion order's cells, fitted on one key-hash shard of the table: a
     fair sample, where the stream's first rows are one patch of sky (embed/insert_order.py)."""
     cells = insert_order.cells_for(total)
     shards = max(1, total // insert_order.sample_rows(cells))
-    codes = [batch[3] for batch in _codes(model, spec, shard_of=shards)]
+    codes, done = [], 0
+    with reporter.task(f"{cells} insertion cells from 1/{shards} of the rows", total) as step:
+        for batch in _codes(model, spec, shard_of=shards):  # the scan reads every row
+            codes.append(batch[3])
+            seen = min(total - done, len(batch[3]) * shards)
+            step.advance(seen)
+            done += seen
+        step.advance(total - done)
     if not codes:
         return None
     return insert_order.fit_cells(np.concatenate(codes), cells)
