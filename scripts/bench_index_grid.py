@@ -86,7 +86,7 @@ def sorted_order(vectors: np.ndarray, seed: int, cells: int = CELLS) -> np.ndarr
     return np.argsort(km.index.search(vectors, 1)[1][:, 0], kind="stable")
 
 
-def test_vectors(args: argparse.Namespace, rng: np.random.Generator) -> np.ndarray:
+def index_vectors(args: argparse.Namespace, rng: np.random.Generator) -> np.ndarray:
     """--n vectors to index then --queries to search for, in random order."""
     if not args.vectors:
         return clustered(args.n + args.queries, args.dim, args.clusters, rng)
@@ -161,7 +161,7 @@ def main() -> None:
     specs = [parse_spec(s) for s in args.specs]
     rng = np.random.default_rng(args.seed)
     print(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
-    data = test_vectors(args, rng)
+    data = index_vectors(args, rng)
     args.n, args.dim = len(data) - args.queries, data.shape[1]
     vectors, queries = np.ascontiguousarray(data[:args.n]), data[args.n:]
     exact = faiss.IndexFlatL2(args.dim)

@@ -103,7 +103,6 @@ def embed(
             on_rows=step.advance,
             reporter=reporter,
             with_recon=True,
-            expected_rows=total,
             centroids=centroids,
         )
     return EmbedSummary(

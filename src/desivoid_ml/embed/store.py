@@ -63,14 +63,13 @@ def write_run(
     on_rows=lambda n: None,
     reporter: Reporter | None = None,
     with_recon: bool = False,
-    expected_rows: int | None = None,
     centroids: np.ndarray | None = None,
 ) -> dict[str, float]:
     """COPY (targetid, survey, program, vectors[, recon_mse]) batches into a fresh table, index it,
     then swap it in as the run's partition in one transaction. Returns timings. On any failure (a
     cancelled build included) the staging table is dropped and the run's previous partition is
     untouched. The rows are ordered for the index by the cells of `centroids` or, without them,
-    by cells fitted on the first rows (as many as `expected_rows` calls for, if known)."""
+    by cells fitted on the first rows (insert_order.with_cells)."""
     try:
         return _write_run(
             db,
@@ -79,7 +78,7 @@ def write_run(
             batches,
             on_rows,
             reporter or NullReporter(),
-            (expected_rows, centroids),  # how the rows are ordered for the index
+            centroids,
         )
     except BaseException as exc:
         _drop_staging(db, run_id)
@@ -116,7 +115,7 @@ def _drop_staging(db: Database, run_id: str) -> None:
         )
 
 
-def _write_run(db, run_id, copy_columns, batches, on_rows, reporter: Reporter, order) -> dict:
+def _write_run(db, run_id, copy_columns, batches, on_rows, reporter: Reporter, centroids) -> dict:
     ml = db.ns.ml
     final = partition_name(run_id)
     staging = staging_name(run_id)
@@ -131,7 +130,7 @@ def _write_run(db, run_id, copy_columns, batches, on_rows, reporter: Reporter, o
         started = time.perf_counter()
         rows = 0
         with copy_in(conn, sql.Identifier(ml, staging), encoder.columns) as send:
-            for batch, cells in insert_order.with_cells(batches, *order):
+            for batch, cells in insert_order.with_cells(batches, centroids=centroids):
                 missing = _missing_errors(copy_columns, batch)
                 send(encoder.encode([*batch, cells], missing and [*missing, None]))
                 rows += len(batch[0])
